@@ -1,0 +1,279 @@
+"""One destination: its own queue, worker thread, sampling, hooks, retries and breaker.
+
+A slow or dead backend only fills its own queue; other destinations never wait for it.
+Overflow policy: when the queue holds ``max_queue_size`` spans, new spans for this
+destination are dropped and counted as ``queue_full``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import MutableMapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+from agent_otlp.core.encode import encode_request
+from agent_otlp.core.plugins import DestinationHooks
+from agent_otlp.core.records import AttrValue, SpanRecord
+from agent_otlp.core.retry import Backoff, CircuitBreaker
+from agent_otlp.core.sampling import SamplingDecision, TraceBuffer, TraceSummary
+from agent_otlp.core.secrets import redact_text
+from agent_otlp.core.settings import Settings
+from agent_otlp.core.stats import DestinationStats
+from agent_otlp.core.transport import SendResult, Transport
+
+__all__ = ["Destination", "FlushResult"]
+
+logger = logging.getLogger("agent_otlp.export")
+_END: Final = object()
+
+
+@dataclass(frozen=True, slots=True)
+class FlushResult:
+    """What a flush or shutdown achieved for one destination."""
+
+    name: str
+    delivered: bool
+    pending: int
+
+
+class _BurstLog:
+    """Log the first failure of a burst, stay quiet until a success, then say it recovered."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+        self._failures = 0
+
+    def failure(self, text: str) -> None:
+        self._failures += 1
+        if self._failures == 1:
+            logger.warning("agent-otlp: export to %s failing: %s", self._name, redact_text(text))
+
+    def success(self) -> None:
+        if self._failures:
+            logger.warning(
+                "agent-otlp: export to %s recovered after %d failed requests",
+                self._name,
+                self._failures,
+            )
+            self._failures = 0
+
+
+class Destination:
+    """Sends converted spans to one backend from a background thread."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        hooks: DestinationHooks,
+        transport: Transport,
+        resource: dict[str, AttrValue],
+        *,
+        sampling: bool,
+    ) -> None:
+        self.settings = settings
+        self.name = settings.name
+        self.stats = DestinationStats(settings.name)
+        self._hooks = hooks
+        self._transport = transport
+        self._resource = resource
+        self._state: MutableMapping[str, Any] = {}
+        self._queue: deque[Any] = deque()
+        self._queued = 0
+        self._wake = threading.Condition(threading.Lock())
+        self._stop = threading.Event()
+        self._flush_requested = 0
+        self._flush_done = 0
+        self._idle = threading.Condition(threading.Lock())
+        self._breaker = CircuitBreaker()
+        self._log = _BurstLog(settings.name)
+        self._ready: list[SpanRecord] = []
+        self._buffer = (
+            TraceBuffer(self._decide, max_spans=settings.max_queue_size) if sampling else None
+        )
+        self._thread = threading.Thread(
+            target=self._run, name=f"agent-otlp-{settings.name}", daemon=True
+        )
+        self._thread.start()
+
+    # --- called from the dispatcher ------------------------------------------------------
+
+    def put(self, spans: list[SpanRecord]) -> None:
+        room = self.settings.max_queue_size - self._queued
+        self.stats.received += len(spans)
+        if room < len(spans):
+            self.stats.drop("queue_full", len(spans) - max(room, 0))
+            spans = spans[: max(room, 0)]
+        if not spans:
+            return
+        with self._wake:
+            self._queue.extend(spans)
+            self._queued += len(spans)
+            if self._queued >= self.settings.batch_size:
+                self._wake.notify()
+
+    def end_trace(self, source_trace_id: str) -> None:
+        if self._buffer is not None:
+            with self._wake:
+                self._queue.append((_END, source_trace_id))
+
+    # --- lifecycle -----------------------------------------------------------------------
+
+    def request_flush(self) -> int:
+        """Ask the worker to send everything queued now; returns a ticket to wait on."""
+        with self._wake:
+            self._flush_requested += 1
+            self._wake.notify()
+            return self._flush_requested
+
+    def flush(self, timeout: float) -> FlushResult:
+        """Send everything queued now; wait at most ``timeout`` seconds."""
+        return self.wait_flush(self.request_flush(), time.monotonic() + timeout)
+
+    def wait_flush(self, ticket: int, deadline: float) -> FlushResult:
+        with self._idle:
+            while self._flush_done < ticket and self._thread.is_alive():
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                self._idle.wait(remaining)
+        pending = self._queued + len(self._ready) + (self._buffer.held if self._buffer else 0)
+        return FlushResult(self.name, self._flush_done >= ticket and pending == 0, pending)
+
+    def close(self, result: FlushResult) -> FlushResult:
+        """Stop the worker after a flush; what is still pending is counted as dropped."""
+        self._stop.set()
+        with self._wake:
+            self._wake.notify()
+        self._thread.join(1.0)
+        self._transport.close()
+        if result.pending:
+            self.stats.drop("shutdown", result.pending)
+        return result
+
+    # --- worker --------------------------------------------------------------------------
+
+    def _decide(self, summary: TraceSummary) -> SamplingDecision:
+        return self._hooks.sample_trace(trace=summary, settings=self.settings)
+
+    def _take(self, flushing: bool) -> None:
+        """Move queued entries into ``_ready`` (through the sampling buffer when active)."""
+        with self._wake:
+            entries = list(self._queue)
+            self._queue.clear()
+            self._queued = 0
+        for entry in entries:
+            if isinstance(entry, tuple):
+                if self._buffer is not None:
+                    self._buffer.end(entry[1], self._ready)
+            elif self._buffer is not None:
+                self._buffer.add(entry, self._ready)
+            else:
+                self._ready.append(entry)
+        if self._buffer is not None:
+            self._buffer.expire(self._ready, everything=flushing or self._stop.is_set())
+            self.stats.drop("sampled_out", self._buffer.sampled_out)
+            self._buffer.sampled_out = 0
+
+    def _run(self) -> None:
+        settings = self.settings
+        while True:
+            with self._wake:
+                if (
+                    self._queued < settings.batch_size
+                    and self._flush_done == self._flush_requested
+                    and not self._stop.is_set()
+                ):
+                    self._wake.wait(settings.schedule_delay or 0.001)
+                flushing = self._flush_requested
+            try:
+                self._take(flushing > self._flush_done)
+                # Woken by a full batch, the schedule delay or a flush: all that is ready is due.
+                while self._ready:
+                    batch = self._ready[: settings.batch_size]
+                    del self._ready[: settings.batch_size]
+                    self._export(batch)
+            except Exception as exc:  # the worker must survive any adapter bug
+                logger.exception("agent-otlp: destination %s worker error", self.name)
+                self.stats.last_error = redact_text(repr(exc))
+            self.stats.queue_depth = self._queued + len(self._ready)
+            with self._idle:
+                self._flush_done = max(self._flush_done, flushing)
+                self._idle.notify_all()
+            if self._stop.is_set():
+                return
+
+    def _export(self, batch: list[SpanRecord]) -> None:
+        mapped: list[SpanRecord] = []
+        for span in batch:
+            try:
+                self._hooks.map_attributes(span=span, settings=self.settings, state=self._state)
+                mapped.append(span)
+            except Exception as exc:
+                self.stats.drop("adapter", 1)
+                self.stats.last_error = redact_text(f"{self._hooks.adapter} map_attributes: {exc!r}")
+        before = len(mapped)
+        try:
+            self._hooks.process_batch(spans=mapped, settings=self.settings, state=self._state)
+        except Exception as exc:
+            self.stats.last_error = redact_text(f"{self._hooks.adapter} process_batch: {exc!r}")
+        self.stats.drop("adapter", before - len(mapped))
+        if not mapped:
+            return
+        body = encode_request(mapped, self._resource).SerializeToString()
+        self._send(body, len(mapped))
+
+    def _send(self, body: bytes, count: int) -> None:
+        settings = self.settings
+        deadline = time.monotonic() + settings.retry_deadline
+        backoff = Backoff()
+        while True:
+            wait = self._breaker.wait_time()
+            self.stats.breaker = self._breaker.state
+            if wait > 0:
+                if self._stop.is_set():
+                    self._fail(count, "breaker open at shutdown")
+                    return
+                self._stop.wait(min(wait, 1.0))
+                continue
+            self.stats.requests += 1
+            result = self._transport.send(body, settings.timeout)
+            if result.ok:
+                self._breaker.success()
+                self.stats.breaker = self._breaker.state
+                self._log.success()
+                self.stats.exported += count - result.rejected_spans
+                self.stats.drop("rejected", result.rejected_spans)
+                if result.rejected_spans:
+                    self.stats.last_error = redact_text(f"receiver rejected {result.rejected_spans} spans: {result.message}")
+                return
+            self._breaker.failure(result.retry_after)
+            self.stats.breaker = self._breaker.state
+            self.stats.breaker_opened = self._breaker.opened
+            self._record_failure(result)
+            if not result.retryable:
+                self._fail(count, result.status)
+                return
+            delay = backoff.next_delay(result.retry_after)
+            if self._breaker.state == CircuitBreaker.OPEN:
+                # The breaker keeps the batch: an outage costs queue space, not spans.
+                deadline = time.monotonic() + settings.retry_deadline
+                continue
+            if time.monotonic() + delay > deadline or self._stop.is_set():
+                self._fail(count, result.status)
+                return
+            self.stats.retries += 1
+            self._stop.wait(delay)
+
+    def _record_failure(self, result: SendResult) -> None:
+        text = f"{result.status} {result.message}".strip()
+        self.stats.last_error = redact_text(text)
+        self._log.failure(f"{text} (endpoint {self.settings.endpoint})")
+
+    def _fail(self, count: int, reason: str) -> None:
+        self.stats.failed_batches += 1
+        self.stats.drop("failed", count)
+

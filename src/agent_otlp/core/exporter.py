@@ -1,0 +1,358 @@
+"""The exporter: agent traces in, converted spans out to every destination.
+
+Threads: the caller's (agent code) only appends to a bounded intake and returns; one
+dispatcher thread validates and converts items and tracks traces; each destination has its
+own worker (see :mod:`agent_otlp.core.destination`).
+
+Public entry points never raise into the caller: bad items are counted and reported (and
+returned by :meth:`AgentExporter.submit_items`), and a full intake drops and counts.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import threading
+import time
+import weakref
+from collections import OrderedDict, deque
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from agent_otlp.core.convert import ConvertOptions, convert_span, convert_trace
+from agent_otlp.core.destination import Destination, FlushResult
+from agent_otlp.core.errors import InputError
+from agent_otlp.core.records import AgentSpan, AgentTrace, SpanRecord, parse_item
+from agent_otlp.core.secrets import redact_text
+from agent_otlp.core.stats import ExporterStats
+
+__all__ = ["AgentExporter", "FlushReport"]
+
+logger = logging.getLogger("agent_otlp.export")
+
+#: Seconds a trace fed from files or the bridge may stay quiet before it is finalized.
+TRACE_IDLE_TIMEOUT: Final = 30.0
+#: Seconds a live trace (started through the SDK) may stay open at most.
+TRACE_MAX_OPEN: Final = 3600.0
+_WAKE_AT: Final = 256
+_REMEMBERED_ENDED: Final = 50_000
+
+# intake entry kinds
+_SDK_SPAN: Final = 0
+_SDK_TRACE_START: Final = 1
+_SDK_TRACE_END: Final = 2
+_ITEM: Final = 3
+_END_TRACE: Final = 4
+_END_ALL: Final = 5
+_BARRIER: Final = 6
+
+
+@dataclass(frozen=True, slots=True)
+class FlushReport:
+    """Outcome of :meth:`AgentExporter.force_flush` / :meth:`AgentExporter.shutdown`."""
+
+    delivered: bool
+    pending: int
+    destinations: tuple[FlushResult, ...] = ()
+
+
+@dataclass(slots=True)
+class _OpenTrace:
+    trace: AgentTrace | None = None
+    start_ns: int | None = None
+    end_ns: int | None = None
+    live: bool = False
+    touched: float = field(default_factory=time.monotonic)
+
+    def cover(self, start: int, end: int) -> None:
+        self.start_ns = start if self.start_ns is None else min(self.start_ns, start)
+        self.end_ns = end if self.end_ns is None else max(self.end_ns, end)
+        self.touched = time.monotonic()
+
+
+def sdk_span_item(span: Any, capture_content: bool) -> dict[str, Any]:
+    """A live SDK span in the export format, plus what ``export()`` leaves out of responses."""
+    item: dict[str, Any] = span.export()
+    data = span.span_data
+    if getattr(data, "type", None) == "response":
+        response = getattr(data, "response", None)
+        span_data = item["span_data"] = dict(item["span_data"])
+        if response is not None and getattr(response, "model", None):
+            span_data["model"] = response.model
+        if capture_content:
+            span_data["input"] = getattr(data, "input", None)
+            output = getattr(response, "output", None)
+            if output is not None:
+                span_data["output"] = [
+                    o.model_dump() if hasattr(o, "model_dump") else o for o in output
+                ]
+    return item
+
+
+class AgentExporter:
+    """Receives agent traces and spans and delivers them to its destinations."""
+
+    def __init__(
+        self,
+        destinations: list[Destination],
+        *,
+        max_intake: int = 100_000,
+        trace_idle_timeout: float = TRACE_IDLE_TIMEOUT,
+        exit_timeout: float = 10.0,
+    ) -> None:
+        self.destinations = destinations
+        self.stats = ExporterStats(destinations={d.name: d.stats for d in destinations})
+        self._options = ConvertOptions(
+            capture_content=any(d.settings.capture_content for d in destinations),
+            legacy_attributes=any(d.settings.legacy_attributes for d in destinations),
+        )
+        self._max_intake = max_intake
+        self._idle_timeout = trace_idle_timeout
+        self._intake: deque[tuple[int, Any, int]] = deque()
+        self._wake = threading.Event()
+        self._barrier_done = threading.Condition()
+        self._barriers_seen = 0
+        self._barriers_sent = 0
+        self._open: dict[str, _OpenTrace] = {}
+        self._ended: OrderedDict[str, None] = OrderedDict()
+        self._closed = False
+        self._lock = threading.Lock()
+        self._errors_logged = 0
+        self._thread = threading.Thread(target=self._run, name="agent-otlp-dispatch", daemon=True)
+        self._thread.start()
+        ref = weakref.ref(self)
+        self._exit_timeout = exit_timeout
+        atexit.register(_shutdown_at_exit, ref)
+
+    # --- input: cheap, thread-safe, never raise ------------------------------------------
+
+    def _put(self, kind: int, payload: Any) -> None:
+        intake = self._intake
+        if len(intake) >= self._max_intake or self._closed:
+            self.stats.dropped_intake_full += 1
+            return
+        intake.append((kind, payload, time.time_ns()))
+        if len(intake) >= _WAKE_AT or kind != _SDK_SPAN:
+            self._wake.set()
+
+    def on_sdk_span_end(self, span: Any) -> None:
+        self._put(_SDK_SPAN, span)
+
+    def on_sdk_trace_start(self, trace: Any) -> None:
+        self._put(_SDK_TRACE_START, trace)
+
+    def on_sdk_trace_end(self, trace: Any) -> None:
+        self._put(_SDK_TRACE_END, trace)
+
+    def submit_items(self, items: Iterable[Any]) -> list[InputError]:
+        """Validate items of the SDK's export format and queue the valid ones.
+
+        Returns the errors of the invalid ones; they cost nothing else.
+        """
+        errors: list[InputError] = []
+        for index, item in enumerate(items):
+            try:
+                parsed = parse_item(item)
+            except InputError as exc:
+                exc.index = index  # type: ignore[attr-defined]
+                errors.append(exc)
+                self._note_input_error(exc)
+                continue
+            except Exception as exc:  # hostile objects: never let them escape
+                error = InputError("item", type(item).__name__, f"unreadable: {exc!r}")
+                errors.append(error)
+                self._note_input_error(error)
+                continue
+            self._put(_ITEM, parsed)
+        return errors
+
+    def end_trace(self, trace_id: str) -> None:
+        """Say that trace ``trace_id`` is complete: its workflow span is sent now."""
+        self._put(_END_TRACE, trace_id)
+
+    def end_all_traces(self) -> None:
+        """Finalize every open trace (end of a file, shutdown)."""
+        self._put(_END_ALL, None)
+
+    # --- lifecycle -----------------------------------------------------------------------
+
+    def force_flush(self, timeout: float = 30.0) -> FlushReport:
+        """Deliver everything queued so far, waiting at most ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        self._drain_intake(deadline)
+        tickets = [(d, d.request_flush()) for d in self.destinations]
+        results = tuple(d.wait_flush(t, deadline) for d, t in tickets)
+        pending = len(self._intake) + sum(r.pending for r in results)
+        return FlushReport(all(r.delivered for r in results) and pending == 0, pending, results)
+
+    def shutdown(self, timeout: float = 30.0) -> FlushReport:
+        """Finalize open traces, deliver what is queued, stop. Idempotent."""
+        with self._lock:
+            if self._closed:
+                return FlushReport(True, 0)
+            self.end_all_traces()
+            report = self.force_flush(timeout)
+            self._closed = True
+        self._wake.set()
+        self._thread.join(1.0)
+        results = tuple(d.close(r) for d, r in zip(self.destinations, report.destinations, strict=True))
+        if report.pending:
+            logger.warning(
+                "agent-otlp: shutdown left %d spans undelivered (timeout %.1fs)", report.pending, timeout
+            )
+        return FlushReport(report.delivered, report.pending, results)
+
+    def _drain_intake(self, deadline: float) -> None:
+        with self._barrier_done:
+            self._barriers_sent += 1
+            ticket = self._barriers_sent
+        self._intake.append((_BARRIER, ticket, 0))
+        self._wake.set()
+        with self._barrier_done:
+            while self._barriers_seen < ticket and self._thread.is_alive():
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return
+                self._barrier_done.wait(remaining)
+
+    # --- dispatcher ----------------------------------------------------------------------
+
+    def _note_input_error(self, error: InputError) -> None:
+        self.stats.invalid_items += 1
+        self.stats.last_input_error = redact_text(str(error))
+        if self._errors_logged < 10:
+            self._errors_logged += 1
+            logger.warning("agent-otlp: skipped invalid item: %s", self.stats.last_input_error)
+
+    def _run(self) -> None:
+        while True:
+            self._wake.wait(0.05)
+            self._wake.clear()
+            try:
+                self._dispatch_available()
+                self._expire_idle()
+            except Exception:  # pragma: no cover - a converter bug must not kill export
+                logger.exception("agent-otlp: dispatcher error")
+            if self._closed and not self._intake:
+                return
+
+    def _dispatch_available(self) -> None:
+        intake = self._intake
+        out: list[SpanRecord] = []
+        ends: list[str] = []
+        while intake:
+            kind, payload, when = intake.popleft()
+            if kind == _BARRIER:
+                self._deliver(out, ends)
+                out, ends = [], []
+                with self._barrier_done:
+                    self._barriers_seen = max(self._barriers_seen, payload)
+                    self._barrier_done.notify_all()
+                continue
+            self.stats.received_items += 1
+            try:
+                self._handle(kind, payload, when, out, ends)
+            except InputError as exc:
+                self._note_input_error(exc)
+            except Exception as exc:
+                self._note_input_error(InputError("item", type(payload).__name__, f"unconvertible: {exc!r}"))
+            if len(out) >= 512:
+                self._deliver(out, ends)
+                out, ends = [], []
+        self._deliver(out, ends)
+
+    def _handle(self, kind: int, payload: Any, when: int, out: list[SpanRecord], ends: list[str]) -> None:
+        if kind == _SDK_SPAN:
+            payload = parse_item(sdk_span_item(payload, self._options.capture_content))
+        elif kind in (_SDK_TRACE_START, _SDK_TRACE_END):
+            trace = parse_item(payload.export())
+            assert isinstance(trace, AgentTrace)
+            state = self._open.get(trace.id)
+            if state is None:
+                if trace.id in self._ended:
+                    return
+                state = self._open[trace.id] = _OpenTrace()
+            state.trace = trace
+            state.live = True
+            if kind == _SDK_TRACE_START:
+                state.cover(when, when)
+            else:
+                state.cover(when, when)
+                self._finish(trace.id, out, ends)
+            return
+        elif kind == _END_TRACE:
+            self._finish(payload, out, ends)
+            return
+        elif kind == _END_ALL:
+            for trace_id in list(self._open):
+                self._finish(trace_id, out, ends)
+            return
+        if isinstance(payload, AgentTrace):
+            state = self._open.get(payload.id)
+            if state is None:
+                if payload.id in self._ended:
+                    return
+                state = self._open[payload.id] = _OpenTrace()
+            state.trace = payload
+            if payload.started_ns is not None:
+                state.cover(payload.started_ns, payload.ended_ns or payload.started_ns)
+            return
+        assert isinstance(payload, AgentSpan)
+        record = convert_span(payload, self._options)
+        self.stats.converted_spans += 1
+        out.append(record)
+        state = self._open.get(payload.trace_id)
+        if state is None and payload.trace_id not in self._ended:
+            state = self._open[payload.trace_id] = _OpenTrace()
+        if state is not None:
+            state.cover(record.start_ns, record.end_ns)
+
+    def _finish(self, trace_id: str, out: list[SpanRecord], ends: list[str]) -> None:
+        state = self._open.pop(trace_id, None)
+        if state is None:
+            return
+        self._ended[trace_id] = None
+        if len(self._ended) > _REMEMBERED_ENDED:
+            self._ended.popitem(last=False)
+        trace = state.trace or AgentTrace(id=trace_id, workflow_name="Agent workflow")
+        start = trace.started_ns if trace.started_ns is not None else state.start_ns
+        end = trace.ended_ns if trace.ended_ns is not None else state.end_ns
+        now = time.time_ns()
+        record = convert_trace(trace, start if start is not None else now, end if end is not None else now)
+        if state.trace is None:
+            record.attributes["agent_otlp.workflow.synthesized"] = True
+        out.append(record)
+        ends.append(trace_id)
+
+    def _expire_idle(self) -> None:
+        if not self._open:
+            return
+        now = time.monotonic()
+        out: list[SpanRecord] = []
+        ends: list[str] = []
+        for trace_id, state in list(self._open.items()):
+            limit = TRACE_MAX_OPEN if state.live else self._idle_timeout
+            if now - state.touched >= limit:
+                self._finish(trace_id, out, ends)
+        self._deliver(out, ends)
+
+    def _deliver(self, records: list[SpanRecord], ends: list[str]) -> None:
+        if not records and not ends:
+            return
+        destinations = self.destinations
+        for index, destination in enumerate(destinations):
+            batch = records if index == len(destinations) - 1 else [r.copy() for r in records]
+            destination.put(batch)
+            for trace_id in ends:
+                destination.end_trace(trace_id)
+
+
+def _shutdown_at_exit(ref: weakref.ReferenceType[AgentExporter]) -> None:
+    exporter = ref()
+    if exporter is not None and not exporter._closed:
+        try:
+            exporter.shutdown(exporter._exit_timeout)
+        except Exception:  # pragma: no cover - never fail interpreter exit
+            logger.exception("agent-otlp: error while flushing at exit")
+

@@ -1,0 +1,93 @@
+"""Live export from the OpenAI Agents SDK: a ``TracingProcessor`` that feeds the exporter.
+
+Its callbacks only append to the exporter's intake (no conversion, no I/O, no locks on the
+agent's thread) and never raise.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from agent_otlp.core.exporter import AgentExporter
+
+if TYPE_CHECKING:
+    from agents.tracing import TracingProcessor
+
+__all__ = ["instrument_openai_agents", "make_processor"]
+
+logger = logging.getLogger("agent_otlp")
+
+
+def _processor_class() -> type[TracingProcessor]:
+    try:
+        from agents.tracing import TracingProcessor
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ImportError(
+            "agent_otlp.instrument_openai_agents needs the OpenAI Agents SDK: "
+            "pip install 'agent-otlp[openai-agents]'"
+        ) from exc
+
+    class OTLPTracingProcessor(TracingProcessor):  # type: ignore[misc]
+        """Sends every agent trace and span to agent-otlp's exporter."""
+
+        def __init__(self, exporter: AgentExporter) -> None:
+            self.exporter = exporter
+            self._span_end = exporter.on_sdk_span_end
+            self._trace_start = exporter.on_sdk_trace_start
+            self._trace_end = exporter.on_sdk_trace_end
+
+        def on_trace_start(self, trace: Any) -> None:
+            self._trace_start(trace)
+
+        def on_trace_end(self, trace: Any) -> None:
+            self._trace_end(trace)
+
+        def on_span_start(self, span: Any) -> None:
+            return None
+
+        def on_span_end(self, span: Any) -> None:
+            self._span_end(span)
+
+        def force_flush(self) -> None:
+            self.exporter.force_flush()
+
+        def shutdown(self) -> None:
+            self.exporter.shutdown()
+
+    return OTLPTracingProcessor
+
+
+def make_processor(exporter: AgentExporter) -> TracingProcessor:
+    """A ``TracingProcessor`` feeding ``exporter``, not installed anywhere."""
+    return _processor_class()(exporter)
+
+
+def instrument_openai_agents(
+    exporter: AgentExporter | None = None,
+    *,
+    replace_openai_exporter: bool = False,
+    **config: Any,
+) -> TracingProcessor:
+    """Export every trace of the OpenAI Agents SDK through agent-otlp. One line::
+
+        agent_otlp.instrument_openai_agents()
+
+    :param exporter: an exporter to use; by default one is built from ``config``, the
+        environment and the config file (see :func:`agent_otlp.create_exporter`).
+    :param replace_openai_exporter: remove the SDK's other processors (including the one that
+        uploads to OpenAI's hosted traces) instead of running beside them.
+    :param config: settings for :func:`agent_otlp.create_exporter` (``adapters=...``...).
+    :return: the installed processor; its ``exporter`` attribute gives flush, shutdown and
+        statistics.
+    """
+    from agents.tracing import add_trace_processor, set_trace_processors
+
+    from agent_otlp.core.factory import create_exporter
+
+    processor = make_processor(exporter or create_exporter(**config))
+    if replace_openai_exporter:
+        set_trace_processors([processor])
+    else:
+        add_trace_processor(processor)
+    return processor

@@ -1,0 +1,506 @@
+"""Resolving a destination's settings from arguments, environment, config file and defaults.
+
+Precedence, highest first, for every setting: arguments (the destination's own, then the
+global ones) > environment (``AGENT_OTLP_<DEST>_<KEY>``, ``AGENT_OTLP_<KEY>``, then the
+``OTEL_*`` variable, signal-specific before generic) > config file (``[destination.<name>]``,
+then the top level) > the adapter's defaults > built-in defaults. ``docs/configuration.md``
+has the table.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final, TypedDict
+from urllib.parse import unquote, urlsplit
+
+from agent_otlp.core import envvars as ev
+from agent_otlp.core.errors import ConfigError
+from agent_otlp.core.records import AttrValue
+from agent_otlp.core.secrets import Secret, is_secret_header, mask_headers
+from agent_otlp.core.transport import TLSOptions
+
+__all__ = [
+    "PROTOCOLS",
+    "Settings",
+    "TransportDefaults",
+    "destination_names",
+    "load_config_file",
+    "parse_key_values",
+    "resolve_settings",
+]
+
+PROTOCOLS: Final = ("http/protobuf", "grpc")
+COMPRESSIONS: Final = ("gzip", "none")
+DEFAULT_CONTENT_LIMIT: Final = 32768
+
+
+class TransportDefaults(TypedDict, total=False):
+    """What an adapter may default. Every key is optional."""
+
+    protocol: str
+    endpoints: Mapping[str, str]
+    headers: Mapping[str, str | Secret]
+    compression: str
+    timeout: float
+    batch_size: int
+    insecure: bool
+    attribute_value_limit: int
+    attribute_count_limit: int
+    content_limit: int
+    capture_content: bool
+    service_name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """A destination's resolved settings. Built by :func:`resolve_settings` only."""
+
+    name: str
+    adapter: str
+    endpoint: str
+    protocol: str
+    headers: Mapping[str, str | Secret]
+    timeout: float
+    compression: str
+    tls: TLSOptions
+    insecure: bool | None
+    batch_size: int
+    schedule_delay: float
+    max_queue_size: int
+    retry_deadline: float
+    capture_content: bool
+    legacy_attributes: bool
+    sample_rate: float
+    sample_keep_errors: bool
+    attribute_value_limit: int | None
+    attribute_count_limit: int | None
+    content_limit: int
+    service_name: str | None
+    resource: Mapping[str, AttrValue]
+    options: Mapping[str, Any] = field(default_factory=dict)
+    disabled: bool = False
+    #: Which source gave each setting (``"env OTEL_EXPORTER_OTLP_ENDPOINT"``...).
+    origins: Mapping[str, str] = field(default_factory=dict, compare=False)
+
+    def describe(self) -> dict[str, Any]:
+        """The settings fit for display: secrets masked."""
+        shown: dict[str, Any] = {}
+        for key in self.__dataclass_fields__:
+            if key == "origins":
+                continue
+            value = getattr(self, key)
+            if key == "headers":
+                value = mask_headers(value)
+            elif key == "options":
+                value = {k: ("****" if isinstance(v, Secret) else v) for k, v in value.items()}
+            elif isinstance(value, TLSOptions):
+                value = {
+                    "ca_file": value.ca_file,
+                    "client_cert_file": value.client_cert_file,
+                    "client_key_file": value.client_key_file,
+                    "verify": value.verify,
+                }
+            elif isinstance(value, Mapping):
+                value = dict(value)
+            shown[key] = value
+        return shown
+
+
+# --- parsers -----------------------------------------------------------------------------
+
+_TRUE: Final = frozenset({"1", "true", "yes", "on"})
+_FALSE: Final = frozenset({"0", "false", "no", "off", ""})
+
+
+def _bool(raw: Any, label: str) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    text = str(raw).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise ConfigError(label, raw, "expected true or false")
+
+
+def _number(kind: type, minimum: float, scale: float = 1.0) -> Callable[[Any, str], Any]:
+    def parse(raw: Any, label: str) -> Any:
+        try:
+            if isinstance(raw, bool):
+                raise ValueError
+            value = kind(float(raw) * scale) if kind is float else int(str(raw).strip())
+            if kind is int and scale != 1.0:
+                value = int(value * scale)
+        except (TypeError, ValueError):
+            raise ConfigError(label, raw, f"expected a number >= {minimum:g}") from None
+        if value < minimum or value != value:
+            raise ConfigError(label, raw, f"expected a number >= {minimum:g}")
+        return value
+
+    return parse
+
+
+def _rate(raw: Any, label: str) -> float:
+    value = _number(float, 0.0)(raw, label)
+    if value > 1.0:
+        raise ConfigError(label, raw, "expected a fraction between 0 and 1")
+    return float(value)
+
+
+def _choice(choices: tuple[str, ...], aliases: Mapping[str, str] | None = None) -> Any:
+    def parse(raw: Any, label: str) -> str:
+        text = str(raw).strip().lower()
+        text = (aliases or {}).get(text, text)
+        if text not in choices:
+            raise ConfigError(label, raw, f"expected one of {', '.join(choices)}")
+        return text
+
+    return parse
+
+
+def _text(raw: Any, label: str) -> str:
+    if not isinstance(raw, str):
+        raise ConfigError(label, raw, "expected text")
+    return raw
+
+
+def _path(raw: Any, label: str) -> str:
+    text = _text(raw, label)
+    if not Path(text).expanduser().is_file():
+        raise ConfigError(label, raw, "expected the path of a readable file")
+    return str(Path(text).expanduser())
+
+
+def parse_key_values(raw: Any, label: str, *, secret_values: bool = False) -> dict[str, str]:
+    """``k1=v1,k2=v2`` (values percent-decoded), as in ``OTEL_EXPORTER_OTLP_HEADERS``."""
+    if isinstance(raw, Mapping):
+        return {str(k): v if isinstance(v, Secret) else str(v) for k, v in raw.items()}
+    if not isinstance(raw, str):
+        raise ConfigError(label, raw, "expected key=value pairs", secret=secret_values)
+    out: dict[str, str] = {}
+    for part in raw.split(","):
+        if not part.strip():
+            continue
+        key, sep, value = part.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(
+                label, raw, "expected comma-separated key=value pairs", secret=secret_values
+            )
+        out[unquote(key.strip())] = unquote(value.strip())
+    return out
+
+
+def _headers(raw: Any, label: str) -> dict[str, str | Secret]:
+    pairs = parse_key_values(raw, label, secret_values=True)
+    return {
+        k: (Secret(v) if isinstance(v, str) and is_secret_header(k) else v)
+        for k, v in pairs.items()
+    }
+
+
+def _endpoint_check(value: str, label: str, protocol: str) -> str:
+    parts = urlsplit(value if "://" in value else f"//{value}")
+    if "://" in value and parts.scheme not in ("http", "https"):
+        raise ConfigError(label, value, "expected an http:// or https:// URL")
+    if "://" not in value and protocol != "grpc":
+        raise ConfigError(label, value, "expected an http:// or https:// URL")
+    try:
+        port = parts.port
+    except ValueError:
+        raise ConfigError(label, value, "the port must be a number from 1 to 65535") from None
+    if not parts.hostname or (port is not None and not 0 < port < 65536):
+        raise ConfigError(label, value, "expected a URL with a host, e.g. http://localhost:4318")
+    return value
+
+
+# --- the table ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Spec:
+    key: str
+    parse: Callable[[Any, str], Any]
+    default: Any
+    #: OTel variables, signal-specific first, each with the factor to the setting's unit.
+    otel: tuple[tuple[str, float], ...] = ()
+
+
+_SPECS: Final = (
+    _Spec("protocol", _choice(PROTOCOLS, {"http": "http/protobuf"}), None,
+          ((ev.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL, 1), (ev.OTEL_EXPORTER_OTLP_PROTOCOL, 1))),
+    _Spec("headers", _headers, {},
+          ((ev.OTEL_EXPORTER_OTLP_TRACES_HEADERS, 1), (ev.OTEL_EXPORTER_OTLP_HEADERS, 1))),
+    _Spec("timeout", _number(float, 0.001), 10.0,
+          ((ev.OTEL_EXPORTER_OTLP_TRACES_TIMEOUT, 0.001), (ev.OTEL_EXPORTER_OTLP_TIMEOUT, 0.001))),
+    _Spec("compression", _choice(COMPRESSIONS), "gzip",
+          ((ev.OTEL_EXPORTER_OTLP_TRACES_COMPRESSION, 1), (ev.OTEL_EXPORTER_OTLP_COMPRESSION, 1))),
+    _Spec("certificate", _path, None,
+          ((ev.OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE, 1), (ev.OTEL_EXPORTER_OTLP_CERTIFICATE, 1))),
+    _Spec("client_certificate", _path, None, ((ev.OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE, 1),)),
+    _Spec("client_key", _path, None, ((ev.OTEL_EXPORTER_OTLP_CLIENT_KEY, 1),)),
+    _Spec("insecure", _bool, None, ((ev.OTEL_EXPORTER_OTLP_INSECURE, 1),)),
+    _Spec("tls_verify", _bool, True),
+    _Spec("batch_size", _number(int, 1), 100, ((ev.OTEL_BSP_MAX_EXPORT_BATCH_SIZE, 1),)),
+    _Spec("schedule_delay", _number(float, 0.0), 1.0, ((ev.OTEL_BSP_SCHEDULE_DELAY, 0.001),)),
+    _Spec("max_queue_size", _number(int, 1), 100_000, ((ev.OTEL_BSP_MAX_QUEUE_SIZE, 1),)),
+    _Spec("retry_deadline", _number(float, 0.0), 60.0, ((ev.OTEL_BSP_EXPORT_TIMEOUT, 0.001),)),
+    _Spec("capture_content", _bool, False,
+          ((ev.OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT, 1),)),
+    _Spec("legacy_attributes", _bool, False),
+    _Spec("sample_rate", _rate, 1.0),
+    _Spec("sample_keep_errors", _bool, True),
+    _Spec("attribute_value_limit", _number(int, 1), None,
+          ((ev.OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT, 1),)),
+    _Spec("attribute_count_limit", _number(int, 1), None,
+          ((ev.OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT, 1),)),
+    _Spec("content_limit", _number(int, 16), DEFAULT_CONTENT_LIMIT),
+    _Spec("service_name", _text, None, ((ev.OTEL_SERVICE_NAME, 1),)),
+    _Spec("disabled", _bool, False, ((ev.OTEL_SDK_DISABLED, 1),)),
+)
+_KNOWN: Final = frozenset(s.key for s in _SPECS) | {"endpoint", "adapter", "resource", "options"}
+
+
+def _env_name(name: str) -> str:
+    return "".join(c if c.isalnum() else "_" for c in name.upper())
+
+
+def _scaled(spec: _Spec, raw: str, factor: float, label: str) -> Any:
+    if factor == 1:
+        return spec.parse(raw, label)
+    try:
+        seconds = float(raw) * factor
+    except ValueError:
+        raise ConfigError(label, raw, "expected a number of milliseconds") from None
+    return spec.parse(seconds, label)
+
+
+class _Layers:
+    """Finds the first source that sets a key, and remembers which it was."""
+
+    def __init__(
+        self,
+        name: str,
+        arguments: Mapping[str, Any],
+        dest_arguments: Mapping[str, Any],
+        env: Mapping[str, str],
+        file_top: Mapping[str, Any],
+        file_dest: Mapping[str, Any],
+    ) -> None:
+        self.prefix = f"AGENT_OTLP_{_env_name(name)}_"
+        self.arguments, self.dest_arguments = arguments, dest_arguments
+        self.env, self.file_top, self.file_dest = env, file_top, file_dest
+        self.origins: dict[str, str] = {}
+
+    def user_value(self, spec: _Spec) -> tuple[bool, Any]:
+        key = spec.key
+        for source, label in ((self.dest_arguments, "argument"), (self.arguments, "argument")):
+            if source.get(key) is not None:
+                self.origins[key] = label
+                return True, spec.parse(source[key], f"{key} (argument)")
+        for env_name in (self.prefix + key.upper(), "AGENT_OTLP_" + key.upper()):
+            if self.env.get(env_name):
+                self.origins[key] = f"env {env_name}"
+                return True, spec.parse(self.env[env_name], env_name)
+        for env_name, factor in spec.otel:
+            if self.env.get(env_name):
+                self.origins[key] = f"env {env_name}"
+                return True, _scaled(spec, self.env[env_name], factor, env_name)
+        for source, label in ((self.file_dest, "config file"), (self.file_top, "config file")):
+            if source.get(key) is not None:
+                self.origins[key] = label
+                return True, spec.parse(source[key], f"{key} ({label})")
+        return False, None
+
+
+def _endpoint(layers: _Layers, protocol: str, defaults: TransportDefaults) -> str:
+    """The URL to send to: OTEL_EXPORTER_OTLP_ENDPOINT is a base that gets /v1/traces."""
+    candidates: list[tuple[str, Any, bool]] = [
+        ("argument", layers.dest_arguments.get("endpoint"), False),
+        ("argument", layers.arguments.get("endpoint"), False),
+        (layers.prefix + "ENDPOINT", layers.env.get(layers.prefix + "ENDPOINT"), False),
+        (ev.AGENT_OTLP_ENDPOINT, layers.env.get(ev.AGENT_OTLP_ENDPOINT), False),
+        (ev.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, layers.env.get(ev.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT), False),
+        (ev.OTEL_EXPORTER_OTLP_ENDPOINT, layers.env.get(ev.OTEL_EXPORTER_OTLP_ENDPOINT), True),
+        ("config file", layers.file_dest.get("endpoint"), False),
+        ("config file", layers.file_top.get("endpoint"), False),
+        ("adapter default", (defaults.get("endpoints") or {}).get(protocol), False),
+        ("built-in default", _BUILTIN_ENDPOINTS[protocol], False),
+    ]
+    for label, raw, is_base in candidates:
+        if not raw:
+            continue
+        if not isinstance(raw, str):
+            raise ConfigError(label, raw, "expected a URL")
+        value = _endpoint_check(raw.strip(), label, protocol)
+        layers.origins["endpoint"] = label
+        if protocol != "grpc":
+            path = urlsplit(value).path
+            if is_base:
+                value = value.rstrip("/") + "/v1/traces"
+            elif path in ("", "/"):
+                value = value.rstrip("/") + "/v1/traces"
+        return value
+    raise AssertionError("unreachable: built-in endpoints cover every protocol")
+
+
+_BUILTIN_ENDPOINTS: Final = {"http/protobuf": "http://localhost:4318", "grpc": "http://localhost:4317"}
+
+
+def _resource(env: Mapping[str, str], arguments: Mapping[str, Any], file_cfg: Mapping[str, Any]) -> dict[str, AttrValue]:
+    resource: dict[str, AttrValue] = {}
+    raw = env.get(ev.OTEL_RESOURCE_ATTRIBUTES)
+    if raw:
+        resource.update(parse_key_values(raw, ev.OTEL_RESOURCE_ATTRIBUTES))
+    for source, label in ((file_cfg.get("resource"), "resource (config file)"),
+                          (arguments.get("resource"), "resource (argument)")):
+        if source is None:
+            continue
+        if not isinstance(source, Mapping):
+            raise ConfigError(label, source, "expected a table of attributes")
+        resource.update({str(k): v for k, v in source.items()})
+    return resource
+
+
+DefaultsFn = Callable[[str, "str | None", Mapping[str, Any], Mapping[str, str]], TransportDefaults]
+
+
+def resolve_settings(
+    name: str,
+    *,
+    adapter: str | None = None,
+    arguments: Mapping[str, Any] | None = None,
+    env: Mapping[str, str] | None = None,
+    file_config: Mapping[str, Any] | None = None,
+    adapter_defaults: DefaultsFn | None = None,
+) -> Settings:
+    """Settings of the destination ``name`` (an adapter name unless configured otherwise)."""
+    arguments = arguments or {}
+    env = os.environ if env is None else env
+    file_config = file_config or {}
+    dest_args = (arguments.get("destinations") or {}).get(name) or {}
+    file_dest = (file_config.get("destination") or {}).get(name) or {}
+    if not isinstance(file_dest, Mapping):
+        raise ConfigError(f"destination.{name} (config file)", file_dest, "expected a table")
+    adapter = adapter or dest_args.get("adapter") or file_dest.get("adapter") or name
+    layers = _Layers(name, arguments, dest_args, env, file_config, file_dest)
+    options = _options(name, env, file_dest, arguments, dest_args)
+    specs = {s.key: s for s in _SPECS}
+    has_protocol, protocol = layers.user_value(specs["protocol"])
+    defaults: TransportDefaults = (
+        adapter_defaults(adapter, protocol if has_protocol else None, options, env)
+        if adapter_defaults else {}
+    )
+    values: dict[str, Any] = {}
+    for spec in _SPECS:
+        found, value = layers.user_value(spec)
+        if not found:
+            value = defaults.get(spec.key, spec.default)  # type: ignore[misc]
+            layers.origins.setdefault(spec.key, "adapter default" if spec.key in defaults else "default")
+        values[spec.key] = value
+    protocol = values["protocol"] or "http/protobuf"
+    headers = dict(defaults.get("headers") or {})
+    headers.update(values["headers"])
+    endpoint = _endpoint(layers, protocol, defaults)
+    tls = TLSOptions(
+        values["certificate"], values["client_certificate"], values["client_key"], values["tls_verify"]
+    )
+    if bool(tls.client_cert_file) != bool(tls.client_key_file):
+        raise ConfigError("client_certificate/client_key", "(one of them)", "give both or neither")
+    return Settings(
+        name=name,
+        adapter=adapter,
+        endpoint=endpoint,
+        protocol=protocol,
+        headers=headers,
+        timeout=float(values["timeout"]),
+        compression=values["compression"],
+        tls=tls,
+        insecure=values["insecure"],
+        batch_size=values["batch_size"],
+        schedule_delay=float(values["schedule_delay"]),
+        max_queue_size=values["max_queue_size"],
+        retry_deadline=float(values["retry_deadline"]),
+        capture_content=values["capture_content"],
+        legacy_attributes=values["legacy_attributes"],
+        sample_rate=values["sample_rate"],
+        sample_keep_errors=values["sample_keep_errors"],
+        attribute_value_limit=values["attribute_value_limit"],
+        attribute_count_limit=values["attribute_count_limit"],
+        content_limit=values["content_limit"],
+        service_name=values["service_name"],
+        resource=_resource(env, {**arguments, **dest_args}, {**file_config, **file_dest}),
+        options=options,
+        disabled=values["disabled"],
+        origins=layers.origins,
+    )
+
+
+def _options(
+    name: str,
+    env: Mapping[str, str],
+    file_dest: Mapping[str, Any],
+    arguments: Mapping[str, Any],
+    dest_args: Mapping[str, Any],
+) -> dict[str, Any]:
+    """Adapter-specific options: unknown keys of the destination's table, its env vars, args."""
+    options: dict[str, Any] = {k: v for k, v in file_dest.items() if k not in _KNOWN}
+    options.update(file_dest.get("options") or {})
+    prefix = f"AGENT_OTLP_{_env_name(name)}_"
+    known_env = {k.upper() for k in _KNOWN}
+    for key, value in env.items():
+        if key.startswith(prefix) and key[len(prefix):] not in known_env:
+            options[key[len(prefix):].lower()] = value
+    options.update(arguments.get("options") or {})
+    options.update(dest_args.get("options") or {})
+    return options
+
+
+def destination_names(
+    arguments: Mapping[str, Any] | None = None,
+    env: Mapping[str, str] | None = None,
+    file_config: Mapping[str, Any] | None = None,
+) -> list[str]:
+    """The destinations to export to, in the order given."""
+    arguments = arguments or {}
+    env = os.environ if env is None else env
+    file_config = file_config or {}
+    raw: Any = arguments.get("adapters")
+    label = "adapters (argument)"
+    if raw is None and env.get(ev.AGENT_OTLP_ADAPTERS):
+        raw, label = env[ev.AGENT_OTLP_ADAPTERS], ev.AGENT_OTLP_ADAPTERS
+    if raw is None and file_config.get("adapters") is not None:
+        raw, label = file_config["adapters"], "adapters (config file)"
+    if raw is None:
+        endpoint_set = any(
+            env.get(k) for k in (ev.OTEL_EXPORTER_OTLP_ENDPOINT, ev.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT)
+        )
+        return ["otlp" if endpoint_set else "console"]
+    names = [n.strip() for n in raw.split(",")] if isinstance(raw, str) else raw
+    if not isinstance(names, list) or not all(isinstance(n, str) and n.strip() for n in names):
+        raise ConfigError(label, raw, "expected adapter names, e.g. jaeger,honeycomb")
+    return list(dict.fromkeys(n.strip() for n in names))
+
+
+def load_config_file(path: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The TOML config file as a dict; ``{}`` when none is configured or found."""
+    env = os.environ if env is None else env
+    explicit = path or env.get(ev.AGENT_OTLP_CONFIG)
+    if explicit:
+        candidates = [Path(explicit).expanduser()]
+    else:
+        xdg = Path(env.get("XDG_CONFIG_HOME") or Path.home() / ".config")
+        candidates = [Path("agent-otlp.toml"), xdg / "agent-otlp" / "config.toml"]
+    for candidate in candidates:
+        if candidate.is_file():
+            try:
+                with candidate.open("rb") as handle:
+                    return tomllib.load(handle)
+            except (OSError, tomllib.TOMLDecodeError) as exc:
+                raise ConfigError(ev.AGENT_OTLP_CONFIG, str(candidate), f"unreadable TOML: {exc}") from None
+        elif explicit:
+            raise ConfigError(ev.AGENT_OTLP_CONFIG, str(candidate), "no such file")
+    return {}

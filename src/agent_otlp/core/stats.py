@@ -1,0 +1,60 @@
+"""Self-telemetry: what the exporter did, readable from Python and shown by the CLI."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+__all__ = ["DestinationStats", "ExporterStats"]
+
+
+@dataclass(slots=True)
+class DestinationStats:
+    """Counters of one destination. Spans are counted once each, at the point they leave."""
+
+    name: str
+    received: int = 0
+    exported: int = 0
+    #: spans dropped, by reason: ``queue_full``, ``failed``, ``rejected``, ``sampled_out``,
+    #: ``adapter`` (removed by an adapter's batch hook).
+    dropped: dict[str, int] = field(default_factory=dict)
+    retries: int = 0
+    failed_batches: int = 0
+    requests: int = 0
+    queue_depth: int = 0
+    breaker: str = "closed"
+    breaker_opened: int = 0
+    last_error: str = ""
+
+    def drop(self, reason: str, count: int) -> None:
+        if count:
+            self.dropped[reason] = self.dropped.get(reason, 0) + count
+
+    def snapshot(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["dropped_total"] = sum(self.dropped.values())
+        return data
+
+
+@dataclass(slots=True)
+class ExporterStats:
+    """Counters of the shared intake, plus every destination's."""
+
+    received_items: int = 0
+    converted_spans: int = 0
+    invalid_items: int = 0
+    dropped_intake_full: int = 0
+    last_input_error: str = ""
+    destinations: dict[str, DestinationStats] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "received_items": self.received_items,
+            "converted_spans": self.converted_spans,
+            "invalid_items": self.invalid_items,
+            "dropped_intake_full": self.dropped_intake_full,
+            "last_input_error": self.last_input_error,
+            "destinations": {n: d.snapshot() for n, d in self.destinations.items()},
+        }

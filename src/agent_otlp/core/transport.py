@@ -1,0 +1,286 @@
+"""Moving encoded OTLP requests: the one piece of the exporter that does I/O.
+
+:class:`Transport` has two methods; :class:`HttpTransport` (OTLP/HTTP protobuf) and
+:class:`GrpcTransport` (OTLP/gRPC) implement it, and :class:`HandlerTransport` lets tests and
+adapter authors answer requests with a plain function instead of patching sockets.
+"""
+
+from __future__ import annotations
+
+import gzip
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from typing import Any, Final
+
+import requests
+
+from agent_otlp.core.secrets import Secret, redact_text
+
+__all__ = [
+    "GrpcTransport",
+    "HandlerTransport",
+    "HttpTransport",
+    "SendResult",
+    "TLSOptions",
+    "Transport",
+    "parse_retry_after",
+]
+
+RETRYABLE_HTTP: Final = frozenset({408, 429, 502, 503, 504})
+GRPC_EXPORT_METHOD: Final = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
+
+
+@dataclass(frozen=True, slots=True)
+class SendResult:
+    """What happened to one request.
+
+    :param ok: the receiver accepted the request (possibly with some spans rejected).
+    :param retryable: a later retry of the same request may succeed.
+    :param retry_after: seconds the receiver asked us to wait, if it said.
+    :param status: HTTP status or gRPC code name, or a short network error name.
+    :param message: detail for logs, with secrets removed.
+    :param rejected_spans: spans the receiver refused in a partial success.
+    """
+
+    ok: bool
+    retryable: bool = False
+    retry_after: float | None = None
+    status: str = ""
+    message: str = ""
+    rejected_spans: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class TLSOptions:
+    """TLS material: a CA bundle to trust, and a client certificate and key for mTLS."""
+
+    ca_file: str | None = None
+    client_cert_file: str | None = None
+    client_key_file: str | None = None
+    verify: bool = True
+
+
+class Transport(ABC):
+    """Sends one serialized ``ExportTraceServiceRequest``; never raises."""
+
+    @abstractmethod
+    def send(self, body: bytes, timeout: float) -> SendResult:
+        """Deliver ``body`` (uncompressed protobuf) within ``timeout`` seconds."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release connections; ``send`` is not called afterwards."""
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds from a ``Retry-After`` header (delta-seconds or an HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            moment = parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        seconds = moment.timestamp() - time.time()
+    return max(0.0, seconds) if seconds == seconds else None
+
+
+def _partial_rejections(body: bytes) -> tuple[int, str]:
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+        ExportTraceServiceResponse,
+    )
+
+    try:
+        response = ExportTraceServiceResponse.FromString(body)
+    except Exception:
+        return 0, ""
+    partial = response.partial_success
+    return int(partial.rejected_spans), partial.error_message
+
+
+class HttpTransport(Transport):
+    """OTLP/HTTP with protobuf bodies, through a pooled :mod:`requests` session."""
+
+    def __init__(
+        self,
+        url: str,
+        headers: Mapping[str, str | Secret],
+        *,
+        compression: str = "gzip",
+        tls: TLSOptions | None = None,
+    ) -> None:
+        self.url = url
+        self._compression = compression
+        self._session = requests.Session()
+        self._headers = {"Content-Type": "application/x-protobuf"}
+        for name, value in headers.items():
+            self._headers[name] = value.reveal() if isinstance(value, Secret) else value
+        if compression == "gzip":
+            self._headers["Content-Encoding"] = "gzip"
+        tls = tls or TLSOptions()
+        self._verify: bool | str = tls.ca_file or tls.verify
+        self._cert = (
+            (tls.client_cert_file, tls.client_key_file) if tls.client_cert_file else None
+        )
+
+    def send(self, body: bytes, timeout: float) -> SendResult:
+        data = gzip.compress(body, compresslevel=6) if self._compression == "gzip" else body
+        try:
+            response = self._session.post(
+                self.url,
+                data=data,
+                headers=self._headers,
+                timeout=timeout,
+                verify=self._verify,
+                cert=self._cert,
+            )
+        except requests.exceptions.SSLError as exc:
+            return SendResult(False, False, None, "tls-error", redact_text(str(exc)))
+        except requests.exceptions.Timeout as exc:
+            return SendResult(False, True, None, "timeout", redact_text(str(exc)))
+        except requests.exceptions.RequestException as exc:
+            return SendResult(False, True, None, "connection-error", redact_text(str(exc)))
+        status = response.status_code
+        if 200 <= status < 300:
+            rejected, message = _partial_rejections(response.content)
+            return SendResult(True, status=str(status), rejected_spans=rejected, message=message)
+        detail = redact_text(response.text[:300]) if response.content else ""
+        return SendResult(
+            False,
+            status in RETRYABLE_HTTP,
+            parse_retry_after(response.headers.get("Retry-After")),
+            str(status),
+            detail,
+        )
+
+    def close(self) -> None:
+        self._session.close()
+
+
+_RETRYABLE_GRPC: Final = frozenset(
+    {"CANCELLED", "DEADLINE_EXCEEDED", "ABORTED", "OUT_OF_RANGE", "UNAVAILABLE", "DATA_LOSS",
+     "RESOURCE_EXHAUSTED"}
+)
+
+
+def _grpc_retry_delay(error: Any) -> float | None:
+    try:
+        from google.rpc import error_details_pb2, status_pb2
+    except ImportError:  # pragma: no cover - shipped with the OTLP gRPC exporter
+        return None
+    for key, value in error.trailing_metadata() or ():
+        if key != "grpc-status-details-bin":
+            continue
+        status = status_pb2.Status.FromString(value)
+        for detail in status.details:
+            if detail.Is(error_details_pb2.RetryInfo.DESCRIPTOR):
+                info = error_details_pb2.RetryInfo()
+                detail.Unpack(info)
+                return float(info.retry_delay.seconds) + info.retry_delay.nanos / 1e9
+    return None
+
+
+class GrpcTransport(Transport):
+    """OTLP/gRPC: one channel, unary ``Export`` calls with the request already encoded."""
+
+    def __init__(
+        self,
+        endpoint: str,
+        headers: Mapping[str, str | Secret],
+        *,
+        compression: str = "gzip",
+        insecure: bool | None = None,
+        tls: TLSOptions | None = None,
+    ) -> None:
+        import grpc
+        from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+            ExportTraceServiceResponse,
+        )
+
+        target = endpoint
+        scheme_secure: bool | None = None
+        if "://" in endpoint:
+            scheme, target = endpoint.split("://", 1)
+            scheme_secure = scheme == "https"
+        target = target.rstrip("/")
+        tls = tls or TLSOptions()
+        secure = not insecure if insecure is not None else bool(scheme_secure or tls.ca_file)
+        self.target = target
+        self._grpc = grpc
+        self._metadata = tuple(
+            (name.lower(), value.reveal() if isinstance(value, Secret) else value)
+            for name, value in headers.items()
+        )
+        self._compression = grpc.Compression.Gzip if compression == "gzip" else None
+        if secure:
+            root = open(tls.ca_file, "rb").read() if tls.ca_file else None  # noqa: SIM115
+            key = open(tls.client_key_file, "rb").read() if tls.client_key_file else None  # noqa: SIM115
+            cert = open(tls.client_cert_file, "rb").read() if tls.client_cert_file else None  # noqa: SIM115
+            credentials = grpc.ssl_channel_credentials(root, key, cert)
+            self._channel = grpc.secure_channel(target, credentials)
+        else:
+            self._channel = grpc.insecure_channel(target)
+        self._export: Callable[..., Any] = self._channel.unary_unary(
+            GRPC_EXPORT_METHOD,
+            request_serializer=None,
+            response_deserializer=ExportTraceServiceResponse.FromString,
+        )
+
+    def send(self, body: bytes, timeout: float) -> SendResult:
+        grpc = self._grpc
+        try:
+            response = self._export(
+                body, timeout=timeout, metadata=self._metadata, compression=self._compression
+            )
+        except grpc.RpcError as error:
+            code = error.code()
+            name = code.name if code is not None else "UNKNOWN"
+            return SendResult(
+                False,
+                name in _RETRYABLE_GRPC,
+                _grpc_retry_delay(error),
+                name,
+                redact_text(str(error.details() or "")),
+            )
+        except Exception as exc:  # a broken channel must not reach the caller
+            return SendResult(False, True, None, "grpc-error", redact_text(repr(exc)))
+        partial = response.partial_success
+        return SendResult(
+            True, status="OK", rejected_spans=int(partial.rejected_spans),
+            message=partial.error_message,
+        )
+
+    def close(self) -> None:
+        self._channel.close()
+
+
+class HandlerTransport(Transport):
+    """A transport that hands every request to ``handler``; for tests and adapter authors.
+
+    ``handler`` gets the decoded ``ExportTraceServiceRequest`` and returns a
+    :class:`SendResult` (or ``None`` for success).
+    """
+
+    def __init__(self, handler: Callable[[Any], SendResult | None]) -> None:
+        self._handler = handler
+        self.closed = False
+
+    def send(self, body: bytes, timeout: float) -> SendResult:
+        from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+            ExportTraceServiceRequest,
+        )
+
+        try:
+            result = self._handler(ExportTraceServiceRequest.FromString(body))
+        except Exception as exc:
+            return SendResult(False, False, None, "handler-error", redact_text(repr(exc)))
+        return result if result is not None else SendResult(True, status="200")
+
+    def close(self) -> None:
+        self.closed = True
