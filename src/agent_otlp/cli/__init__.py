@@ -1,0 +1,58 @@
+"""The ``agent-otlp`` command line. Each command group lives in its own module and is
+registered on :data:`app` by :func:`_register`."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from importlib import import_module
+from typing import Final
+
+import typer
+
+from agent_otlp.core.errors import AgentOTLPError
+from agent_otlp.core.secrets import redact_text
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="agent-otlp",
+    help="Deliver AI agent traces to Jaeger, Tempo, Honeycomb or any OpenTelemetry Collector.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+#: Modules that add commands to :data:`app` when imported.
+COMMAND_MODULES: Final = ("agent_otlp.cli.run", "agent_otlp.cli.info")
+
+
+def _register() -> None:
+    for name in COMMAND_MODULES:
+        import_module(name)
+
+
+class _RedactingFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return redact_text(super().format(record))
+
+
+def _configure_logging() -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_RedactingFormatter("%(message)s"))
+    root = logging.getLogger("agent_otlp")
+    if not root.handlers:
+        root.addHandler(handler)
+        root.setLevel(logging.INFO)
+        root.propagate = False
+
+
+def main() -> None:
+    """Entry point of the ``agent-otlp`` script: errors become one clear line, exit 2."""
+    _register()
+    _configure_logging()
+    try:
+        app()
+    except AgentOTLPError as exc:
+        typer.secho(f"error: {redact_text(str(exc))}", err=True, fg=typer.colors.RED)
+        sys.exit(2)
