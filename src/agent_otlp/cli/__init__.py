@@ -24,7 +24,10 @@ app = typer.Typer(
 )
 
 #: Modules that add commands to :data:`app` when imported.
-COMMAND_MODULES: Final = ("agent_otlp.cli.run", "agent_otlp.cli.info")
+COMMAND_MODULES: Final = (
+    "agent_otlp.cli.run", "agent_otlp.cli.info", "agent_otlp.cli.serve_cmd",
+    "agent_otlp.cli.adapters_cmd",
+)
 
 
 def _register() -> None:

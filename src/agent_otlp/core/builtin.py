@@ -80,13 +80,16 @@ def apply_limits(span: SpanRecord, settings: Settings) -> None:
         if isinstance(value, str) and utf8_len(value) > limit:
             attrs[key] = _cut(key, value, limit)
             cut.append(key)
-        elif isinstance(value, list) and value and isinstance(value[0], str):
-            if any(utf8_len(v) > limit for v in value):  # type: ignore[arg-type]
-                attrs[key] = [truncate_text(v, limit) for v in value]  # type: ignore[arg-type]
-                cut.append(key)
+        elif (
+            isinstance(value, list)
+            and all(isinstance(v, str) for v in value)
+            and any(utf8_len(v) > limit for v in value)  # type: ignore[arg-type, unused-ignore]
+        ):
+            attrs[key] = [truncate_text(v, limit) for v in value]  # type: ignore[arg-type, unused-ignore]
+            cut.append(key)
     if cut:
         previous = attrs.get(TRUNCATED)
-        attrs[TRUNCATED] = [*(previous if isinstance(previous, list) else []), *cut]  # type: ignore[list-item]
+        attrs[TRUNCATED] = [*(previous if isinstance(previous, list) else []), *cut]  # type: ignore[list-item, unused-ignore]
     count_limit = settings.attribute_count_limit
     if count_limit is not None and len(attrs) > count_limit:
         # Namespace attributes go first, then the rest from the end; gen_ai.* stay longest.

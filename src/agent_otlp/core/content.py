@@ -12,7 +12,7 @@ import json
 from collections.abc import Mapping
 from typing import Any, Final
 
-from agent_otlp.core.flatten import safe_json
+from agent_otlp.core.flatten import clean_str, safe_json
 
 __all__ = ["MARK", "truncate_json_text", "truncate_text", "utf8_len"]
 
@@ -69,7 +69,7 @@ def truncate_json_text(text: str, limit: int) -> tuple[str, bool]:
     try:
         value = json.loads(text)
     except (ValueError, RecursionError):
-        return json.dumps(truncate_text(text, max(limit - 2, 0)), ensure_ascii=False), True
+        return _as_json_string(text, limit), True
     longest_str, longest_list = _longest(value)
     # Largest string cap that fits, lists untouched; then the largest list cap.
     for items_cap in (longest_list, 16, 4, 1):
@@ -84,12 +84,17 @@ def truncate_json_text(text: str, limit: int) -> tuple[str, bool]:
         if best is not None:
             return best, True
     # The structure alone is over the limit: keep a JSON string of the cut text.
-    low, high, fallback = 0, len(text), json.dumps(MARK)
+    return _as_json_string(text, limit), True
+
+
+def _as_json_string(text: str, limit: int) -> str:
+    """The longest prefix of ``text`` plus :data:`MARK`, as a JSON string within ``limit``."""
+    low, high, best = 0, min(len(text), max(limit, 0)), None
     while low <= high:
         mid = (low + high) // 2
-        candidate = json.dumps(text[:mid] + MARK, ensure_ascii=False)
+        candidate = json.dumps(clean_str(text[:mid]) + MARK, ensure_ascii=False)
         if utf8_len(candidate) <= limit:
-            fallback, low = candidate, mid + 1
+            best, low = candidate, mid + 1
         else:
             high = mid - 1
-    return fallback, True
+    return best if best is not None else '""'

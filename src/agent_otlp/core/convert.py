@@ -41,6 +41,9 @@ INCOMPLETE: Final = "agent_otlp.span.incomplete"
 GUARDRAIL_EVENT: Final = "gen_ai.guardrail.result"
 GUARDRAIL_NAME: Final = "gen_ai.guardrail.name"
 GUARDRAIL_TRIGGERED: Final = "gen_ai.guardrail.triggered"
+#: The agents a handoff goes from and to (no GenAI convention names them yet).
+HANDOFF_FROM: Final = f"{NAMESPACE}.handoff.from_agent"
+HANDOFF_TO: Final = f"{NAMESPACE}.handoff.to_agent"
 PROVIDER: Final = "openai"
 
 #: Attributes that carry message content; present only when content capture is on.
@@ -71,6 +74,7 @@ _MAPPED_FIELDS: Final[dict[str, frozenset[str]]] = {
     "generation": frozenset({"type", "model", "model_config", "usage"}),
     "response": frozenset({"type", "response_id", "usage", "model"}),
     "function": frozenset({"type", "name"}),
+    "handoff": frozenset({"type", "from_agent", "to_agent"}),
     "mcp_tools": frozenset({"type"}),
     "speech": frozenset({"type", "model"}),
     "transcription": frozenset({"type", "model"}),
@@ -179,7 +183,8 @@ def _message(message: Any) -> dict[str, Any]:
     parts = _parts(message.get("content"))
     for call in message.get("tool_calls") or ():
         if isinstance(call, Mapping):
-            fn = call.get("function") if isinstance(call.get("function"), Mapping) else {}
+            function = call.get("function")
+            fn: Mapping[str, Any] = function if isinstance(function, Mapping) else {}
             parts.append(
                 {
                     "type": "tool_call",
@@ -225,7 +230,8 @@ def _generation(attrs: Attributes, data: Mapping[str, Any], opts: ConvertOptions
     if reasons:
         attrs[ga.GEN_AI_RESPONSE_FINISH_REASONS] = reasons
     if opts.capture_content:
-        messages = data.get("input") if isinstance(data.get("input"), list) else []
+        given = data.get("input")
+        messages: list[Any] = given if isinstance(given, list) else []
         system = [m for m in messages if isinstance(m, Mapping) and m.get("role") == "system"]
         others = [_message(m) for m in messages if m not in system]
         if system:
@@ -295,8 +301,10 @@ def _agent(attrs: Attributes, data: Mapping[str, Any], opts: ConvertOptions) -> 
 
 def _handoff(attrs: Attributes, data: Mapping[str, Any], opts: ConvertOptions) -> str:
     source, target = data.get("from_agent"), data.get("to_agent")
-    if isinstance(source, str):
-        attrs[ga.GEN_AI_AGENT_NAME] = clean_str(source)
+    if isinstance(source, str) and source:
+        attrs[ga.GEN_AI_AGENT_NAME] = attrs[HANDOFF_FROM] = clean_str(source)
+    if isinstance(target, str) and target:
+        attrs[HANDOFF_TO] = clean_str(target)
     return f"handoff {clean_str(target)}" if isinstance(target, str) and target else "handoff"
 
 

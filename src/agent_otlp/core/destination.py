@@ -91,6 +91,11 @@ class Destination:
         self._breaker = CircuitBreaker()
         self._log = _BurstLog(settings.name)
         self._ready: list[SpanRecord] = []
+        self._in_flight = 0
+        #: Spans lost to failed or rejected requests so far; a flush that saw some is not
+        #: "delivered". ``_flush_marks`` holds the count at each flush request.
+        self._lost = 0
+        self._flush_marks: dict[int, int] = {}
         self._buffer = (
             TraceBuffer(self._decide, max_spans=settings.max_queue_size) if sampling else None
         )
@@ -101,8 +106,14 @@ class Destination:
 
     # --- called from the dispatcher ------------------------------------------------------
 
+    @property
+    def pending(self) -> int:
+        """Spans accepted but not yet delivered, failed or dropped."""
+        held = self._buffer.held if self._buffer is not None else 0
+        return self._queued + len(self._ready) + self._in_flight + held
+
     def put(self, spans: list[SpanRecord]) -> None:
-        room = self.settings.max_queue_size - self._queued
+        room = self.settings.max_queue_size - self.pending
         self.stats.received += len(spans)
         if room < len(spans):
             self.stats.drop("queue_full", len(spans) - max(room, 0))
@@ -126,6 +137,7 @@ class Destination:
         """Ask the worker to send everything queued now; returns a ticket to wait on."""
         with self._wake:
             self._flush_requested += 1
+            self._flush_marks[self._flush_requested] = self._lost
             self._wake.notify()
             return self._flush_requested
 
@@ -140,19 +152,32 @@ class Destination:
                 if remaining <= 0:
                     break
                 self._idle.wait(remaining)
-        pending = self._queued + len(self._ready) + (self._buffer.held if self._buffer else 0)
-        return FlushResult(self.name, self._flush_done >= ticket and pending == 0, pending)
+        pending = self.pending
+        lost_before = self._flush_marks.pop(ticket, self._lost)
+        delivered = self._flush_done >= ticket and pending == 0 and self._lost == lost_before
+        return FlushResult(self.name, delivered, pending)
 
-    def close(self, result: FlushResult) -> FlushResult:
-        """Stop the worker after a flush; what is still pending is counted as dropped."""
+    def close(self, result: FlushResult, timeout: float = 1.0) -> FlushResult:
+        """Stop the worker after a flush; what it never started sending is dropped and counted.
+
+        The worker finishes the request it is sending (counted as exported or failed by
+        itself) and starts no other; the rest is counted as dropped for ``shutdown``.
+        """
         self._stop.set()
         with self._wake:
             self._wake.notify()
-        self._thread.join(1.0)
+        self._thread.join(timeout)
+        in_flight = self._in_flight if self._thread.is_alive() else 0
+        with self._wake:
+            leftover = self._queued + len(self._ready) + (self._buffer.held if self._buffer else 0)
+            self._queue.clear()
+            self._queued = 0
+            self._ready.clear()
+        self.stats.drop("shutdown", leftover)
+        self.stats.queue_depth = 0
         self._transport.close()
-        if result.pending:
-            self.stats.drop("shutdown", result.pending)
-        return result
+        pending = leftover + in_flight
+        return FlushResult(self.name, result.delivered and pending == 0, pending)
 
     # --- worker --------------------------------------------------------------------------
 
@@ -192,14 +217,22 @@ class Destination:
             try:
                 self._take(flushing > self._flush_done)
                 # Woken by a full batch, the schedule delay or a flush: all that is ready is due.
-                while self._ready:
+                while self._ready and not self._stop.is_set():
                     batch = self._ready[: settings.batch_size]
+                    self._in_flight = len(batch)
                     del self._ready[: settings.batch_size]
-                    self._export(batch)
+                    try:
+                        self._export(batch)
+                    except Exception as exc:  # an encoding or adapter bug: count, go on
+                        logger.exception("agent-otlp: destination %s lost a batch", self.name)
+                        self.stats.last_error = redact_text(repr(exc))
+                        self._fail(len(batch), "internal error")
+                    finally:
+                        self._in_flight = 0
             except Exception as exc:  # the worker must survive any adapter bug
                 logger.exception("agent-otlp: destination %s worker error", self.name)
                 self.stats.last_error = redact_text(repr(exc))
-            self.stats.queue_depth = self._queued + len(self._ready)
+            self.stats.queue_depth = self.pending
             with self._idle:
                 self._flush_done = max(self._flush_done, flushing)
                 self._idle.notify_all()
@@ -247,6 +280,7 @@ class Destination:
                 self._log.success()
                 self.stats.exported += count - result.rejected_spans
                 self.stats.drop("rejected", result.rejected_spans)
+                self._lost += result.rejected_spans
                 if result.rejected_spans:
                     self.stats.last_error = redact_text(f"receiver rejected {result.rejected_spans} spans: {result.message}")
                 return
@@ -258,7 +292,7 @@ class Destination:
                 self._fail(count, result.status)
                 return
             delay = backoff.next_delay(result.retry_after)
-            if self._breaker.state == CircuitBreaker.OPEN:
+            if self._breaker.state == self._breaker.OPEN:
                 # The breaker keeps the batch: an outage costs queue space, not spans.
                 deadline = time.monotonic() + settings.retry_deadline
                 continue
@@ -276,4 +310,5 @@ class Destination:
     def _fail(self, count: int, reason: str) -> None:
         self.stats.failed_batches += 1
         self.stats.drop("failed", count)
+        self._lost += count
 

@@ -11,6 +11,7 @@ returned by :meth:`AgentExporter.submit_items`), and a full intake drops and cou
 from __future__ import annotations
 
 import atexit
+import functools
 import logging
 import threading
 import time
@@ -121,9 +122,10 @@ class AgentExporter:
         self._errors_logged = 0
         self._thread = threading.Thread(target=self._run, name="agent-otlp-dispatch", daemon=True)
         self._thread.start()
-        ref = weakref.ref(self)
         self._exit_timeout = exit_timeout
-        atexit.register(_shutdown_at_exit, ref)
+        # One callback per exporter, so that shutdown() can unregister exactly this one.
+        self._at_exit = functools.partial(_shutdown_at_exit, weakref.ref(self))
+        atexit.register(self._at_exit)
 
     # --- input: cheap, thread-safe, never raise ------------------------------------------
 
@@ -179,6 +181,8 @@ class AgentExporter:
 
     def force_flush(self, timeout: float = 30.0) -> FlushReport:
         """Deliver everything queued so far, waiting at most ``timeout`` seconds."""
+        if self._closed:
+            return FlushReport(True, 0)
         deadline = time.monotonic() + timeout
         self._drain_intake(deadline)
         tickets = [(d, d.request_flush()) for d in self.destinations]
@@ -191,17 +195,21 @@ class AgentExporter:
         with self._lock:
             if self._closed:
                 return FlushReport(True, 0)
+            atexit.unregister(self._at_exit)
             self.end_all_traces()
             report = self.force_flush(timeout)
             self._closed = True
         self._wake.set()
         self._thread.join(1.0)
-        results = tuple(d.close(r) for d, r in zip(self.destinations, report.destinations, strict=True))
-        if report.pending:
+        results = tuple(
+            d.close(r) for d, r in zip(self.destinations, report.destinations, strict=True)
+        )
+        pending = len(self._intake) + sum(r.pending for r in results)
+        if pending:
             logger.warning(
-                "agent-otlp: shutdown left %d spans undelivered (timeout %.1fs)", report.pending, timeout
+                "agent-otlp: shutdown left %d spans undelivered (timeout %.1fs)", pending, timeout
             )
-        return FlushReport(report.delivered, report.pending, results)
+        return FlushReport(report.delivered and pending == 0, pending, results)
 
     def _drain_intake(self, deadline: float) -> None:
         with self._barrier_done:
@@ -250,7 +258,8 @@ class AgentExporter:
                     self._barriers_seen = max(self._barriers_seen, payload)
                     self._barrier_done.notify_all()
                 continue
-            self.stats.received_items += 1
+            if kind in (_SDK_SPAN, _SDK_TRACE_START, _ITEM):  # not trace ends or commands
+                self.stats.received_items += 1
             try:
                 self._handle(kind, payload, when, out, ends)
             except InputError as exc:

@@ -8,6 +8,7 @@ from typing import Any
 
 from agent_otlp.core.destination import Destination
 from agent_otlp.core.exporter import AgentExporter
+from agent_otlp.core.flatten import clean_str
 from agent_otlp.core.plugins import AdapterManager
 from agent_otlp.core.records import AttrValue
 from agent_otlp.core.settings import (
@@ -60,10 +61,16 @@ def resource_for(settings: Settings, hooks: Any) -> dict[str, AttrValue]:
     """Resource attributes in the documented precedence (lowest first): built-in defaults,
     adapter hooks, ``OTEL_RESOURCE_ATTRIBUTES``/config/argument ``resource``, service name."""
     resource: dict[str, AttrValue] = hooks.resource_attributes(settings)
-    resource.update(settings.resource)
-    if settings.service_name:
+    # An adapter's default service name ranks with the adapter's resource hook: below
+    # OTEL_RESOURCE_ATTRIBUTES; the user's service name (OTEL_SERVICE_NAME...) beats all.
+    from_user = settings.origins.get("service_name") not in (None, "default", "adapter default")
+    if settings.service_name and not from_user:
         resource["service.name"] = settings.service_name
-    return resource
+    resource.update(settings.resource)
+    if settings.service_name and from_user:
+        resource["service.name"] = settings.service_name
+    # the environment may hold undecodable bytes (surrogate escapes): never fail encoding
+    return {clean_str(k): clean_str(v) if isinstance(v, str) else v for k, v in resource.items()}
 
 
 def create_exporter(

@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 import json
 import math
+import re
 from collections.abc import Mapping
 from typing import Any, Final
 
@@ -30,6 +31,7 @@ MAX_DEPTH: Final = 8
 _INT64_MIN: Final = -(2**63)
 _INT64_MAX: Final = 2**63 - 1
 _JSON_DEPTH_LIMIT: Final = 200
+_SURROGATE: Final = re.compile("[\ud800-\udfff]")
 
 
 def clean_str(text: str) -> str:
@@ -39,7 +41,7 @@ def clean_str(text: str) -> str:
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
-        return text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+        return _SURROGATE.sub("\ufffd", text)
     return text
 
 
@@ -89,15 +91,15 @@ def _to_text(value: object) -> str:
 
 
 def safe_json(value: Any) -> str:
-    """Compact JSON text for any value; never raises."""
+    """Compact JSON text for any value, valid UTF-8 (lone surrogates replaced); never raises."""
     try:
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
     except (TypeError, ValueError, RecursionError):
-        pass
-    try:
-        return json.dumps(_json_ready(value), ensure_ascii=False, separators=(",", ":"))
-    except (TypeError, ValueError, RecursionError):
-        return json.dumps(_to_text(value))
+        try:
+            text = json.dumps(_json_ready(value), ensure_ascii=False, separators=(",", ":"))
+        except (TypeError, ValueError, RecursionError):
+            text = json.dumps(_to_text(value))
+    return clean_str(text)
 
 
 def _array(values: list[Any] | tuple[Any, ...]) -> AttrValue | None:

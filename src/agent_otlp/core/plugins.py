@@ -117,7 +117,7 @@ class AdapterManager:
                 self.pm.check_pending()
             except Exception as exc:
                 info.error = f"{type(exc).__name__}: {exc}"
-                if self.pm.is_registered(locals().get("plugin")):
+                if self.pm.get_plugin(entry.name) is not None:  # registered, then refused
                     self.pm.unregister(name=entry.name)
                 if strict:
                     raise PluginLoadError(

@@ -7,6 +7,7 @@ agent's thread) and never raise.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from agent_otlp.core.exporter import AgentExporter
@@ -19,7 +20,7 @@ __all__ = ["instrument_openai_agents", "make_processor"]
 logger = logging.getLogger("agent_otlp")
 
 
-def _processor_class() -> type[TracingProcessor]:
+def _processor_class() -> Callable[[AgentExporter], TracingProcessor]:
     try:
         from agents.tracing import TracingProcessor
     except ImportError as exc:  # pragma: no cover - depends on the environment
@@ -28,7 +29,7 @@ def _processor_class() -> type[TracingProcessor]:
             "pip install 'agent-otlp[openai-agents]'"
         ) from exc
 
-    class OTLPTracingProcessor(TracingProcessor):  # type: ignore[misc]
+    class OTLPTracingProcessor(TracingProcessor):  # type: ignore[misc, unused-ignore]
         """Sends every agent trace and span to agent-otlp's exporter."""
 
         def __init__(self, exporter: AgentExporter) -> None:

@@ -153,6 +153,8 @@ class SpanRecord:
     #: The agent span type (``generation``...), or ``trace`` for the workflow span.
     source_type: str = ""
     dropped_attributes_count: int = 0
+    #: Position in the span store when the span was read from it (0 otherwise).
+    seq: int = 0
 
     def copy(self) -> SpanRecord:
         """A copy whose attributes and events can be changed without touching this one."""
@@ -172,6 +174,7 @@ class SpanRecord:
             self.source_span_id,
             self.source_type,
             self.dropped_attributes_count,
+            self.seq,
         )
 
 

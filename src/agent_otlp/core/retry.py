@@ -37,9 +37,9 @@ class Backoff:
     def next_delay(self, retry_after: float | None = None) -> float:
         self.attempt += 1
         if retry_after is not None:
-            return min(retry_after, 300.0)
+            return float(min(retry_after, 300.0))
         ceiling = min(self._cap, self._base * 2 ** (self.attempt - 1))
-        return ceiling / 2 + self._rng.uniform(0, ceiling / 2)
+        return float(ceiling / 2 + self._rng.uniform(0, ceiling / 2))
 
 
 class CircuitBreaker:

@@ -62,10 +62,17 @@ class Secret:
 
 
 def register_secret(value: str) -> None:
-    """Remember ``value`` so :func:`redact_text` removes it from any text it appears in."""
-    if len(value) >= 4:
-        with _known_lock:
-            _known_secrets.add(value)
+    """Remember ``value`` so :func:`redact_text` removes it from any text it appears in.
+
+    The credential of ``Scheme credential`` (``Bearer ...``, ``Basic ...``) is remembered on
+    its own too: servers echo tokens without their scheme.
+    """
+    parts = [value]
+    scheme, _, credential = value.strip().partition(" ")
+    if scheme and credential.strip():
+        parts.append(credential.strip())
+    with _known_lock:
+        _known_secrets.update(p for p in parts if len(p) >= 4)
 
 
 def is_secret_header(name: str) -> bool:

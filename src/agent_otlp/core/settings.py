@@ -9,6 +9,7 @@ has the table.
 
 from __future__ import annotations
 
+import math
 import os
 import tomllib
 from collections.abc import Callable, Mapping
@@ -19,6 +20,7 @@ from urllib.parse import unquote, urlsplit
 
 from agent_otlp.core import envvars as ev
 from agent_otlp.core.errors import ConfigError
+from agent_otlp.core.flatten import flatten_into
 from agent_otlp.core.records import AttrValue
 from agent_otlp.core.secrets import Secret, is_secret_header, mask_headers
 from agent_otlp.core.transport import TLSOptions
@@ -127,19 +129,24 @@ def _bool(raw: Any, label: str) -> bool:
     raise ConfigError(label, raw, "expected true or false")
 
 
-def _number(kind: type, minimum: float, scale: float = 1.0) -> Callable[[Any, str], Any]:
+def _number(kind: type, minimum: float) -> Callable[[Any, str], Any]:
+    """Parser of a finite ``int``/``float`` setting that must be >= ``minimum``."""
+    allowed = f"expected {'an integer' if kind is int else 'a number'} >= {minimum:g}"
+
     def parse(raw: Any, label: str) -> Any:
+        if isinstance(raw, bool):
+            raise ConfigError(label, raw, allowed)
         try:
-            if isinstance(raw, bool):
-                raise ValueError
-            value = kind(float(raw) * scale) if kind is float else int(str(raw).strip())
-            if kind is int and scale != 1.0:
-                value = int(value * scale)
+            number = float(str(raw).strip()) if isinstance(raw, str) else float(raw)
         except (TypeError, ValueError):
-            raise ConfigError(label, raw, f"expected a number >= {minimum:g}") from None
-        if value < minimum or value != value:
-            raise ConfigError(label, raw, f"expected a number >= {minimum:g}")
-        return value
+            raise ConfigError(label, raw, allowed) from None
+        if not math.isfinite(number) or number < minimum:
+            raise ConfigError(label, raw, allowed)
+        if kind is int:
+            if number != int(number):
+                raise ConfigError(label, raw, allowed)
+            return int(number)
+        return number
 
     return parse
 
@@ -175,13 +182,15 @@ def _path(raw: Any, label: str) -> str:
     return str(Path(text).expanduser())
 
 
-def parse_key_values(raw: Any, label: str, *, secret_values: bool = False) -> dict[str, str]:
+def parse_key_values(
+    raw: Any, label: str, *, secret_values: bool = False
+) -> dict[str, str | Secret]:
     """``k1=v1,k2=v2`` (values percent-decoded), as in ``OTEL_EXPORTER_OTLP_HEADERS``."""
     if isinstance(raw, Mapping):
         return {str(k): v if isinstance(v, Secret) else str(v) for k, v in raw.items()}
     if not isinstance(raw, str):
         raise ConfigError(label, raw, "expected key=value pairs", secret=secret_values)
-    out: dict[str, str] = {}
+    out: dict[str, str | Secret] = {}
     for part in raw.split(","):
         if not part.strip():
             continue
@@ -272,10 +281,9 @@ def _scaled(spec: _Spec, raw: str, factor: float, label: str) -> Any:
     if factor == 1:
         return spec.parse(raw, label)
     try:
-        seconds = float(raw) * factor
-    except ValueError:
-        raise ConfigError(label, raw, "expected a number of milliseconds") from None
-    return spec.parse(seconds, label)
+        return spec.parse(float(raw) * factor, label)
+    except ValueError:  # ConfigError included: show the value as the user wrote it
+        raise ConfigError(label, raw, "expected a number of milliseconds, >= 0") from None
 
 
 class _Layers:
@@ -333,16 +341,13 @@ def _endpoint(layers: _Layers, protocol: str, defaults: TransportDefaults) -> st
     for label, raw, is_base in candidates:
         if not raw:
             continue
+        setting = label if label.startswith(("OTEL_", "AGENT_OTLP_")) else f"endpoint ({label})"
         if not isinstance(raw, str):
-            raise ConfigError(label, raw, "expected a URL")
-        value = _endpoint_check(raw.strip(), label, protocol)
+            raise ConfigError(setting, raw, "expected a URL")
+        value = _endpoint_check(raw.strip(), setting, protocol)
         layers.origins["endpoint"] = label
-        if protocol != "grpc":
-            path = urlsplit(value).path
-            if is_base:
-                value = value.rstrip("/") + "/v1/traces"
-            elif path in ("", "/"):
-                value = value.rstrip("/") + "/v1/traces"
+        if protocol != "grpc" and (is_base or urlsplit(value).path in ("", "/")):
+            value = value.rstrip("/") + "/v1/traces"
         return value
     raise AssertionError("unreachable: built-in endpoints cover every protocol")
 
@@ -354,14 +359,16 @@ def _resource(env: Mapping[str, str], arguments: Mapping[str, Any], file_cfg: Ma
     resource: dict[str, AttrValue] = {}
     raw = env.get(ev.OTEL_RESOURCE_ATTRIBUTES)
     if raw:
-        resource.update(parse_key_values(raw, ev.OTEL_RESOURCE_ATTRIBUTES))
+        pairs = parse_key_values(raw, ev.OTEL_RESOURCE_ATTRIBUTES)
+        resource.update({k: str(v) for k, v in pairs.items()})
     for source, label in ((file_cfg.get("resource"), "resource (config file)"),
                           (arguments.get("resource"), "resource (argument)")):
         if source is None:
             continue
         if not isinstance(source, Mapping):
             raise ConfigError(label, source, "expected a table of attributes")
-        resource.update({str(k): v for k, v in source.items()})
+        for key, value in source.items():
+            flatten_into(resource, str(key), value)
     return resource
 
 
@@ -398,7 +405,7 @@ def resolve_settings(
     for spec in _SPECS:
         found, value = layers.user_value(spec)
         if not found:
-            value = defaults.get(spec.key, spec.default)  # type: ignore[misc]
+            value = defaults.get(spec.key, spec.default)
             layers.origins.setdefault(spec.key, "adapter default" if spec.key in defaults else "default")
         values[spec.key] = value
     protocol = values["protocol"] or "http/protobuf"

@@ -8,6 +8,8 @@ from typing import Any
 
 __all__ = ["DestinationStats", "ExporterStats"]
 
+_DROP_LOCK = threading.Lock()
+
 
 @dataclass(slots=True)
 class DestinationStats:
@@ -28,8 +30,9 @@ class DestinationStats:
     last_error: str = ""
 
     def drop(self, reason: str, count: int) -> None:
-        if count:
-            self.dropped[reason] = self.dropped.get(reason, 0) + count
+        if count > 0:
+            with _DROP_LOCK:  # the dispatcher and the worker both drop
+                self.dropped[reason] = self.dropped.get(reason, 0) + count
 
     def snapshot(self) -> dict[str, Any]:
         data = asdict(self)

@@ -125,8 +125,10 @@ class HttpTransport(Transport):
             self._headers["Content-Encoding"] = "gzip"
         tls = tls or TLSOptions()
         self._verify: bool | str = tls.ca_file or tls.verify
-        self._cert = (
-            (tls.client_cert_file, tls.client_key_file) if tls.client_cert_file else None
+        self._cert: tuple[str, str] | None = (
+            (tls.client_cert_file, tls.client_key_file)
+            if tls.client_cert_file and tls.client_key_file
+            else None
         )
 
     def send(self, body: bytes, timeout: float) -> SendResult:
@@ -171,7 +173,10 @@ _RETRYABLE_GRPC: Final = frozenset(
 
 def _grpc_retry_delay(error: Any) -> float | None:
     try:
-        from google.rpc import error_details_pb2, status_pb2
+        from google.rpc import (  # type: ignore[import-untyped, unused-ignore]
+            error_details_pb2,
+            status_pb2,
+        )
     except ImportError:  # pragma: no cover - shipped with the OTLP gRPC exporter
         return None
     for key, value in error.trailing_metadata() or ():
@@ -182,7 +187,7 @@ def _grpc_retry_delay(error: Any) -> float | None:
             if detail.Is(error_details_pb2.RetryInfo.DESCRIPTOR):
                 info = error_details_pb2.RetryInfo()
                 detail.Unpack(info)
-                return float(info.retry_delay.seconds) + info.retry_delay.nanos / 1e9
+                return float(info.retry_delay.seconds) + float(info.retry_delay.nanos) / 1e9
     return None
 
 

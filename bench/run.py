@@ -1,0 +1,386 @@
+"""agent-otlp benchmark: one command, one table.
+
+    python bench/run.py                 # everything (~15-25 min on 2 cores)
+    python bench/run.py --quick         # smoke run: a few hundred spans per pipeline
+    python bench/run.py --repeat 7 --only agent-otlp,openinference
+    python bench/run.py --only memory-1m
+
+Every producer run is a fresh process (``bench/producer.py``) with its pipeline's interpreter;
+the OTLP/HTTP sink is another process (``bench/sink.py``) that decodes every request. Results
+go to ``bench/results/latest.json`` and ``bench/results/latest.md``. See ``bench/README.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+RESULTS = BENCH / "results"
+MAIN_PYTHON = sys.executable
+ALT_PYTHON = str(BENCH / ".venv-alt" / "bin" / "python")
+SPANS_PER_TRACE = 10
+
+
+def _exists(relative: str) -> Callable[[], bool]:
+    return lambda: (ROOT / relative).exists()
+
+
+def _alt_ready() -> bool:
+    return Path(ALT_PYTHON).exists()
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    """One row of the table: ``producer`` is bench/producer.py's --pipeline, ``env`` the
+    interpreter ("main": the project's venv, "alt": bench/.venv-alt)."""
+
+    name: str
+    producer: str
+    env: str = "main"
+    args: tuple[str, ...] = ()
+    available: Callable[[], bool] = field(default=lambda: True)
+    note: str = ""
+
+
+# One line per row. A row whose ``available`` is false is skipped with a note.
+PIPELINES: list[Pipeline] = [
+    Pipeline("agent-otlp", "agent-otlp", args=("--adapter", "otlp")),
+    Pipeline("agent-otlp-jaeger", "agent-otlp", args=("--adapter", "jaeger"),
+             available=_exists("src/agent_otlp/adapters/jaeger.py")),
+    Pipeline("openinference", "openinference", "alt", available=_alt_ready,
+             note="openinference-instrumentation-openai-agents 2.6.0 + BatchSpanProcessor"),
+    Pipeline("openllmetry", "openllmetry", "alt", available=_alt_ready,
+             note="opentelemetry-instrumentation-openai-agents 0.62.4 + BatchSpanProcessor; "
+                  "drops guardrail spans"),
+    Pipeline("handwritten", "handwritten",
+             note="bench/handwritten.py: ReadableSpans on the agent thread + BatchSpanProcessor"),
+]
+# Encoding alone (bench/encode.py --which ...), no network.
+ENCODERS: dict[str, tuple[str, ...]] = {
+    "encode-agent-otlp": ("--which", "agent-otlp"),
+    "encode-agent-otlp-jaeger": ("--which", "agent-otlp", "--adapter", "jaeger"),
+    "encode-sdk": ("--which", "sdk"),
+}
+EXTRAS = ("memory-1m", "rate-10x", "slow-backend")
+PYTHONS = {"main": MAIN_PYTHON, "alt": ALT_PYTHON}
+
+
+# --- processes ------------------------------------------------------------------------------
+
+
+def _child_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("OTEL_", "AGENT_OTLP_", "TRACELOOP_", "OPENINFERENCE_"))}
+    env.pop("OPENAI_AGENTS_DISABLE_TRACING", None)
+    env["PYTHONHASHSEED"] = "0"
+    return env
+
+
+class Sink:
+    def __init__(self, delay: float = 0.0) -> None:
+        self.proc = subprocess.Popen(
+            [MAIN_PYTHON, str(BENCH / "sink.py"), "--port", "0", "--delay", str(delay)],
+            stdout=subprocess.PIPE, text=True, env=_child_env(),
+        )
+        assert self.proc.stdout is not None
+        self.port = json.loads(self.proc.stdout.readline())["port"]
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def _call(self, path: str, post: bool = False) -> dict[str, Any]:
+        request = urllib.request.Request(self.url + path, data=b"" if post else None)
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return json.loads(response.read())  # type: ignore[no-any-return]
+
+    def stats(self) -> dict[str, Any]:
+        return self._call("/stats")
+
+    def reset(self) -> None:
+        self._call("/reset", post=True)
+
+    def drain(self, expected: int, quiet: float = 2.0, limit: float = 120.0) -> dict[str, Any]:
+        """Wait until ``expected`` unique spans arrived, or nothing arrived for ``quiet`` s."""
+        deadline = time.monotonic() + limit
+        stats = self.stats()
+        last_change = time.monotonic()
+        while time.monotonic() < deadline and stats["unique"] < expected:
+            time.sleep(0.1)
+            fresh = self.stats()
+            if fresh["unique"] != stats["unique"]:
+                last_change = time.monotonic()
+            elif time.monotonic() - last_change >= quiet:
+                return fresh
+            stats = fresh
+        return stats
+
+    def close(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(10)
+
+
+@contextmanager
+def sink(delay: float = 0.0) -> Iterator[Sink]:
+    s = Sink(delay)
+    try:
+        yield s
+    finally:
+        s.close()
+
+
+def run_json(cmd: list[str], timeout: float = 1800.0) -> dict[str, Any]:
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=_child_env(),
+                          cwd=ROOT)
+    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    if done.returncode != 0 or not lines:
+        raise RuntimeError(f"{' '.join(cmd)} failed ({done.returncode}):\n{done.stderr[-3000:]}")
+    result: dict[str, Any] = json.loads(lines[-1])
+    warnings = [line for line in done.stderr.splitlines() if line.strip()]
+    if warnings:
+        result["stderr_tail"] = warnings[-5:]
+    return result
+
+
+def produce(pipeline: Pipeline | str, traces: int, s: Sink | None, *extra: str) -> dict[str, Any]:
+    if isinstance(pipeline, str):  # a baseline: "main" or "alt"
+        python, name, args = PYTHONS[pipeline], "baseline", ()
+    else:
+        python, name, args = PYTHONS[pipeline.env], pipeline.producer, pipeline.args
+    cmd = [python, str(BENCH / "producer.py"), "--pipeline", name, "--traces", str(traces),
+           *args, *extra]
+    if s is not None:
+        s.reset()
+        cmd += ["--sink", s.url]
+    result = run_json(cmd)
+    if s is not None:
+        stats = s.drain(result["expected"])
+        result["sink"] = stats
+        result["lost"] = result["expected"] - stats["unique"]
+        last = stats["last_at"]
+        result["throughput"] = result["spans"] / (last - result["t0"]) if last else 0.0
+        result["end_to_end_s"] = (last - result["t0"]) if last else None
+    return result
+
+
+# --- summaries ------------------------------------------------------------------------------
+
+
+def _stat(values: list[float]) -> dict[str, float]:
+    return {"median": statistics.median(values), "min": min(values), "max": max(values)}
+
+
+def summarize(runs: list[dict[str, Any]], base: list[dict[str, Any]]) -> dict[str, Any]:
+    base_produce = statistics.median(r["produce_s"] for r in base)
+    base_rss = statistics.median(r["maxrss_kb"] for r in base)
+    overhead = [(r["produce_s"] - base_produce) / r["spans"] * 1e6 for r in runs]
+    return {
+        "overhead_us": _stat(overhead),
+        "throughput": _stat([r["throughput"] for r in runs]),
+        "lost": [r["lost"] for r in runs],
+        "expected": runs[0]["expected"],
+        "rss_mb": _stat([r["maxrss_kb"] / 1024 for r in runs]),
+        "rss_delta_mb": _stat([(r["maxrss_kb"] - base_rss) / 1024 for r in runs]),
+        "flush_s": _stat([r["flush_s"] for r in runs]),
+        "baseline_us": base_produce / runs[0]["spans"] * 1e6,
+    }
+
+
+def _fmt_range(s: dict[str, float], fmt: str) -> str:
+    return f"{s['median']:{fmt}} ({s['min']:{fmt}}-{s['max']:{fmt}})"
+
+
+def table(results: dict[str, Any]) -> str:
+    rows = [
+        "| pipeline | overhead µs/span, median (min-max) | throughput spans/s, median (min-max) "
+        "| spans lost per run (of expected) | peak RSS MB (Δ vs baseline) |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for name, row in results["pipelines"].items():
+        if "skipped" in row:
+            rows.append(f"| {name} | skipped: {row['skipped']} | | | |")
+            continue
+        lost = ", ".join(str(n) for n in row["lost"])
+        rows.append(
+            f"| {name} | {_fmt_range(row['overhead_us'], '.1f')} "
+            f"| {_fmt_range(row['throughput'], ',.0f')} | {lost} (of {row['expected']:,}) "
+            f"| {row['rss_mb']['median']:.1f} (+{row['rss_delta_mb']['median']:.1f}) |"
+        )
+    for name, row in results["encoders"].items():
+        us = row["total_us"]
+        rate = {k: 1e6 / v for k, v in (("median", us["median"]), ("min", us["max"]),
+                                        ("max", us["min"]))}
+        rows.append(f"| {name} (no network) | {_fmt_range(us, '.1f')} µs to encode "
+                    f"| {_fmt_range(rate, ',.0f')} | - | - |")
+    out = "\n".join(rows)
+    extras = results.get("extras", {})
+    lines = []
+    if "memory-1m" in extras:
+        m = extras["memory-1m"]
+        samples = ", ".join(f"{int(f * 100)}%: {rss / 1024:.1f} MB" for f, rss, _ in m["rss"])
+        base = ", ".join(f"{int(f * 100)}%: {rss / 1024:.1f} MB" for f, rss, _ in m["baseline_rss"])
+        lines.append(f"- memory, {m['spans']:,} spans (agent-otlp): RSS {samples}; peak "
+                     f"{m['maxrss_kb'] / 1024:.1f} MB; baseline RSS {base}; lost {m['lost']:,} "
+                     f"of {m['expected']:,}; throughput {m['throughput']:,.0f} spans/s")
+    if "rate-10x" in extras:
+        m = extras["rate-10x"]
+        lines.append(f"- 10x rate, {m['spans']:,} spans (agent-otlp): overhead "
+                     f"{m['overhead_us']:.1f} µs/span; throughput {m['throughput']:,.0f} spans/s;"
+                     f" lost {m['lost']:,} of {m['expected']:,}; peak RSS "
+                     f"{m['maxrss_kb'] / 1024:.1f} MB (+{m['rss_delta_mb']:.1f})")
+    if "slow-backend" in extras:
+        m = extras["slow-backend"]
+        lines.append(f"- slow backend (every request answered after {m['delay']:.1f} s), "
+                     f"{m['spans']:,} spans (agent-otlp): overhead {m['overhead_us']:.1f} "
+                     f"µs/span; shutdown took {m['flush_s']:.1f} s; lost {m['lost']:,} of "
+                     f"{m['expected']:,}; peak RSS {m['maxrss_kb'] / 1024:.1f} MB")
+    if lines:
+        out += "\n\n" + "\n".join(lines)
+    return out
+
+
+# --- main -----------------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true",
+                        help="smoke run: 30 traces (300 spans) per run, 1 repeat, small extras")
+    parser.add_argument("--repeat", type=int, default=None, help="runs per pipeline (default 5)")
+    parser.add_argument("--traces", type=int, default=None, help="traces per run (default 5000)")
+    parser.add_argument("--only", default="",
+                        help="comma-separated names: " + ", ".join(
+                            [p.name for p in PIPELINES] + list(ENCODERS) + list(EXTRAS)))
+    parser.add_argument("--output", default=str(RESULTS / "latest.json"))
+    args = parser.parse_args(argv)
+
+    quick = args.quick
+    repeat = args.repeat or (1 if quick else 5)
+    traces = args.traces or (30 if quick else 5000)
+    wanted = {n.strip() for n in args.only.split(",") if n.strip()}
+    known = {p.name for p in PIPELINES} | set(ENCODERS) | set(EXTRAS)
+    unknown = wanted - known
+    if unknown:
+        parser.error(f"unknown names {sorted(unknown)}; known: {sorted(known)}")
+
+    def selected(name: str) -> bool:
+        return not wanted or name in wanted
+
+    results: dict[str, Any] = {
+        "when": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+                    "platform": platform.platform()},
+        "settings": {"traces": traces, "spans_per_trace": SPANS_PER_TRACE, "repeat": repeat,
+                     "quick": quick},
+        "pipelines": {}, "encoders": {}, "extras": {}, "runs": {},
+    }
+    pipelines = [p for p in PIPELINES if selected(p.name)]
+    for p in list(pipelines):
+        if not p.available():
+            reason = ("bench/.venv-alt missing: run bench/setup.sh" if p.env == "alt"
+                      else "not available in this checkout")
+            if wanted or p.env == "alt":
+                results["pipelines"][p.name] = {"skipped": reason}
+            pipelines.remove(p)
+    envs = sorted({p.env for p in pipelines})
+    runs: dict[str, list[dict[str, Any]]] = {f"baseline-{e}": [] for e in envs}
+    runs.update({p.name: [] for p in pipelines})
+
+    def log(text: str) -> None:
+        print(text, file=sys.stderr, flush=True)
+
+    if pipelines:
+        with sink() as s:
+            for rep in range(repeat):
+                # Interleaved: every pipeline and its baseline see the same machine load.
+                for env in envs:
+                    r = produce(env, traces, None)
+                    runs[f"baseline-{env}"].append(r)
+                    log(f"[{rep + 1}/{repeat}] baseline-{env}: {r['produce_s']:.3f}s")
+                for p in pipelines:
+                    r = produce(p, traces, s)
+                    runs[p.name].append(r)
+                    log(f"[{rep + 1}/{repeat}] {p.name}: produce {r['produce_s']:.3f}s, flush "
+                        f"{r['flush_s']:.3f}s, {r['sink']['unique']}/{r['expected']} spans, "
+                        f"{r['throughput']:,.0f} spans/s")
+        for p in pipelines:
+            results["pipelines"][p.name] = summarize(runs[p.name], runs[f"baseline-{p.env}"])
+            results["pipelines"][p.name]["note"] = p.note
+
+    for name, encoder_args in ENCODERS.items():
+        if not selected(name) or (not wanted and quick):
+            continue
+        if "jaeger" in name and not _exists("src/agent_otlp/adapters/jaeger.py")():
+            continue
+        encoded = []
+        for rep in range(repeat):
+            r = run_json([MAIN_PYTHON, str(BENCH / "encode.py"), *encoder_args,
+                          "--traces", str(traces)])
+            encoded.append(r)
+            log(f"[{rep + 1}/{repeat}] {name}: {r['total_us']:.1f} µs/span")
+        runs[name] = encoded
+        results["encoders"][name] = {
+            key: _stat([r[key] for r in encoded]) for key in encoded[0]
+            if key.endswith("_us") or key == "bytes_per_span"
+        }
+
+    agent = next(p for p in PIPELINES if p.name == "agent-otlp")
+    scale = 0.02 if quick else 1.0
+    if selected("memory-1m") and (wanted or not quick):
+        n = max(100, int(100_000 * scale))
+        base = produce("main", n, None)
+        with sink() as s:
+            r = produce(agent, n, s)
+        results["extras"]["memory-1m"] = {
+            **{k: r[k] for k in ("spans", "expected", "lost", "throughput", "maxrss_kb", "rss",
+                                 "flush_s", "produce_s")},
+            "baseline_rss": base["rss"], "baseline_maxrss_kb": base["maxrss_kb"],
+        }
+        log(f"memory-1m: {r['rss']} lost {r['lost']}")
+    for extra, n, delay in (("rate-10x", 50_000, 0.0), ("slow-backend", 5_000, 0.2)):
+        if not (selected(extra) and (wanted or not quick)):
+            continue
+        n = max(30, int(n * scale))
+        base = [produce("main", n, None) for _ in range(2 if quick else 3)]
+        base_s = statistics.median(b["produce_s"] for b in base)
+        base_rss = statistics.median(b["maxrss_kb"] for b in base)
+        with sink(delay) as s:
+            r = produce(agent, n, s)
+        results["extras"][extra] = {
+            **{k: r[k] for k in ("spans", "expected", "lost", "throughput", "maxrss_kb",
+                                 "flush_s", "produce_s")},
+            "delay": delay,
+            "overhead_us": (r["produce_s"] - base_s) / r["spans"] * 1e6,
+            "rss_delta_mb": (r["maxrss_kb"] - base_rss) / 1024,
+        }
+        log(f"{extra}: overhead {results['extras'][extra]['overhead_us']:.1f} µs/span, "
+            f"lost {r['lost']}")
+
+    results["runs"] = runs
+    text = table(results)
+    output = Path(args.output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(results, indent=1, default=str))
+    output.with_suffix(".md").write_text(
+        f"Benchmark {results['when']} ({os.cpu_count()} CPUs, Python "
+        f"{platform.python_version()}, {traces} traces x {SPANS_PER_TRACE} spans, "
+        f"{repeat} runs)\n\n{text}\n"
+    )
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,592 @@
+"""The ingest bridge: an HTTP endpoint speaking the OpenAI traces ingest format.
+
+Applications already export traces with the OpenAI Agents SDK's ``BackendSpanExporter`` (or
+any exporter of the same format, in any language): ``POST /v1/traces/ingest`` with the body
+``{"data": [item, ...]}``, where items are trace objects (``"object": "trace"``) and span
+objects (``"object": "trace.span"``). Pointing that exporter at the bridge instead of
+``api.openai.com`` delivers the traces over OTLP through an :class:`AgentExporter`, without a
+change to the application's code.
+
+Answers:
+
+* ``200 {"accepted": n}`` when every item is valid;
+* ``400 {"accepted": n, "rejected": [{"index", "id", "field", "error"}, ...]}`` when some are
+  not (the valid ones of the same request are kept and exported), or when the body is not
+  JSON with a ``data`` list;
+* ``401`` when a bearer token is configured and the request does not carry it;
+* ``413`` when the body (compressed or not) is larger than ``max_body``;
+* ``429`` with ``Retry-After`` while the exporter is full (see :class:`Backpressure`);
+* ``GET /healthz`` and ``GET /metrics`` (Prometheus text format) for operations.
+
+The server is the standard library's threading HTTP server: one thread per connection, at
+most ``max_connections`` of them, with a socket read timeout. :meth:`BridgeServer.stop` stops
+accepting, lets in-flight requests finish, then finalizes the open traces and flushes the
+exporter.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hmac
+import json
+import logging
+import math
+import socket
+import threading
+import time
+import zlib
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any, Final, Protocol
+
+from agent_otlp.core.errors import InputError
+from agent_otlp.core.secrets import Secret, redact_text
+from agent_otlp.core.stats import ExporterStats
+
+__all__ = [
+    "DEFAULT_MAX_BODY",
+    "DEFAULT_MAX_PENDING",
+    "DEFAULT_PORT",
+    "INGEST_PATH",
+    "TOKEN_ENV",
+    "Backpressure",
+    "BridgeExporter",
+    "BridgeServer",
+    "QueueBackpressure",
+    "pending_spans",
+]
+
+logger = logging.getLogger("agent_otlp.bridge")
+
+#: Path the OpenAI Agents SDK posts to (``.../v1/traces/ingest``).
+INGEST_PATH: Final = "/v1/traces/ingest"
+#: Default port: next to OTLP's 4317 (gRPC) and 4318 (HTTP).
+DEFAULT_PORT: Final = 4319
+DEFAULT_MAX_BODY: Final = 8 * 1024 * 1024
+DEFAULT_MAX_PENDING: Final = 50_000
+#: Environment variable holding the bearer token clients must send.
+TOKEN_ENV: Final = "AGENT_OTLP_BRIDGE_TOKEN"  # noqa: S105 - a variable name
+#: At most this many rejected items are listed in one response (all are counted).
+MAX_LISTED_REJECTIONS: Final = 1000
+_DRAIN_SECONDS: Final = 2.0
+
+
+class Backpressure(Protocol):
+    """Says whether the bridge must refuse new items for now (answered with 429)."""
+
+    def __call__(self) -> bool: ...
+
+
+class BridgeExporter(Protocol):
+    """What the bridge needs of an exporter (:class:`~agent_otlp.core.exporter.AgentExporter`)."""
+
+    stats: ExporterStats
+
+    def submit_items(self, items: Iterable[Any]) -> list[InputError]: ...
+
+    def end_all_traces(self) -> None: ...
+
+    def shutdown(self, timeout: float = ...) -> Any: ...
+
+
+def pending_spans(exporter: BridgeExporter) -> int:
+    """Items accepted but not yet delivered or dropped: the exporter's intake plus, per
+    destination, spans handed over minus spans exported or dropped."""
+    pending = getattr(exporter, "pending", None)
+    if callable(pending):
+        return int(pending())
+    intake = len(getattr(exporter, "_intake", ()))
+    in_destinations = 0
+    for stats in exporter.stats.destinations.values():
+        in_destinations = max(
+            in_destinations, stats.received - stats.exported - sum(stats.dropped.values())
+        )
+    return intake + in_destinations
+
+
+class QueueBackpressure:
+    """Full when :func:`pending_spans` reaches ``max_pending``."""
+
+    def __init__(self, exporter: BridgeExporter, max_pending: int = DEFAULT_MAX_PENDING) -> None:
+        self.exporter = exporter
+        self.max_pending = max_pending
+
+    def pending(self) -> int:
+        return pending_spans(self.exporter)
+
+    def __call__(self) -> bool:
+        return self.pending() >= self.max_pending
+
+
+class _RequestError(Exception):
+    def __init__(self, status: int, message: str, *, close: bool = False) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.close = close
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False
+    allow_reuse_address = True
+
+    def __init__(self, bridge: BridgeServer, address: tuple[str, int]) -> None:
+        if ":" in address[0]:
+            self.address_family = socket.AF_INET6
+        self.bridge = bridge
+        super().__init__(address, _Handler)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _Server
+
+    def version_string(self) -> str:
+        return "agent-otlp-bridge"
+
+    def setup(self) -> None:
+        super().setup()
+        self.connection.settimeout(self.server.bridge.read_timeout)
+        self.server.bridge._connection_opened(self.connection)
+
+    def finish(self) -> None:
+        try:
+            super().finish()
+        finally:
+            self.server.bridge._connection_closed(self.connection)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        logger.debug("bridge: %s %s", self.address_string(), redact_text(format % args))
+
+    def do_GET(self) -> None:
+        self.server.bridge._handle(self, "GET")
+
+    def do_POST(self) -> None:
+        self.server.bridge._handle(self, "POST")
+
+    def do_HEAD(self) -> None:
+        self.server.bridge._handle(self, "HEAD")
+
+
+class BridgeServer:
+    """HTTP server accepting the OpenAI traces ingest format and feeding ``exporter``.
+
+    :param exporter: where items go; shut down by :meth:`stop` when ``shutdown_exporter``.
+    :param host: interface to listen on (loopback by default).
+    :param port: TCP port; ``0`` picks a free one (see :attr:`url`).
+    :param token: bearer token clients must send (``Authorization: Bearer <token>``);
+        ``None`` or empty accepts every request.
+    :param max_body: largest request body in bytes, compressed and decompressed.
+    :param is_full: :class:`Backpressure` consulted before each ingest request; default
+        :class:`QueueBackpressure` with ``max_pending``.
+    :param retry_after: seconds advertised in ``Retry-After`` of 429 answers.
+    :param read_timeout: seconds a socket read may wait (request headers, body, idle
+        keep-alive connections).
+    :param max_connections: open connections served at once; more are answered 503.
+    """
+
+    def __init__(
+        self,
+        exporter: BridgeExporter,
+        *,
+        host: str = "127.0.0.1",
+        port: int = DEFAULT_PORT,
+        token: str | Secret | None = None,
+        max_body: int = DEFAULT_MAX_BODY,
+        max_pending: int = DEFAULT_MAX_PENDING,
+        is_full: Backpressure | None = None,
+        retry_after: float = 1.0,
+        read_timeout: float = 30.0,
+        max_connections: int = 256,
+        shutdown_exporter: bool = True,
+    ) -> None:
+        if max_body <= 0:
+            raise ValueError(f"max_body must be positive, not {max_body!r}")
+        self.exporter = exporter
+        self.host = host
+        self._port = port
+        self._token = Secret(token) if isinstance(token, str) else token
+        self.max_body = max_body
+        self.is_full: Backpressure = is_full or QueueBackpressure(exporter, max_pending)
+        self.retry_after = retry_after
+        self.read_timeout = read_timeout
+        self.max_connections = max_connections
+        self.shutdown_exporter = shutdown_exporter
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Condition()
+        self._connections: dict[socket.socket, bool] = {}  # socket -> busy with a request
+        self._in_flight = 0
+        self._stopping = False
+        self._stopped = False
+        self.requests: Counter[int] = Counter()
+        self.items: Counter[str] = Counter()
+
+    # --- lifecycle -----------------------------------------------------------------------
+
+    @property
+    def port(self) -> int:
+        return self._port
+
+    @property
+    def url(self) -> str:
+        """Base URL, e.g. ``http://127.0.0.1:4319``; the SDK posts to ``url + INGEST_PATH``."""
+        host = "127.0.0.1" if self.host in ("", "0.0.0.0") else self.host  # noqa: S104
+        host = "::1" if host == "::" else host
+        return f"http://[{host}]:{self._port}" if ":" in host else f"http://{host}:{self._port}"
+
+    @property
+    def ingest_url(self) -> str:
+        return self.url + INGEST_PATH
+
+    def start(self) -> BridgeServer:
+        """Listen and serve from a background thread."""
+        if self._server is not None:
+            return self
+        server = _Server(self, (self.host, self._port))
+        self._port = server.server_address[1]
+        self._server = server
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.1},
+            name="agent-otlp-bridge", daemon=True,
+        )
+        self._thread.start()
+        logger.info("agent-otlp bridge listening on %s", self.ingest_url)
+        return self
+
+    def stop(self, timeout: float = 30.0) -> Any:
+        """Stop accepting, finish in-flight requests, then finalize and flush the exporter.
+
+        Returns the exporter's shutdown report (``None`` when it is not shut down here).
+        Idempotent.
+        """
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            if self._stopped:
+                return None
+            self._stopped = True
+            self._stopping = True
+        server, self._server = self._server, None
+        if server is not None:
+            server.shutdown()
+            server.socket.close()
+            self._drain_connections(deadline)
+            server.server_close()
+        if self._thread is not None:
+            self._thread.join(max(deadline - time.monotonic(), 0.1))
+            self._thread = None
+        if not self.shutdown_exporter:
+            return None
+        self.exporter.end_all_traces()
+        return self.exporter.shutdown(max(deadline - time.monotonic(), 0.1))
+
+    def _drain_connections(self, deadline: float) -> None:
+        with self._lock:
+            while self._in_flight and time.monotonic() < deadline:
+                self._lock.wait(min(0.1, max(deadline - time.monotonic(), 0.0)))
+            idle = [conn for conn, busy in self._connections.items() if not busy]
+        for conn in idle:  # kept-alive connections waiting for a next request
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RD)
+
+    def __enter__(self) -> BridgeServer:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def _connection_opened(self, conn: socket.socket) -> None:
+        with self._lock:
+            self._connections[conn] = False
+
+    def _connection_closed(self, conn: socket.socket) -> None:
+        with self._lock:
+            self._connections.pop(conn, None)
+
+    # --- requests ------------------------------------------------------------------------
+
+    def _handle(self, h: _Handler, method: str) -> None:
+        with self._lock:
+            self._in_flight += 1
+            self._connections[h.connection] = True
+            crowded = len(self._connections) > self.max_connections
+        try:
+            status, body, headers = self._route(h, method, crowded)
+            if self._stopping:  # one answer per connection from now on
+                h.close_connection = True
+            self._respond(h, status, body, headers, head=method == "HEAD")
+        finally:
+            with self._lock:
+                self._in_flight -= 1
+                if h.connection in self._connections:
+                    self._connections[h.connection] = False
+                self._lock.notify_all()
+
+    def _route(self, h: _Handler, method: str, crowded: bool) -> tuple[int, bytes, dict[str, str]]:
+        headers = {"Content-Type": "application/json"}
+        try:
+            if crowded:
+                raise _RequestError(503, "too many connections", close=True)
+            path = h.path.split("?", 1)[0].rstrip("/") or "/"
+            if path == INGEST_PATH:
+                if method != "POST":
+                    raise _RequestError(405, f"use POST for {INGEST_PATH}")
+                status, payload = self._ingest(h)
+            elif path == "/healthz" and method != "POST":
+                status, payload = 200, {"status": "stopping" if self._stopping else "ok"}
+            elif path == "/metrics" and method != "POST":
+                headers["Content-Type"] = "text/plain; version=0.0.4; charset=utf-8"
+                return 200, self.metrics().encode("utf-8"), headers
+            else:
+                raise _RequestError(404, f"no such endpoint {path!r}; post to {INGEST_PATH}")
+        except _RequestError as exc:
+            if exc.close:
+                h.close_connection = True
+            status, payload = exc.status, {"error": exc.message}
+            if status in (429, 503):
+                headers["Retry-After"] = str(max(math.ceil(self.retry_after), 1))
+        except Exception as exc:  # never end the connection thread with a traceback
+            logger.exception("agent-otlp bridge: error handling %s request", method)
+            h.close_connection = True
+            status, payload = 500, {"error": f"internal error: {type(exc).__name__}"}
+        return status, json.dumps(payload, ensure_ascii=False).encode("utf-8"), headers
+
+    def _respond(self, h: _Handler, status: int, body: bytes, headers: Mapping[str, str],
+                 *, head: bool = False) -> None:
+        with self._lock:
+            self.requests[status] += 1
+        try:
+            h.send_response(status)
+            for name, value in headers.items():
+                h.send_header(name, value)
+            h.send_header("Content-Length", str(len(body)))
+            if h.close_connection:
+                h.send_header("Connection", "close")
+            h.end_headers()
+            if not head:
+                h.wfile.write(body)
+        except OSError:
+            h.close_connection = True
+
+    def _authorized(self, h: _Handler) -> bool:
+        if not self._token:
+            return True
+        header = h.headers.get("Authorization", "")
+        scheme, _, given = header.partition(" ")
+        if scheme.lower() != "bearer":
+            given = ""
+        return hmac.compare_digest(
+            given.strip().encode("utf-8", "surrogateescape"), self._token.reveal().encode("utf-8")
+        )
+
+    def _ingest(self, h: _Handler) -> tuple[int, dict[str, Any]]:
+        length = self._declared_length(h)
+        if not self._authorized(h):
+            self._discard(h, length)
+            raise _RequestError(401, "missing or wrong bearer token")
+        if length is not None and length > self.max_body:
+            self._discard(h, length)
+            raise _RequestError(413, f"body of {length} bytes exceeds the limit of {self.max_body}",
+                                close=True)
+        if self.is_full():
+            self._discard(h, length)
+            raise _RequestError(429, "exporter queue is full, retry later")
+        body = self._decode(h, self._read_body(h, length))
+        items = self._parse(body)
+        errors = self.exporter.submit_items(items)
+        accepted = len(items) - len(errors)
+        with self._lock:
+            self.items["accepted"] += accepted
+            self.items["rejected"] += len(errors)
+        if not errors:
+            return 200, {"accepted": accepted}
+        rejected = [_describe(e) for e in errors[:MAX_LISTED_REJECTIONS]]
+        return 400, {"accepted": accepted, "rejected_count": len(errors), "rejected": rejected}
+
+    @staticmethod
+    def _declared_length(h: _Handler) -> int | None:
+        if "chunked" in h.headers.get("Transfer-Encoding", "").lower():
+            return None
+        raw = h.headers.get("Content-Length")
+        if raw is None:
+            raise _RequestError(411, "Content-Length or chunked Transfer-Encoding required",
+                                close=True)
+        try:
+            length = int(raw)
+        except ValueError:
+            raise _RequestError(400, f"invalid Content-Length {raw[:40]!r}", close=True) from None
+        if length < 0:
+            raise _RequestError(400, f"invalid Content-Length {length}", close=True)
+        return length
+
+    def _read_body(self, h: _Handler, length: int | None) -> bytes:
+        try:
+            if length is not None:
+                body = h.rfile.read(length)
+                if len(body) < length:
+                    raise _RequestError(400, "incomplete request body", close=True)
+                return body
+            return self._read_chunked(h)
+        except TimeoutError:
+            raise _RequestError(408, "timed out reading the request body", close=True) from None
+
+    def _read_chunked(self, h: _Handler) -> bytes:
+        parts: list[bytes] = []
+        size = 0
+        while True:
+            line = h.rfile.readline(1024)
+            try:
+                chunk = int(line.split(b";", 1)[0].strip(), 16)
+            except ValueError:
+                raise _RequestError(400, "malformed chunked body", close=True) from None
+            if chunk == 0:
+                while h.rfile.readline(1024).strip():  # trailers
+                    pass
+                return b"".join(parts)
+            size += chunk
+            if size > self.max_body:
+                raise _RequestError(413, f"body exceeds the limit of {self.max_body} bytes",
+                                    close=True)
+            data = h.rfile.read(chunk)
+            if len(data) < chunk:
+                raise _RequestError(400, "incomplete request body", close=True)
+            parts.append(data)
+            h.rfile.readline(16)
+
+    def _discard(self, h: _Handler, length: int | None) -> None:
+        """Read an unwanted body so the answer reaches the client (closing a socket with
+        unread data resets it) -- within limits, else close the connection after answering."""
+        if length is None or length > 4 * self.max_body:
+            h.close_connection = True
+            return
+        deadline = time.monotonic() + _DRAIN_SECONDS
+        try:
+            while length > 0 and time.monotonic() < deadline:
+                data = h.rfile.read(min(length, 65536))
+                if not data:
+                    break
+                length -= len(data)
+        except OSError:
+            pass
+        if length > 0:
+            h.close_connection = True
+
+    def _decode(self, h: _Handler, body: bytes) -> bytes:
+        encoding = h.headers.get("Content-Encoding", "identity").strip().lower()
+        if encoding in ("", "identity"):
+            return body
+        if encoding in ("gzip", "x-gzip"):
+            wbits = 16 + zlib.MAX_WBITS
+        elif encoding == "deflate":
+            wbits = zlib.MAX_WBITS if body[:1] == b"\x78" else -zlib.MAX_WBITS
+        else:
+            raise _RequestError(415, f"unsupported Content-Encoding {encoding[:40]!r}")
+        inflater = zlib.decompressobj(wbits)
+        try:
+            out = inflater.decompress(body, self.max_body + 1)
+        except zlib.error as exc:
+            raise _RequestError(400, f"cannot decompress {encoding} body: {exc}") from None
+        if len(out) > self.max_body or inflater.unconsumed_tail:
+            raise _RequestError(413, f"decompressed body exceeds the limit of {self.max_body} bytes")
+        if not inflater.eof:
+            raise _RequestError(400, f"truncated {encoding} body")
+        return out
+
+    @staticmethod
+    def _parse(body: bytes) -> list[Any]:
+        try:
+            document = json.loads(body)
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise _RequestError(400, f"body is not valid JSON: {exc}") from None
+        except RecursionError:
+            raise _RequestError(400, "body is not valid JSON: nested too deeply") from None
+        if not isinstance(document, dict) or not isinstance(document.get("data"), list):
+            raise _RequestError(400, 'expected a JSON object {"data": [item, ...]}')
+        items: list[Any] = document["data"]
+        return items
+
+    # --- metrics -------------------------------------------------------------------------
+
+    def metrics(self) -> str:
+        """Prometheus text exposition of the bridge's and the exporter's counters."""
+        with self._lock:
+            requests = dict(self.requests)
+            items = dict(self.items)
+        stats = self.exporter.stats.snapshot()
+        out = _Exposition()
+        out.family("agent_otlp_bridge_requests_total", "counter", "HTTP requests answered, by status.")
+        for status, count in sorted(requests.items()):
+            out.sample("agent_otlp_bridge_requests_total", count, status=str(status))
+        out.family("agent_otlp_bridge_items_total", "counter", "Ingested items, by result.")
+        for result in ("accepted", "rejected"):
+            out.sample("agent_otlp_bridge_items_total", items.get(result, 0), result=result)
+        out.family("agent_otlp_bridge_pending_spans", "gauge", "Items accepted, not yet delivered.")
+        out.sample("agent_otlp_bridge_pending_spans", pending_spans(self.exporter))
+        for key, help_text in (
+            ("received_items", "Items taken from the intake."),
+            ("converted_spans", "Spans converted to OpenTelemetry."),
+            ("invalid_items", "Items refused as invalid."),
+            ("dropped_intake_full", "Items dropped because the intake was full."),
+        ):
+            out.family(f"agent_otlp_exporter_{key}_total", "counter", help_text)
+            out.sample(f"agent_otlp_exporter_{key}_total", stats[key])
+        destinations: dict[str, dict[str, Any]] = stats["destinations"]
+        for key, kind, help_text in (
+            ("exported_spans", "counter", "Spans delivered."),
+            ("dropped_spans", "counter", "Spans dropped, by reason."),
+            ("queue_depth", "gauge", "Spans waiting in the destination's queue."),
+            ("retries", "counter", "Export requests retried."),
+            ("failed_batches", "counter", "Batches given up."),
+            ("breaker_open", "gauge", "1 while the circuit breaker is not closed."),
+        ):
+            name = f"agent_otlp_destination_{key}" + ("_total" if kind == "counter" else "")
+            out.family(name, kind, help_text)
+            for dest, data in destinations.items():
+                if key == "dropped_spans":
+                    for reason, count in sorted(data["dropped"].items()):
+                        out.sample(name, count, destination=dest, reason=reason)
+                elif key == "breaker_open":
+                    out.sample(name, int(data["breaker"] != "closed"), destination=dest)
+                else:
+                    out.sample(name, data[key.removesuffix("_spans")], destination=dest)
+        return out.text()
+
+
+class _Exposition:
+    def __init__(self) -> None:
+        self._lines: list[str] = []
+
+    def family(self, name: str, kind: str, help_text: str) -> None:
+        self._lines.append(f"# HELP {name} {help_text}")
+        self._lines.append(f"# TYPE {name} {kind}")
+
+    def sample(self, name: str, value: float, **labels: str) -> None:
+        if labels:
+            inner = ",".join(f'{k}="{_escape_label(v)}"' for k, v in labels.items())
+            name = f"{name}{{{inner}}}"
+        self._lines.append(f"{name} {value}")
+
+    def text(self) -> str:
+        return "\n".join(self._lines) + "\n"
+
+
+def _escape_label(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def _describe(error: InputError) -> dict[str, Any]:
+    return {
+        "index": getattr(error, "index", None),
+        "id": error.item_id,
+        "field": error.field,
+        "error": redact_text(error.reason),
+    }
+

@@ -1,0 +1,406 @@
+"""Commands about adapters and backends: ``adapters``, ``doctor``, ``collector-config``,
+``tempo-columns``."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+from typing import Annotated, Any, Final
+from urllib.parse import urlsplit
+
+import typer
+from rich.table import Table
+from rich.text import Text
+
+from agent_otlp.adapters.tempo import DEDICATED_COLUMNS, dedicated_columns_yaml
+from agent_otlp.cli import app
+from agent_otlp.cli._common import AdaptersOpt, ConfigOpt, EndpointOpt, ProtocolOpt, console
+from agent_otlp.core.encode import encode_request
+from agent_otlp.core.errors import ConfigError
+from agent_otlp.core.factory import resolve_all, resource_for
+from agent_otlp.core.plugins import ENTRY_POINT_GROUP, AdapterManager
+from agent_otlp.core.records import SpanKind, SpanRecord
+from agent_otlp.core.secrets import redact_text
+from agent_otlp.core.settings import Settings
+from agent_otlp.core.transport import SendResult
+
+__all__ = ["collector_config_yaml", "hint_for"]
+
+_PREFIX: Final = "agent_otlp_"
+
+
+# --- adapters ----------------------------------------------------------------------------
+
+
+@app.command("adapters")
+def list_adapters(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """List installed adapters: distribution, version, hooks, and load errors."""
+    manager = AdapterManager()
+    infos = sorted(manager.adapters.values(), key=lambda i: (not i.builtin, i.name))
+    if as_json:
+        rows = [
+            {
+                "name": i.name,
+                "module": i.module,
+                "distribution": i.distribution,
+                "version": i.version,
+                "builtin": i.builtin,
+                "hooks": i.hooks,
+                "error": i.error,
+            }
+            for i in infos
+        ]
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    table = Table(title=f"adapters (entry-point group {ENTRY_POINT_GROUP})", title_justify="left")
+    for column in ("name", "distribution", "version", "hooks", "status"):
+        table.add_column(column, overflow="fold")
+    for info in infos:
+        hooks = ", ".join(h.removeprefix(_PREFIX) for h in info.hooks) or "-"
+        status = f"[red]error: {info.error}[/red]" if info.error else "[green]ok[/green]"
+        table.add_row(info.name, info.distribution or "?", info.version or "?", hooks, status)
+    console.print(table)
+    broken = [i for i in infos if i.error]
+    if broken:
+        console.print(
+            f"{len(broken)} adapter(s) failed to load and are skipped; the others work. "
+            "Reinstall or uninstall the distribution named above."
+        )
+
+
+# --- doctor ------------------------------------------------------------------------------
+
+
+def _host_port(settings: Settings) -> tuple[str | None, int | None]:
+    endpoint = settings.endpoint
+    parts = urlsplit(endpoint if "://" in endpoint else f"//{endpoint}")
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if port is None:
+        port = 443 if parts.scheme == "https" else 80 if parts.scheme == "http" else None
+    return parts.hostname, port
+
+
+def hint_for(result: SendResult, settings: Settings) -> str:
+    """What to do about a failed test request, in one sentence or two."""
+    text = f"{result.status} {result.message}".lower()
+    host, port = _host_port(settings)
+    where = f"{host}:{port}"
+    grpc = settings.protocol == "grpc"
+    if "no org id" in text:
+        return (
+            "Tempo runs multi-tenant and got no tenant: set the tenant option "
+            f"(AGENT_OTLP_{settings.name.upper()}_TENANT) so X-Scope-OrgID is sent."
+        )
+    if result.status in ("401", "403", "UNAUTHENTICATED", "PERMISSION_DENIED"):
+        names = ", ".join(settings.headers) or "none"
+        return (
+            f"the backend refused the credentials ({result.status}): check the API key and the "
+            f"auth headers (sent: {names}); for Honeycomb set HONEYCOMB_API_KEY."
+        )
+    if "wrong_version_number" in text or "wrong version number" in text:
+        return (
+            f"{where} does not speak TLS: use an http:// endpoint "
+            "(for gRPC also insecure = true), or the backend's TLS port."
+        )
+    if "certificate" in text and ("verify" in text or "unknown ca" in text or "self" in text):
+        return (
+            "the server's certificate is not trusted: set certificate = the CA file "
+            "(OTEL_EXPORTER_OTLP_CERTIFICATE) or check the host name."
+        )
+    if not grpc and ("badstatusline" in text or "\\x00\\x00" in text or "pri * http/2" in text):
+        return (
+            f"{where} speaks gRPC (HTTP/2), not OTLP/HTTP: use protocol grpc, or the "
+            "OTLP/HTTP port (usually 4318)."
+        )
+    if grpc and ("http/2" in text or "http1" in text or "expected settings frame" in text):
+        return (
+            f"{where} speaks HTTP/1 (OTLP/HTTP?), not gRPC: use protocol http/protobuf, or "
+            "the gRPC port (usually 4317)."
+        )
+    if "refused" in text:
+        return (
+            f"nothing is listening on {where}: wrong port, or the backend is not running "
+            "(OTLP uses 4317 for gRPC and 4318 for HTTP)."
+        )
+    if not grpc and ("remotedisconnected" in text or "reset by peer" in text):
+        return (
+            f"{where} closed the connection without answering: if it is a gRPC port (4317), "
+            "use protocol grpc or port 4318."
+        )
+    if "resolution" in text or "name or service not known" in text or "nodename" in text:
+        return f"cannot resolve {host}: check the host name and DNS."
+    if result.status in ("timeout", "DEADLINE_EXCEEDED"):
+        return (
+            f"no answer from {where} within {settings.timeout:g}s: a firewall, a proxy, or "
+            "an overloaded backend; raise timeout if it is just slow."
+        )
+    if result.status == "404":
+        return (
+            f"{settings.endpoint} has no OTLP traces endpoint: the path should end in "
+            "/v1/traces, and the port should be the OTLP one, not the UI's."
+        )
+    if result.status == "415":
+        return "the server refused OTLP protobuf (415): is this an OTLP/HTTP endpoint?"
+    if result.status in ("413", "RESOURCE_EXHAUSTED"):
+        return "the backend refused the request size; lower batch_size."
+    if result.status in ("429", "503", "UNAVAILABLE"):
+        return "the backend is busy or unavailable; try again, and check its health."
+    return "see the message above; `agent-otlp config` shows where each setting came from."
+
+
+def _resolve_host(host: str | None, port: int | None) -> tuple[bool, str]:
+    if not host:
+        return False, "the endpoint has no host"
+    start = time.perf_counter()
+    try:
+        infos = socket.getaddrinfo(host, port or 0, proto=socket.IPPROTO_TCP)
+    except OSError as exc:
+        return False, f"cannot resolve {host}: {exc}; check the host name and DNS"
+    addresses = sorted({str(info[4][0]) for info in infos})
+    took = (time.perf_counter() - start) * 1000
+    return True, f"{host} -> {', '.join(addresses[:4])} ({took:.0f} ms)"
+
+
+def _test_span() -> SpanRecord:
+    now = time.time_ns()
+    return SpanRecord(
+        trace_id=os.urandom(16),
+        span_id=os.urandom(8),
+        parent_span_id=b"",
+        name="agent-otlp doctor",
+        kind=SpanKind.INTERNAL,
+        start_ns=now - 1_000_000,
+        end_ns=now,
+        attributes={"agent_otlp.doctor": True},
+        source_type="doctor",
+    )
+
+
+def _show_settings(settings: Settings) -> None:
+    shown = settings.describe()
+    for key in ("adapter", "endpoint", "protocol", "headers", "compression", "tls", "insecure",
+                "timeout", "capture_content", "sample_rate", "options"):
+        value = shown.get(key)
+        text = json.dumps(value, default=str) if isinstance(value, dict | list) else str(value)
+        console.print(Text(f"  {key:<16} {redact_text(text)}"), soft_wrap=True)
+
+
+def _check(settings: Settings, hooks: Any, timeout: float | None) -> bool:
+    console.print(f"[bold]destination {settings.name}[/bold] (adapter {settings.adapter})")
+    _show_settings(settings)
+    if settings.disabled:
+        console.print("  [yellow]disabled[/yellow] (OTEL_SDK_DISABLED or disabled = true)")
+        return True
+    host, port = _host_port(settings)
+    resolved, detail = _resolve_host(host, port)
+    console.print(Text(f"  {'dns':<16} {detail}"))
+    if not resolved:
+        console.print("  [red]FAIL[/red] cannot resolve the endpoint host")
+        return False
+    record = _test_span()
+    hooks.map_attributes(span=record, settings=settings, state={})
+    body = encode_request([record], resource_for(settings, hooks)).SerializeToString()
+    transport = hooks.make_transport(settings)
+    try:
+        start = time.perf_counter()
+        result = transport.send(body, timeout or settings.timeout)
+        latency = (time.perf_counter() - start) * 1000
+    finally:
+        transport.close()
+    if result.ok:
+        console.print(
+            f"  [green]OK[/green] test span delivered in {latency:.0f} ms "
+            f"(status {result.status}; trace id {record.trace_id.hex()})"
+        )
+        return True
+    message = redact_text(result.message)[:300]
+    console.print(
+        Text.assemble("  ", ("FAIL", "red"), f" {result.status} after {latency:.0f} ms: {message}"),
+        soft_wrap=True,
+    )
+    console.print(Text(f"  hint: {hint_for(result, settings)}"), soft_wrap=True)
+    return False
+
+
+@app.command()
+def doctor(
+    adapter: AdaptersOpt = None,
+    config: ConfigOpt = None,
+    endpoint: EndpointOpt = None,
+    protocol: ProtocolOpt = None,
+    timeout: Annotated[
+        float | None, typer.Option(help="Seconds to wait for the test request.")
+    ] = None,
+) -> None:
+    """Check each destination: settings (secrets masked), DNS, and one real test span."""
+    arguments: dict[str, Any] = {}
+    if endpoint:
+        arguments["endpoint"] = endpoint
+    if protocol:
+        arguments["protocol"] = protocol
+    try:
+        resolved = resolve_all(adapter, config_file=config, **arguments)
+    except ConfigError as exc:
+        console.print(Text.assemble(("FAIL", "red"), f" configuration: {redact_text(str(exc))}"))
+        raise typer.Exit(1) from None
+    results = [_check(settings, hooks, timeout) for settings, hooks in resolved]
+    if not all(results):
+        raise typer.Exit(1)
+
+
+# --- collector-config --------------------------------------------------------------------
+
+_PLAIN: Final = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_./:-${}")
+
+
+def _scalar(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    text = str(value)
+    if text and set(text) <= _PLAIN and text[0] not in "-:{}" and text.lower() not in (
+        "true", "false", "null", "yes", "no", "on", "off"
+    ):
+        return text
+    return json.dumps(text)
+
+
+def _yaml(node: Any, indent: int = 0) -> list[str]:
+    pad = " " * indent
+    lines: list[str] = []
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if isinstance(value, dict | list) and value:
+                lines.append(f"{pad}{_scalar(key)}:")
+                lines.extend(_yaml(value, indent + 2))
+            elif isinstance(value, dict | list):
+                lines.append(f"{pad}{_scalar(key)}: {'{}' if isinstance(value, dict) else '[]'}")
+            else:
+                lines.append(f"{pad}{_scalar(key)}: {_scalar(value)}")
+    else:
+        for item in node:
+            lines.append(f"{pad}- {_scalar(item)}")
+    return lines
+
+
+def _exporter(name: str, url: str, headers: dict[str, str]) -> tuple[str, dict[str, Any]]:
+    if "://" not in url:
+        url = f"http://{url}"
+    parts = urlsplit(url)
+    if not parts.hostname:
+        raise ConfigError(f"--to {name}", url, "expected NAME=URL, e.g. jaeger=http://jaeger:4317")
+    scheme = parts.scheme.lower()
+    grpc = scheme in ("grpc", "grpcs") or parts.port == 4317
+    if grpc:
+        port = parts.port or 4317
+        config: dict[str, Any] = {"endpoint": f"{parts.hostname}:{port}"}
+        if scheme in ("http", "grpc"):
+            config["tls"] = {"insecure": True}
+        kind = "otlp"
+    else:
+        if scheme not in ("http", "https"):
+            raise ConfigError(f"--to {name}", url, "expected an http://, https:// or grpc:// URL")
+        if parts.path.rstrip("/").endswith("/v1/traces"):
+            config = {"traces_endpoint": url}
+        else:
+            config = {"endpoint": url.rstrip("/")}
+        kind = "otlphttp"
+    if headers:
+        config["headers"] = headers
+    return f"{kind}/{name}", config
+
+
+def collector_config_yaml(targets: list[tuple[str, str]], headers: dict[str, dict[str, str]] | None = None) -> str:
+    """A Collector configuration receiving OTLP (gRPC and HTTP) and forwarding to ``targets``."""
+    headers = headers or {}
+    exporters: dict[str, Any] = {}
+    for name, url in targets:
+        own = dict(headers.get(name, {}))
+        if "honeycomb" in name and not any(k.lower() == "x-honeycomb-team" for k in own):
+            own["x-honeycomb-team"] = "${env:HONEYCOMB_API_KEY}"
+        key, config = _exporter(name, url, own)
+        exporters[key] = config
+    document = {
+        "receivers": {
+            "otlp": {
+                "protocols": {
+                    "grpc": {"endpoint": "0.0.0.0:4317"},
+                    "http": {"endpoint": "0.0.0.0:4318"},
+                }
+            }
+        },
+        "processors": {"batch": {}},
+        "exporters": exporters,
+        "service": {
+            "pipelines": {
+                "traces": {"receivers": ["otlp"], "processors": ["batch"], "exporters": list(exporters)}
+            }
+        },
+    }
+    head = [
+        "# OpenTelemetry Collector configuration generated by `agent-otlp collector-config`.",
+        "# Receives OTLP from agent-otlp (gRPC :4317, HTTP :4318) and forwards every trace to",
+        "# the exporters below. Point agent-otlp at it with the collector adapter:",
+        "#   AGENT_OTLP_ADAPTERS=collector AGENT_OTLP_COLLECTOR_ENDPOINT=https://<this host>:4318",
+        "# (plaintext to another host also needs AGENT_OTLP_COLLECTOR_INSECURE=true)",
+    ]
+    return "\n".join(head + _yaml(document)) + "\n"
+
+
+def _pairs(values: list[str], option: str, example: str) -> list[tuple[str, str]]:
+    out = []
+    for raw in values:
+        name, sep, value = raw.partition("=")
+        if not sep or not name.strip() or not value.strip():
+            raise ConfigError(option, raw, f"expected {example}")
+        out.append((name.strip(), value.strip()))
+    return out
+
+
+@app.command("collector-config")
+def collector_config(
+    to: Annotated[
+        list[str] | None,
+        typer.Option("--to", help="Backend as NAME=URL (repeatable); port 4317 or grpc:// "
+                     "means OTLP/gRPC, otherwise OTLP/HTTP."),
+    ] = None,
+    header: Annotated[
+        list[str] | None,
+        typer.Option("--header", help="Header for one backend as NAME=KEY:VALUE (repeatable)."),
+    ] = None,
+) -> None:
+    """Print an OpenTelemetry Collector config (YAML) that forwards to your backends."""
+    targets = _pairs(to or [], "--to", "NAME=URL, e.g. --to jaeger=http://jaeger:4317")
+    if not targets:
+        targets = [("jaeger", "http://jaeger:4317")]
+    headers: dict[str, dict[str, str]] = {}
+    for name, spec in _pairs(header or [], "--header", "NAME=KEY:VALUE"):
+        key, sep, value = spec.partition(":")
+        if not sep or not key.strip():
+            raise ConfigError("--header", spec, "expected NAME=KEY:VALUE")
+        headers.setdefault(name, {})[key.strip()] = value.strip()
+    unknown = set(headers) - {name for name, _ in targets}
+    if unknown:
+        raise ConfigError("--header", ", ".join(sorted(unknown)), "names no --to backend")
+    typer.echo(collector_config_yaml(targets, headers), nl=False)
+
+
+# --- tempo-columns -----------------------------------------------------------------------
+
+
+@app.command("tempo-columns")
+def tempo_columns(
+    attribute: Annotated[
+        list[str] | None,
+        typer.Option("--attribute", "-A", help="Another span attribute to add (repeatable)."),
+    ] = None,
+) -> None:
+    """Print Tempo's parquet_dedicated_columns YAML for the agent attributes."""
+    names = tuple(dict.fromkeys([*DEDICATED_COLUMNS, *(attribute or [])]))
+    typer.echo(dedicated_columns_yaml(names), nl=False)

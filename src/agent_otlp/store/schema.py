@@ -1,0 +1,72 @@
+"""Versioned schema of the span store. Each migration moves the schema one version up and
+runs in one transaction; :data:`MIGRATIONS` is append-only."""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Final
+
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "migrate"]
+
+MIGRATIONS: Final[tuple[str, ...]] = (
+    # 1: items (the outbox), per-destination cursors, stored destinations, export jobs
+    """
+    CREATE TABLE items (
+        seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+        kind       INTEGER NOT NULL,            -- 0 span, 1 trace (finalized, with times)
+        trace_id   TEXT    NOT NULL,
+        item_id    TEXT    NOT NULL,
+        ended_ns   INTEGER,                     -- end of the span or trace, Unix ns
+        stored_ns  INTEGER NOT NULL,
+        size       INTEGER NOT NULL,            -- bytes of payload
+        payload    BLOB    NOT NULL             -- the item in the SDK's export format (JSON)
+    );
+    CREATE INDEX items_ended ON items (ended_ns);
+    CREATE INDEX items_trace ON items (trace_id);
+    CREATE TABLE cursors (
+        destination TEXT PRIMARY KEY,
+        seq         INTEGER NOT NULL,           -- every item up to seq is delivered or given up
+        delivered   INTEGER NOT NULL DEFAULT 0,
+        failed      INTEGER NOT NULL DEFAULT 0,
+        updated_ns  INTEGER NOT NULL
+    );
+    CREATE TABLE destinations (
+        name        TEXT PRIMARY KEY,
+        adapter     TEXT NOT NULL,
+        endpoint    TEXT,
+        protocol    TEXT,
+        headers     TEXT NOT NULL DEFAULT '{}', -- {"name": {"env": "VAR"} | {"value": "..."}}
+        batch_size  INTEGER,
+        timeout     REAL,
+        enabled     INTEGER NOT NULL DEFAULT 1,
+        metadata    TEXT NOT NULL DEFAULT '{}',
+        created_at  TEXT NOT NULL,
+        updated_at  TEXT NOT NULL
+    );
+    CREATE TABLE export_jobs (
+        job         TEXT PRIMARY KEY,           -- hash of source, range and destination
+        position    INTEGER NOT NULL,           -- last seq (store) or line (file) delivered
+        sent        INTEGER NOT NULL DEFAULT 0,
+        done        INTEGER NOT NULL DEFAULT 0,
+        updated_ns  INTEGER NOT NULL
+    );
+    CREATE TABLE counters (
+        name  TEXT PRIMARY KEY,
+        value INTEGER NOT NULL
+    );
+    """,
+)
+SCHEMA_VERSION: Final = len(MIGRATIONS)
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Bring the database to :data:`SCHEMA_VERSION`; returns the version found before."""
+    found = conn.execute("PRAGMA user_version").fetchone()[0]
+    if found > SCHEMA_VERSION:
+        raise RuntimeError(
+            f"span store schema version {found} is newer than this agent-otlp ({SCHEMA_VERSION}); "
+            "upgrade agent-otlp"
+        )
+    for version in range(found, SCHEMA_VERSION):
+        conn.executescript(f"BEGIN; {MIGRATIONS[version]}; PRAGMA user_version = {version + 1}; COMMIT;")
+    return int(found)

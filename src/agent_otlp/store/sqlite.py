@@ -1,0 +1,345 @@
+"""SQLite span store: the outbox every destination reads from.
+
+* One row per agent span and per finished agent trace, appended when it ends, in the SDK's
+  export format. ``seq`` orders them.
+* Each destination has a cursor: every item up to it has been delivered (or given up after a
+  non-retryable refusal). Delivery reads after the cursor and moves it only after the
+  receiver accepted the batch, so a crash re-sends at most the batch in flight.
+* Retention: items every destination has are pruned once older than ``delivered_max_age``
+  or beyond ``delivered_max_bytes``; undelivered items are kept up to
+  ``undelivered_budget`` bytes, after which the oldest are evicted, counted
+  (``evicted_undelivered``) and logged loudly. The bridge asks :meth:`SpanStore.is_full`
+  first and answers 429 instead.
+
+WAL journal, ``synchronous=NORMAL``: a committed batch survives the process being killed.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+from agent_otlp.store.schema import migrate
+
+__all__ = ["KIND_SPAN", "KIND_TRACE", "SpanStore", "StoredItem", "default_store_path"]
+
+logger = logging.getLogger("agent_otlp.store")
+
+KIND_SPAN: Final = 0
+KIND_TRACE: Final = 1
+DEFAULT_UNDELIVERED_BUDGET: Final = 1 << 30
+DEFAULT_DELIVERED_MAX_AGE: Final = 7 * 86_400.0
+DEFAULT_DELIVERED_MAX_BYTES: Final = 256 << 20
+
+
+def default_store_path(env: dict[str, str] | None = None) -> Path:
+    """``$XDG_DATA_HOME/agent-otlp/spans.db`` (``~/.local/share/...`` by default)."""
+    env = dict(os.environ) if env is None else env
+    base = Path(env.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    return base / "agent-otlp" / "spans.db"
+
+
+@dataclass(frozen=True, slots=True)
+class StoredItem:
+    seq: int
+    kind: int
+    trace_id: str
+    item_id: str
+    ended_ns: int | None
+    payload: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class CursorStatus:
+    destination: str
+    seq: int
+    queued: int
+    delivered: int
+    failed: int
+    oldest_undelivered_ns: int | None
+
+
+class SpanStore:
+    """Thread-safe handle on one store file."""
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        undelivered_budget: int = DEFAULT_UNDELIVERED_BUDGET,
+        delivered_max_age: float = DEFAULT_DELIVERED_MAX_AGE,
+        delivered_max_bytes: int = DEFAULT_DELIVERED_MAX_BYTES,
+    ) -> None:
+        self.path = Path(path)
+        if str(path) != ":memory:":
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.undelivered_budget = undelivered_budget
+        self.delivered_max_age = delivered_max_age
+        self.delivered_max_bytes = delivered_max_bytes
+        self._lock = threading.RLock()
+        self._conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("PRAGMA synchronous=NORMAL")
+        self._conn.execute("PRAGMA busy_timeout=10000")
+        migrate(self._conn)
+        self._undelivered_bytes = self._measure_undelivered()
+
+    # --- writing -------------------------------------------------------------------------
+
+    def append(self, rows: Sequence[tuple[int, str, str, int | None, bytes]]) -> int:
+        """Store ``(kind, trace_id, item_id, ended_ns, payload)`` rows; returns the last seq."""
+        if not rows:
+            return self.last_seq()
+        now = time.time_ns()
+        with self._lock:
+            cur = self._conn.cursor()
+            cur.execute("BEGIN IMMEDIATE")
+            try:
+                cur.executemany(
+                    "INSERT INTO items (kind, trace_id, item_id, ended_ns, stored_ns, size, payload) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    [(k, t, i, e, now, len(p), p) for k, t, i, e, p in rows],
+                )
+                cur.execute("COMMIT")
+            except BaseException:
+                cur.execute("ROLLBACK")
+                raise
+            self._undelivered_bytes += sum(len(r[4]) for r in rows)
+            last = cur.execute("SELECT max(seq) FROM items").fetchone()[0]
+        if self._undelivered_bytes > self.undelivered_budget:
+            self.enforce_budget()
+        return int(last or 0)
+
+    # --- reading -------------------------------------------------------------------------
+
+    def last_seq(self) -> int:
+        with self._lock:
+            value = self._conn.execute("SELECT coalesce(max(seq), 0) FROM items").fetchone()[0]
+        return int(value)
+
+    def read_after(
+        self,
+        seq: int,
+        limit: int,
+        *,
+        since_ns: int | None = None,
+        until_ns: int | None = None,
+        upto_seq: int | None = None,
+    ) -> list[StoredItem]:
+        """Up to ``limit`` items with a seq above ``seq``, in order, optionally by end time."""
+        query = "SELECT seq, kind, trace_id, item_id, ended_ns, payload FROM items WHERE seq > ?"
+        params: list[Any] = [seq]
+        if upto_seq is not None:
+            query += " AND seq <= ?"
+            params.append(upto_seq)
+        if since_ns is not None:
+            query += " AND ended_ns >= ?"
+            params.append(since_ns)
+        if until_ns is not None:
+            query += " AND ended_ns < ?"
+            params.append(until_ns)
+        query += " ORDER BY seq LIMIT ?"
+        params.append(limit)
+        with self._lock:
+            rows = self._conn.execute(query, params).fetchall()
+        return [StoredItem(*row) for row in rows]
+
+    def count(self, *, after: int = 0, since_ns: int | None = None, until_ns: int | None = None) -> int:
+        query = "SELECT count(*) FROM items WHERE seq > ?"
+        params: list[Any] = [after]
+        if since_ns is not None:
+            query += " AND ended_ns >= ?"
+            params.append(since_ns)
+        if until_ns is not None:
+            query += " AND ended_ns < ?"
+            params.append(until_ns)
+        with self._lock:
+            return int(self._conn.execute(query, params).fetchone()[0])
+
+    def trace_items(self, trace_id: str) -> list[StoredItem]:
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT seq, kind, trace_id, item_id, ended_ns, payload FROM items "
+                "WHERE trace_id = ? ORDER BY seq",
+                (trace_id,),
+            ).fetchall()
+        return [StoredItem(*row) for row in rows]
+
+    # --- cursors -------------------------------------------------------------------------
+
+    def cursor(self, destination: str) -> int:
+        """The destination's cursor; a destination seen for the first time starts now."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT seq FROM cursors WHERE destination = ?", (destination,)
+            ).fetchone()
+            if row is not None:
+                return int(row[0])
+            start = self.last_seq()
+            self._conn.execute(
+                "INSERT INTO cursors (destination, seq, updated_ns) VALUES (?, ?, ?)",
+                (destination, start, time.time_ns()),
+            )
+            self._undelivered_bytes = self._measure_undelivered()
+            return start
+
+    def advance(self, destination: str, seq: int, *, delivered: int = 0, failed: int = 0) -> None:
+        """Every item up to ``seq`` is done for ``destination``."""
+        with self._lock:
+            before = self._min_cursor()
+            self._conn.execute(
+                "UPDATE cursors SET seq = max(seq, ?), delivered = delivered + ?, "
+                "failed = failed + ?, updated_ns = ? WHERE destination = ?",
+                (seq, delivered, failed, time.time_ns(), destination),
+            )
+            after = self._min_cursor()
+            if after > before:
+                freed = self._conn.execute(
+                    "SELECT coalesce(sum(size), 0) FROM items WHERE seq > ? AND seq <= ?",
+                    (before, after),
+                ).fetchone()[0]
+                self._undelivered_bytes = max(0, self._undelivered_bytes - int(freed))
+
+    def forget_destination(self, destination: str) -> None:
+        with self._lock:
+            self._conn.execute("DELETE FROM cursors WHERE destination = ?", (destination,))
+            self._undelivered_bytes = self._measure_undelivered()
+
+    def cursors(self) -> list[CursorStatus]:
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT destination, seq, delivered, failed FROM cursors ORDER BY destination"
+            ).fetchall()
+            out = []
+            for name, seq, delivered, failed in rows:
+                queued, oldest = self._conn.execute(
+                    "SELECT count(*), min(stored_ns) FROM items WHERE seq > ?", (seq,)
+                ).fetchone()
+                out.append(CursorStatus(name, seq, int(queued), delivered, failed, oldest))
+        return out
+
+    def _min_cursor(self) -> int:
+        value = self._conn.execute("SELECT min(seq) FROM cursors").fetchone()[0]
+        return int(value) if value is not None else self.last_seq()
+
+    def _measure_undelivered(self) -> int:
+        with self._lock:
+            low = self._min_cursor()
+            value = self._conn.execute(
+                "SELECT coalesce(sum(size), 0) FROM items WHERE seq > ?", (low,)
+            ).fetchone()[0]
+        return int(value)
+
+    # --- retention -----------------------------------------------------------------------
+
+    @property
+    def undelivered_bytes(self) -> int:
+        return self._undelivered_bytes
+
+    def is_full(self) -> bool:
+        """True when the undelivered budget is used up (the bridge then answers 429)."""
+        return self._undelivered_bytes >= self.undelivered_budget
+
+    def enforce_budget(self) -> int:
+        """Evict the oldest undelivered items beyond the budget; returns how many."""
+        evicted = 0
+        with self._lock:
+            while self._undelivered_bytes > self.undelivered_budget:
+                low = self._min_cursor()
+                rows = self._conn.execute(
+                    "SELECT seq, size FROM items WHERE seq > ? ORDER BY seq LIMIT 1000", (low,)
+                ).fetchall()
+                if not rows:
+                    break
+                excess = self._undelivered_bytes - self.undelivered_budget
+                cut_seq, freed = low, 0
+                for seq, size in rows:
+                    cut_seq, freed = seq, freed + size
+                    evicted += 1
+                    if freed >= excess:
+                        break
+                self._conn.execute("DELETE FROM items WHERE seq > ? AND seq <= ?", (low, cut_seq))
+                self._conn.execute("UPDATE cursors SET seq = max(seq, ?)", (cut_seq,))
+                self._undelivered_bytes -= freed
+            if evicted:
+                self._bump("evicted_undelivered", evicted)
+        if evicted:
+            logger.error(
+                "agent-otlp: span store over its undelivered budget (%d bytes): evicted %d "
+                "undelivered items, %d in total so far",
+                self.undelivered_budget,
+                evicted,
+                self.counter("evicted_undelivered"),
+            )
+        return evicted
+
+    def prune(self, now_ns: int | None = None) -> int:
+        """Remove delivered items older than the age limit or beyond the size limit."""
+        now_ns = time.time_ns() if now_ns is None else now_ns
+        with self._lock:
+            low = self._min_cursor()
+            cutoff = now_ns - int(self.delivered_max_age * 1e9)
+            removed = self._conn.execute(
+                "DELETE FROM items WHERE seq <= ? AND stored_ns < ?", (low, cutoff)
+            ).rowcount
+            size = self._conn.execute(
+                "SELECT coalesce(sum(size), 0) FROM items WHERE seq <= ?", (low,)
+            ).fetchone()[0]
+            if size > self.delivered_max_bytes:
+                excess, cut = size - self.delivered_max_bytes, 0
+                for seq, item_size in self._conn.execute(
+                    "SELECT seq, size FROM items WHERE seq <= ? ORDER BY seq", (low,)
+                ):
+                    excess -= item_size
+                    cut = seq
+                    if excess <= 0:
+                        break
+                removed += self._conn.execute("DELETE FROM items WHERE seq <= ?", (cut,)).rowcount
+        return int(removed)
+
+    # --- counters and jobs ---------------------------------------------------------------
+
+    def _bump(self, name: str, amount: int) -> None:
+        self._conn.execute(
+            "INSERT INTO counters (name, value) VALUES (?, ?) "
+            "ON CONFLICT(name) DO UPDATE SET value = value + excluded.value",
+            (name, amount),
+        )
+
+    def counter(self, name: str) -> int:
+        with self._lock:
+            row = self._conn.execute("SELECT value FROM counters WHERE name = ?", (name,)).fetchone()
+        return int(row[0]) if row else 0
+
+    def job_position(self, job: str) -> tuple[int, int, bool]:
+        """(position, sent, done) of a historical export job; zeros when new."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT position, sent, done FROM export_jobs WHERE job = ?", (job,)
+            ).fetchone()
+        return (int(row[0]), int(row[1]), bool(row[2])) if row else (0, 0, False)
+
+    def save_job(self, job: str, position: int, sent: int, done: bool = False) -> None:
+        with self._lock:
+            self._conn.execute(
+                "INSERT INTO export_jobs (job, position, sent, done, updated_ns) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT(job) DO UPDATE SET position = excluded.position, sent = excluded.sent, "
+                "done = excluded.done, updated_ns = excluded.updated_ns",
+                (job, position, sent, int(done), time.time_ns()),
+            )
+
+    def execute(self, sql: str, params: Iterable[Any] = ()) -> list[tuple[Any, ...]]:
+        """Run one statement under the store's lock (used by the destinations table)."""
+        with self._lock:
+            return self._conn.execute(sql, tuple(params)).fetchall()
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
