@@ -44,8 +44,29 @@ def jaeger_config(
     health_port: int = 13133,
     max_traces: int = 100_000,
     log_level: str = "info",
+    storage: str = "memory",
+    badger_dir: str = "/tmp/jaeger-badger",
 ) -> str:
-    """Jaeger v2 config: OTLP receivers, in-memory storage, query API/UI, health check."""
+    """Jaeger v2 config: OTLP receivers, storage, query API/UI, health check.
+
+    ``storage`` is ``memory`` (lost on restart) or ``badger`` (local disk under
+    ``badger_dir``, kept across restarts: for outage/recovery tests).
+    """
+    if storage == "memory":
+        backend = f"""\
+        memory:
+          max_traces: {max_traces}
+"""
+    elif storage == "badger":
+        backend = f"""\
+        badger:
+          directories:
+            keys: {_q(badger_dir + "/keys")}
+            values: {_q(badger_dir + "/values")}
+          ephemeral: false
+"""
+    else:
+        raise ValueError(f"unknown Jaeger storage {storage!r}: expected memory or badger")
     return f"""\
 service:
   extensions: [jaeger_storage, jaeger_query, healthcheckv2]
@@ -69,17 +90,15 @@ extensions:
       endpoint: {_q(f"{host}:{health_port}")}
   jaeger_query:
     storage:
-      traces: memstore
+      traces: trace_store
     http:
       endpoint: {_q(f"{host}:{query_http_port}")}
     grpc:
       endpoint: {_q(f"{host}:{query_grpc_port}")}
   jaeger_storage:
     backends:
-      memstore:
-        memory:
-          max_traces: {max_traces}
-
+      trace_store:
+{backend}
 receivers:
   otlp:
     protocols:
@@ -94,7 +113,7 @@ processors:
 
 exporters:
   jaeger_storage_exporter:
-    trace_storage: memstore
+    trace_storage: trace_store
 """
 
 

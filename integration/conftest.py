@@ -41,6 +41,14 @@ Session-scoped fixtures (one backend per test session, shared by all tests):
 ``collector_spans`` (function scope) - ``otel_collector`` after ``clear()``, so a
     test only sees its own spans.
 
+``jaeger_badger`` (function scope) -> a fresh :class:`integration.harness.NativeJaeger`
+    (``ContainerJaeger`` in container mode) with badger storage in its temp dir:
+    traces survive ``stop()``/``start()``, for outage/recovery tests. Slower to
+    start than the session ``jaeger``; use it only where a restart must keep data.
+
+``sdk_processors`` (function scope) - clears the OpenAI Agents SDK's trace
+    processors for the test and puts the previous ones back afterwards.
+
 ``tempo`` -> :class:`integration.harness.ContainerTempo`
     Grafana Tempo in a container; skipped (also in CI) when no Docker engine
     answers. ``tempo.query()`` returns a :class:`integration.harness.TempoQuery`.
@@ -49,7 +57,7 @@ A span dict (see ``integration/otlp_json.py``) has keys ``trace_id``,
 ``span_id``, ``parent_span_id`` (lower hex, ``""`` for roots), ``name``,
 ``kind`` (``"INTERNAL"``, ``"SERVER"``, ...), ``status_code`` (``"UNSET"``,
 ``"OK"``, ``"ERROR"``), ``status_message``, ``start_time_unix_nano``,
-``end_time_unix_nano``, ``attributes`` (dict), ``resource`` (dict),
+``end_time_unix_nano``, ``attributes`` (dict), ``dropped_attributes_count``, ``resource`` (dict),
 ``scope_name``, ``scope_version``, ``events`` (list of ``{"name",
 "time_unix_nano", "attributes"}``) and ``links``.
 
@@ -105,7 +113,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 # backend build name -> fixtures that need its binary
 _BUILD_NEEDS = {
-    "jaeger": {"jaeger"},
+    "jaeger": {"jaeger", "jaeger_badger"},
     "otelcol": {"otel_collector", "collector_spans"},
 }
 _build_errors: dict[str, str] = {}
@@ -176,6 +184,38 @@ def jaeger() -> Iterator[Any]:
     yield backend
     _active.pop("jaeger", None)
     backend.close()
+
+
+@pytest.fixture
+def jaeger_badger() -> Iterator[Any]:
+    """A private Jaeger whose badger storage survives restarts."""
+    if _mode() == "container":
+        ok, reason = docker_available()
+        if not ok:
+            _unavailable("jaeger container", reason)
+        backend: Backend = ContainerJaeger(storage="badger")
+    else:
+        if "jaeger" in _build_errors:
+            _unavailable("jaeger", _build_errors["jaeger"])
+        backend = NativeJaeger(storage="badger")
+    _start("jaeger", backend)
+    _active["jaeger_badger"] = backend
+    yield backend
+    _active.pop("jaeger_badger", None)
+    backend.close()
+
+
+@pytest.fixture
+def sdk_processors() -> Iterator[list[Any]]:
+    """The SDK's trace processors before the test (cleared now, restored afterwards)."""
+    tracing = pytest.importorskip("agents.tracing")
+    multi = tracing.get_trace_provider()._multi_processor
+    before = list(multi._processors)
+    tracing.set_trace_processors([])
+    try:
+        yield before
+    finally:
+        tracing.set_trace_processors(before)
 
 
 @pytest.fixture(scope="session")

@@ -3,7 +3,7 @@
 One interface, :class:`Backend`, with two families of implementations:
 
 * native processes built from pinned Go modules by ``integration/backends/build.py``:
-  :class:`NativeJaeger` (Jaeger v2, in-memory storage) and :class:`NativeCollector`
+  :class:`NativeJaeger` (Jaeger v2, in-memory or badger storage) and :class:`NativeCollector`
   (a minimal OpenTelemetry Collector writing spans to a JSON-lines file);
 * containers via testcontainers, used only when a Docker engine answers:
   :class:`ContainerJaeger`, :class:`ContainerCollector`, :class:`ContainerTempo`.
@@ -319,10 +319,12 @@ class NativeBackend(Backend):
 
 
 class NativeJaeger(NativeBackend):
-    """Jaeger v2 (all-in-one style) with in-memory storage and the query API.
+    """Jaeger v2 (all-in-one style) with the query API.
 
     ``query_url`` is the query HTTP base (UI and ``/api/v3``); :attr:`query` is a
-    ready :class:`JaegerQuery`. Memory storage is lost on restart.
+    ready :class:`JaegerQuery`. ``storage="memory"`` (default) is lost on restart;
+    ``storage="badger"`` keeps traces on disk in the backend's temp dir, across
+    ``stop()``/``start()``.
     """
 
     name = "jaeger"
@@ -330,10 +332,15 @@ class NativeJaeger(NativeBackend):
     port_names = ("otlp_grpc", "otlp_http", "query_http", "query_grpc", "health")
 
     def __init__(
-        self, binary: str | os.PathLike[str] | None = None, *, max_traces: int = 100_000
+        self,
+        binary: str | os.PathLike[str] | None = None,
+        *,
+        max_traces: int = 100_000,
+        storage: str = "memory",
     ) -> None:
         super().__init__(binary)
         self.max_traces = max_traces
+        self.storage = storage
 
     def _set_endpoints(self) -> None:
         super()._set_endpoints()
@@ -348,6 +355,8 @@ class NativeJaeger(NativeBackend):
             query_grpc_port=self.ports["query_grpc"],
             health_port=self.ports["health"],
             max_traces=self.max_traces,
+            storage=self.storage,
+            badger_dir=str(self._workdir / "badger"),
         )
 
     def _is_ready(self) -> bool:
@@ -688,14 +697,22 @@ class ContainerJaeger(ContainerBackend):
     image = JAEGER_IMAGE
     container_ports = {4317: "otlp_grpc", 4318: "otlp_http", 16686: "query_http", 13133: "health"}
 
+    def __init__(self, image: str | None = None, *, storage: str = "memory") -> None:
+        super().__init__(image)
+        self.storage = storage
+
     def _set_endpoints(self) -> None:
         super()._set_endpoints()
         self.query_url = f"http://{LOOPBACK}:{self.ports['query_http']}"
 
     def _prepare(self, container: Any) -> Any:
-        (self._workdir / "config.yaml").write_text(configs.jaeger_config(host="0.0.0.0"))
+        cfg = configs.jaeger_config(
+            host="0.0.0.0", storage=self.storage, badger_dir="/etc/agent-otlp/badger"
+        )
+        (self._workdir / "config.yaml").write_text(cfg)
+        mode = "rw" if self.storage == "badger" else "ro"
         return container.with_volume_mapping(
-            str(self._workdir), "/etc/agent-otlp", "ro"
+            str(self._workdir), "/etc/agent-otlp", mode
         ).with_command("--config /etc/agent-otlp/config.yaml")
 
     def _is_ready(self) -> bool:

@@ -13,7 +13,8 @@ Each span becomes a dict::
                       | "UNSPECIFIED",
         "status_code": "UNSET" | "OK" | "ERROR", "status_message": str,
         "start_time_unix_nano": int, "end_time_unix_nano": int,
-        "attributes": {key: value}, "resource": {key: value},
+        "attributes": {key: value}, "dropped_attributes_count": int,
+        "resource": {key: value},
         "scope_name": str, "scope_version": str,
         "events": [{"name": str, "time_unix_nano": int, "attributes": {...}}],
         "links": [{"trace_id": str, "span_id": str, "attributes": {...}}],
@@ -123,6 +124,9 @@ def flatten_span(
         "start_time_unix_nano": _nanos(_get(span, "startTimeUnixNano", "start_time_unix_nano")),
         "end_time_unix_nano": _nanos(_get(span, "endTimeUnixNano", "end_time_unix_nano")),
         "attributes": attributes(span.get("attributes")),
+        "dropped_attributes_count": int(
+            _get(span, "droppedAttributesCount", "dropped_attributes_count", default=0) or 0
+        ),
         "resource": resource,
         "scope_name": scope.get("name", ""),
         "scope_version": scope.get("version", ""),

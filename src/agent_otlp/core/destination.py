@@ -13,7 +13,7 @@ import time
 from collections import deque
 from collections.abc import MutableMapping
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from agent_otlp.core.encode import encode_request
 from agent_otlp.core.plugins import DestinationHooks
@@ -24,6 +24,9 @@ from agent_otlp.core.secrets import redact_text
 from agent_otlp.core.settings import Settings
 from agent_otlp.core.stats import DestinationStats
 from agent_otlp.core.transport import SendResult, Transport
+
+if TYPE_CHECKING:
+    from agent_otlp.store.outbox import StoreSource
 
 __all__ = ["Destination", "FlushResult"]
 
@@ -73,8 +76,13 @@ class Destination:
         resource: dict[str, AttrValue],
         *,
         sampling: bool,
+        source: StoreSource | None = None,
     ) -> None:
         self.settings = settings
+        #: With a store, spans come from the store after this destination's cursor instead
+        #: of from :meth:`put`, and retryable failures are retried until delivered.
+        self.source = source
+        self._reported = (0, 0)
         self.name = settings.name
         self.stats = DestinationStats(settings.name)
         self._hooks = hooks
@@ -110,7 +118,15 @@ class Destination:
     def pending(self) -> int:
         """Spans accepted but not yet delivered, failed or dropped."""
         held = self._buffer.held if self._buffer is not None else 0
-        return self._queued + len(self._ready) + self._in_flight + held
+        unread = self.source.unread() if self.source is not None else 0
+        return self._queued + len(self._ready) + self._in_flight + held + unread
+
+    def notify_stored(self, last_seq: int) -> None:
+        """New items are in the store (store mode)."""
+        if self.source is not None:
+            self.source.notify(last_seq)
+            with self._wake:
+                self._wake.notify()
 
     def put(self, spans: list[SpanRecord]) -> None:
         room = self.settings.max_queue_size - self.pending
@@ -173,7 +189,10 @@ class Destination:
             self._queue.clear()
             self._queued = 0
             self._ready.clear()
-        self.stats.drop("shutdown", leftover)
+        if self.source is None:
+            self.stats.drop("shutdown", leftover)
+        else:  # still in the store: delivered by the next exporter on this store
+            leftover += self.source.unread()
         self.stats.queue_depth = 0
         self._transport.close()
         pending = leftover + in_flight
@@ -190,6 +209,13 @@ class Destination:
             entries = list(self._queue)
             self._queue.clear()
             self._queued = 0
+        source = self.source
+        if source is not None and source.has_unread():
+            held = self._buffer.held if self._buffer is not None else 0
+            room = min(self.settings.max_queue_size - len(self._ready) - held, self.settings.batch_size * 10)
+            if room > 0:
+                entries.extend(source.read(room))
+                self.stats.received += sum(1 for e in entries if not isinstance(e, tuple))
         for entry in entries:
             if isinstance(entry, tuple):
                 if self._buffer is not None:
@@ -211,6 +237,7 @@ class Destination:
                     self._queued < settings.batch_size
                     and self._flush_done == self._flush_requested
                     and not self._stop.is_set()
+                    and not (self.source is not None and self._source_due())
                 ):
                     self._wake.wait(settings.schedule_delay or 0.001)
                 flushing = self._flush_requested
@@ -221,14 +248,21 @@ class Destination:
                     batch = self._ready[: settings.batch_size]
                     self._in_flight = len(batch)
                     del self._ready[: settings.batch_size]
+                    done = True
                     try:
-                        self._export(batch)
+                        done = self._export(batch)
                     except Exception as exc:  # an encoding or adapter bug: count, go on
                         logger.exception("agent-otlp: destination %s lost a batch", self.name)
                         self.stats.last_error = redact_text(repr(exc))
                         self._fail(len(batch), "internal error")
                     finally:
                         self._in_flight = 0
+                    if self.source is not None and done:
+                        self._advance_cursor()
+                if self.source is not None and not self._stop.is_set():
+                    self._take(flushing > self._flush_done)
+                    if self._ready:
+                        continue
             except Exception as exc:  # the worker must survive any adapter bug
                 logger.exception("agent-otlp: destination %s worker error", self.name)
                 self.stats.last_error = redact_text(repr(exc))
@@ -239,7 +273,30 @@ class Destination:
             if self._stop.is_set():
                 return
 
-    def _export(self, batch: list[SpanRecord]) -> None:
+    def _source_due(self) -> bool:
+        """Store mode: a full batch is unread, or the oldest unread waited long enough."""
+        source = self.source
+        assert source is not None
+        return source.latest - source.read_seq >= self.settings.batch_size
+
+    def _advance_cursor(self) -> None:
+        source = self.source
+        assert source is not None
+        seqs = [r.seq for r in self._ready]
+        if self._buffer is not None:
+            held = self._buffer.min_seq()
+            if held is not None:
+                seqs.append(held)
+        exported = self.stats.exported
+        failed = self.stats.dropped.get("failed", 0)
+        delivered_delta = exported - self._reported[0]
+        failed_delta = failed - self._reported[1]
+        self._reported = (exported, failed)
+        source.advance(min(seqs) if seqs else None, delivered_delta, failed_delta)
+
+    def _export(self, batch: list[SpanRecord]) -> bool:
+        """Send one batch; False when it was neither delivered nor given up (store mode,
+        stopping): its items stay after the cursor."""
         mapped: list[SpanRecord] = []
         for span in batch:
             try:
@@ -255,12 +312,13 @@ class Destination:
             self.stats.last_error = redact_text(f"{self._hooks.adapter} process_batch: {exc!r}")
         self.stats.drop("adapter", before - len(mapped))
         if not mapped:
-            return
+            return True
         body = encode_request(mapped, self._resource).SerializeToString()
-        self._send(body, len(mapped))
+        return self._send(body, len(mapped))
 
-    def _send(self, body: bytes, count: int) -> None:
+    def _send(self, body: bytes, count: int) -> bool:
         settings = self.settings
+        durable = self.source is not None
         deadline = time.monotonic() + settings.retry_deadline
         backoff = Backoff()
         while True:
@@ -268,8 +326,10 @@ class Destination:
             self.stats.breaker = self._breaker.state
             if wait > 0:
                 if self._stop.is_set():
+                    if durable:
+                        return False
                     self._fail(count, "breaker open at shutdown")
-                    return
+                    return True
                 self._stop.wait(min(wait, 1.0))
                 continue
             self.stats.requests += 1
@@ -283,22 +343,24 @@ class Destination:
                 self._lost += result.rejected_spans
                 if result.rejected_spans:
                     self.stats.last_error = redact_text(f"receiver rejected {result.rejected_spans} spans: {result.message}")
-                return
+                return True
             self._breaker.failure(result.retry_after)
             self.stats.breaker = self._breaker.state
             self.stats.breaker_opened = self._breaker.opened
             self._record_failure(result)
             if not result.retryable:
                 self._fail(count, result.status)
-                return
+                return True
             delay = backoff.next_delay(result.retry_after)
             if self._breaker.state == self._breaker.OPEN:
                 # The breaker keeps the batch: an outage costs queue space, not spans.
                 deadline = time.monotonic() + settings.retry_deadline
                 continue
-            if time.monotonic() + delay > deadline or self._stop.is_set():
+            if self._stop.is_set() and durable:
+                return False
+            if not durable and (time.monotonic() + delay > deadline or self._stop.is_set()):
                 self._fail(count, result.status)
-                return
+                return True
             self.stats.retries += 1
             self._stop.wait(delay)
 

@@ -102,6 +102,21 @@ Bytes a content attribute may hold before it is cut (JSON kept valid). Default: 
 adapter's, else 32768.
 """
 AGENT_OTLP_INSECURE: Final = "AGENT_OTLP_INSECURE"
+AGENT_OTLP_STORE: Final = "AGENT_OTLP_STORE"
+"""
+.. envvar:: AGENT_OTLP_STORE
+
+The durable span store: ``on`` (``$XDG_DATA_HOME/agent-otlp/spans.db``), a file path, or
+``off``. Off by default for the library (pure streaming); the CLI's ``send`` and ``serve``
+turn it on unless told ``--no-store``.
+"""
+AGENT_OTLP_STORE_BUDGET: Final = "AGENT_OTLP_STORE_BUDGET"
+"""
+.. envvar:: AGENT_OTLP_STORE_BUDGET
+
+Bytes of undelivered items the store keeps (default 1 GiB). Beyond it the bridge answers 429
+and, for other inputs, the oldest undelivered items are evicted, counted and logged.
+"""
 AGENT_OTLP_STRICT_PLUGINS: Final = "AGENT_OTLP_STRICT_PLUGINS"
 """
 .. envvar:: AGENT_OTLP_STRICT_PLUGINS

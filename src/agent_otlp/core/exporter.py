@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import atexit
 import functools
+import json
 import logging
 import threading
 import time
@@ -19,7 +20,7 @@ import weakref
 from collections import OrderedDict, deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from agent_otlp.core.convert import ConvertOptions, convert_span, convert_trace
 from agent_otlp.core.destination import Destination, FlushResult
@@ -27,6 +28,10 @@ from agent_otlp.core.errors import InputError
 from agent_otlp.core.records import AgentSpan, AgentTrace, SpanRecord, parse_item
 from agent_otlp.core.secrets import redact_text
 from agent_otlp.core.stats import ExporterStats
+from agent_otlp.store.outbox import span_row, trace_row, trace_start_row
+
+if TYPE_CHECKING:
+    from agent_otlp.store.sqlite import SpanStore
 
 __all__ = ["AgentExporter", "FlushReport"]
 
@@ -36,6 +41,8 @@ logger = logging.getLogger("agent_otlp.export")
 TRACE_IDLE_TIMEOUT: Final = 30.0
 #: Seconds a live trace (started through the SDK) may stay open at most.
 TRACE_MAX_OPEN: Final = 3600.0
+#: Seconds between two retention passes over the store.
+PRUNE_EVERY: Final = 60.0
 _WAKE_AT: Final = 256
 _REMEMBERED_ENDED: Final = 50_000
 
@@ -101,8 +108,14 @@ class AgentExporter:
         max_intake: int = 100_000,
         trace_idle_timeout: float = TRACE_IDLE_TIMEOUT,
         exit_timeout: float = 10.0,
+        store: SpanStore | None = None,
     ) -> None:
         self.destinations = destinations
+        #: The durable store, when on: items are written there and every destination
+        #: reads them back after its own cursor.
+        self.store = store
+        self._rows: list[tuple[int, str, str, int | None, bytes]] = []
+        self._next_prune = time.monotonic() + PRUNE_EVERY
         self.stats = ExporterStats(destinations={d.name: d.stats for d in destinations})
         self._options = ConvertOptions(
             capture_content=any(d.settings.capture_content for d in destinations),
@@ -117,6 +130,8 @@ class AgentExporter:
         self._barriers_sent = 0
         self._open: dict[str, _OpenTrace] = {}
         self._ended: OrderedDict[str, None] = OrderedDict()
+        if store is not None:
+            self._reopen_traces(store)
         self._closed = False
         self._lock = threading.Lock()
         self._errors_logged = 0
@@ -163,11 +178,28 @@ class AgentExporter:
                 continue
             except Exception as exc:  # hostile objects: never let them escape
                 error = InputError("item", type(item).__name__, f"unreadable: {exc!r}")
+                error.index = index  # type: ignore[attr-defined]
                 errors.append(error)
                 self._note_input_error(error)
                 continue
             self._put(_ITEM, parsed)
         return errors
+
+    def pending(self) -> int:
+        """Items not yet delivered by the slowest destination (intake included)."""
+        backlog = max((d.pending for d in self.destinations), default=0)
+        return len(self._intake) + backlog
+
+    def is_full(self) -> bool:
+        """True when new items would be dropped: the intake is full, or the store's
+        undelivered budget is used up."""
+        if len(self._intake) >= self._max_intake or self._closed:
+            return True
+        return self.store is not None and self.store.is_full()
+
+    def set_trace_idle_timeout(self, seconds: float) -> None:
+        """Seconds a trace fed from files or the bridge may stay quiet before it is finished."""
+        self._idle_timeout = seconds
 
     def end_trace(self, trace_id: str) -> None:
         """Say that trace ``trace_id`` is complete: its workflow span is sent now."""
@@ -240,6 +272,7 @@ class AgentExporter:
             try:
                 self._dispatch_available()
                 self._expire_idle()
+                self._maintain_store()
             except Exception:  # pragma: no cover - a converter bug must not kill export
                 logger.exception("agent-otlp: dispatcher error")
             if self._closed and not self._intake:
@@ -266,7 +299,7 @@ class AgentExporter:
                 self._note_input_error(exc)
             except Exception as exc:
                 self._note_input_error(InputError("item", type(payload).__name__, f"unconvertible: {exc!r}"))
-            if len(out) >= 512:
+            if len(out) >= 512 or len(self._rows) >= 2048:
                 self._deliver(out, ends)
                 out, ends = [], []
         self._deliver(out, ends)
@@ -281,7 +314,7 @@ class AgentExporter:
             if state is None:
                 if trace.id in self._ended:
                     return
-                state = self._open[trace.id] = _OpenTrace()
+                state = self._open[trace.id] = self._new_trace(trace.id, trace)
             state.trace = trace
             state.live = True
             if kind == _SDK_TRACE_START:
@@ -302,20 +335,28 @@ class AgentExporter:
             if state is None:
                 if payload.id in self._ended:
                     return
-                state = self._open[payload.id] = _OpenTrace()
+                state = self._open[payload.id] = self._new_trace(payload.id, payload)
+            elif state.trace is None and self.store is not None:
+                self._rows.append(trace_start_row(payload))
             state.trace = payload
             if payload.started_ns is not None:
                 state.cover(payload.started_ns, payload.ended_ns or payload.started_ns)
             return
         assert isinstance(payload, AgentSpan)
-        record = convert_span(payload, self._options)
+        if self.store is not None:
+            self._rows.append(span_row(payload))
+            start = payload.started_ns if payload.started_ns is not None else payload.ended_ns
+            end = payload.ended_ns if payload.ended_ns is not None else start
+        else:
+            record = convert_span(payload, self._options)
+            out.append(record)
+            start, end = record.start_ns, record.end_ns
         self.stats.converted_spans += 1
-        out.append(record)
         state = self._open.get(payload.trace_id)
         if state is None and payload.trace_id not in self._ended:
-            state = self._open[payload.trace_id] = _OpenTrace()
-        if state is not None:
-            state.cover(record.start_ns, record.end_ns)
+            state = self._open[payload.trace_id] = self._new_trace(payload.trace_id, None)
+        if state is not None and start is not None and end is not None:
+            state.cover(start, max(start, end))
 
     def _finish(self, trace_id: str, out: list[SpanRecord], ends: list[str]) -> None:
         state = self._open.pop(trace_id, None)
@@ -328,11 +369,42 @@ class AgentExporter:
         start = trace.started_ns if trace.started_ns is not None else state.start_ns
         end = trace.ended_ns if trace.ended_ns is not None else state.end_ns
         now = time.time_ns()
-        record = convert_trace(trace, start if start is not None else now, end if end is not None else now)
+        start = start if start is not None else now
+        end = end if end is not None else now
+        if self.store is not None:
+            self._rows.append(trace_row(trace, start, max(start, end), state.trace is None))
+            return
+        record = convert_trace(trace, start, end)
         if state.trace is None:
             record.attributes["agent_otlp.workflow.synthesized"] = True
         out.append(record)
         ends.append(trace_id)
+
+    def _new_trace(self, trace_id: str, trace: AgentTrace | None) -> _OpenTrace:
+        if trace is not None and self.store is not None:
+            self._rows.append(trace_start_row(trace))
+        return _OpenTrace(trace=trace)
+
+    def _reopen_traces(self, store: SpanStore) -> None:
+        """Traces a previous process left open (it stopped before they ended) are finished
+        like quiet bridge traces: after the idle timeout or at shutdown."""
+        for trace_id, start_payload, first, last in store.open_traces():
+            trace = None
+            if start_payload is not None:
+                try:
+                    parsed = parse_item(json.loads(start_payload))
+                    trace = parsed if isinstance(parsed, AgentTrace) else None
+                except (ValueError, InputError):
+                    trace = None
+            state = self._open[trace_id] = _OpenTrace(trace=trace)
+            if first is not None and last is not None:
+                state.cover(first, last)
+
+    def _maintain_store(self) -> None:
+        if self.store is None or time.monotonic() < self._next_prune:
+            return
+        self._next_prune = time.monotonic() + PRUNE_EVERY
+        self.store.prune()
 
     def _expire_idle(self) -> None:
         if not self._open:
@@ -347,6 +419,13 @@ class AgentExporter:
         self._deliver(out, ends)
 
     def _deliver(self, records: list[SpanRecord], ends: list[str]) -> None:
+        if self.store is not None:
+            if self._rows:
+                rows, self._rows = self._rows, []
+                last = self.store.append(rows)
+                for destination in self.destinations:
+                    destination.notify_stored(last)
+            return
         if not records and not ends:
             return
         destinations = self.destinations

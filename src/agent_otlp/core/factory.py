@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from agent_otlp.core import envvars as ev
+from agent_otlp.core.convert import ConvertOptions
 from agent_otlp.core.destination import Destination
+from agent_otlp.core.errors import ConfigError
 from agent_otlp.core.exporter import AgentExporter
 from agent_otlp.core.flatten import clean_str
 from agent_otlp.core.plugins import AdapterManager
@@ -19,7 +23,10 @@ from agent_otlp.core.settings import (
 )
 from agent_otlp.core.transport import Transport
 
-__all__ = ["create_exporter", "resolve_all"]
+if TYPE_CHECKING:
+    from agent_otlp.store.sqlite import SpanStore
+
+__all__ = ["create_exporter", "open_store", "resolve_all"]
 
 TransportFactory = Callable[[Settings], Transport]
 
@@ -73,6 +80,42 @@ def resource_for(settings: Settings, hooks: Any) -> dict[str, AttrValue]:
     return {clean_str(k): clean_str(v) if isinstance(v, str) else v for k, v in resource.items()}
 
 
+def open_store(
+    store: bool | str | os.PathLike[str] | SpanStore | None, env: Mapping[str, str]
+) -> SpanStore | None:
+    """The span store asked for: an argument beats ``AGENT_OTLP_STORE``; off by default.
+
+    ``True``/``"on"`` means the default path (see :func:`default_store_path`); a path means
+    that file; ``False``/``"off"`` means none.
+    """
+    from agent_otlp.store.sqlite import DEFAULT_UNDELIVERED_BUDGET, SpanStore, default_store_path
+
+    if isinstance(store, SpanStore):
+        return store
+    label = "store (argument)"
+    if store is None:
+        store, label = env.get(ev.AGENT_OTLP_STORE) or None, ev.AGENT_OTLP_STORE
+    if store is None or store is False:
+        return None
+    text = str(store).strip()
+    if text.lower() in ("0", "false", "off", "no", ""):
+        return None
+    path = default_store_path(dict(env)) if store is True or text.lower() in ("1", "true", "on", "yes") else text
+    budget_raw = env.get(ev.AGENT_OTLP_STORE_BUDGET)
+    budget = DEFAULT_UNDELIVERED_BUDGET
+    if budget_raw:
+        try:
+            budget = int(budget_raw)
+            if budget < 1:
+                raise ValueError
+        except ValueError:
+            raise ConfigError(ev.AGENT_OTLP_STORE_BUDGET, budget_raw, "expected bytes, a number >= 1") from None
+    try:
+        return SpanStore(path, undelivered_budget=budget)
+    except (OSError, sqlite3.Error) as exc:
+        raise ConfigError(label, str(path), f"cannot open the span store: {exc}") from None
+
+
 def create_exporter(
     adapters: str | list[str] | None = None,
     *,
@@ -80,6 +123,8 @@ def create_exporter(
     env: Mapping[str, str] | None = None,
     manager: AdapterManager | None = None,
     transport_factory: TransportFactory | None = None,
+    store: bool | str | os.PathLike[str] | SpanStore | None = None,
+    trace_idle_timeout: float | None = None,
     **arguments: Any,
 ) -> AgentExporter:
     """An exporter for the configured destinations, started.
@@ -91,19 +136,30 @@ def create_exporter(
     :param env: environment to read instead of ``os.environ`` (tests).
     :param manager: a prepared :class:`AdapterManager` (tests, embedding applications).
     :param transport_factory: build transports yourself (tests); default: the adapter's.
+    :param store: keep every item in the durable span store and deliver from there
+        (``True`` for the default path, or a path); default ``AGENT_OTLP_STORE``, else off.
+    :param trace_idle_timeout: seconds a trace fed from files or the bridge may stay quiet
+        before its workflow span is sent (default 30).
     :param arguments: any setting by name (``endpoint``, ``protocol``, ``headers``,
         ``capture_content``, ``service_name``, ``resource``, ``options``...), applied to every
         destination; ``destinations={"name": {...}}`` for one destination only.
 
     Raises :class:`~agent_otlp.core.errors.ConfigError` for unusable settings.
     """
+    env = os.environ if env is None else env
+    resolved = resolve_all(adapters, config_file=config_file, env=env, manager=manager, **arguments)
+    span_store = open_store(store, env)
     destinations = []
-    for settings, hooks in resolve_all(
-        adapters, config_file=config_file, env=env, manager=manager, **arguments
-    ):
+    for settings, hooks in resolved:
         if settings.disabled:
             continue
         transport = transport_factory(settings) if transport_factory else hooks.make_transport(settings)
+        source = None
+        if span_store is not None:
+            from agent_otlp.store.outbox import StoreSource
+
+            options = ConvertOptions(settings.capture_content, settings.legacy_attributes)
+            source = StoreSource(span_store, settings.name, options)
         destinations.append(
             Destination(
                 settings,
@@ -111,6 +167,10 @@ def create_exporter(
                 transport,
                 resource_for(settings, hooks),
                 sampling=settings.sample_rate < 1.0 or hooks.custom_sampler,
+                source=source,
             )
         )
-    return AgentExporter(destinations)
+    extra: dict[str, Any] = {}
+    if trace_idle_timeout is not None:
+        extra["trace_idle_timeout"] = trace_idle_timeout
+    return AgentExporter(destinations, store=span_store, **extra)

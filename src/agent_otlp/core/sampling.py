@@ -102,6 +102,11 @@ class TraceBuffer:
     def held(self) -> int:
         return self._held
 
+    def min_seq(self) -> int | None:
+        """The smallest store position among held spans (store mode), if any."""
+        seqs = [s.seq for p in self._pending.values() for s in p.spans if s.seq]
+        return min(seqs) if seqs else None
+
     def add(self, span: SpanRecord, out: list[SpanRecord]) -> None:
         key = span.source_trace_id
         decision = self._decided.get(key)

@@ -28,12 +28,21 @@ from typing import Any, Final
 
 from agent_otlp.store.schema import migrate
 
-__all__ = ["KIND_SPAN", "KIND_TRACE", "SpanStore", "StoredItem", "default_store_path"]
+__all__ = [
+    "KIND_SPAN",
+    "KIND_TRACE",
+    "KIND_TRACE_START",
+    "SpanStore",
+    "StoredItem",
+    "default_store_path",
+]
 
 logger = logging.getLogger("agent_otlp.store")
 
 KIND_SPAN: Final = 0
 KIND_TRACE: Final = 1
+#: The trace object when first seen (not delivered; used to finish traces after a crash).
+KIND_TRACE_START: Final = 2
 DEFAULT_UNDELIVERED_BUDGET: Final = 1 << 30
 DEFAULT_DELIVERED_MAX_AGE: Final = 7 * 86_400.0
 DEFAULT_DELIVERED_MAX_BYTES: Final = 256 << 20
@@ -162,6 +171,26 @@ class SpanStore:
             params.append(until_ns)
         with self._lock:
             return int(self._conn.execute(query, params).fetchone()[0])
+
+    def open_traces(self) -> list[tuple[str, bytes | None, int | None, int | None]]:
+        """Traces with undelivered spans but no finished trace row: (trace id, the trace
+        object as first seen or None, earliest span end, latest span end)."""
+        with self._lock:
+            low = self._min_cursor()
+            rows = self._conn.execute(
+                "SELECT s.trace_id, min(s.ended_ns), max(s.ended_ns) FROM items s "
+                "WHERE s.seq > ? AND s.kind IN (0, 2) AND NOT EXISTS "
+                "(SELECT 1 FROM items t WHERE t.trace_id = s.trace_id AND t.kind = 1) "
+                "GROUP BY s.trace_id",
+                (low,),
+            ).fetchall()
+            out = []
+            for trace_id, first, last in rows:
+                start = self._conn.execute(
+                    "SELECT payload FROM items WHERE trace_id = ? AND kind = 2 LIMIT 1", (trace_id,)
+                ).fetchone()
+                out.append((trace_id, start[0] if start else None, first, last))
+        return out
 
     def trace_items(self, trace_id: str) -> list[StoredItem]:
         with self._lock:
