@@ -347,6 +347,7 @@ def main(argv: list[str] | None = None) -> int:
             **{k: r[k] for k in ("spans", "expected", "lost", "throughput", "maxrss_kb", "rss",
                                  "flush_s", "produce_s")},
             "baseline_rss": base["rss"], "baseline_maxrss_kb": base["maxrss_kb"],
+            "flush": r.get("flush"),
         }
         log(f"memory-1m: {r['rss']} lost {r['lost']}")
     for extra, n, delay in (("rate-10x", 50_000, 0.0), ("slow-backend", 5_000, 0.2)):
@@ -362,6 +363,7 @@ def main(argv: list[str] | None = None) -> int:
             **{k: r[k] for k in ("spans", "expected", "lost", "throughput", "maxrss_kb",
                                  "flush_s", "produce_s")},
             "delay": delay,
+            "flush": r.get("flush"),
             "overhead_us": (r["produce_s"] - base_s) / r["spans"] * 1e6,
             "rss_delta_mb": (r["maxrss_kb"] - base_rss) / 1024,
         }

@@ -52,6 +52,7 @@ def jaeger_config(
     ``storage`` is ``memory`` (lost on restart) or ``badger`` (local disk under
     ``badger_dir``, kept across restarts: for outage/recovery tests).
     """
+    store = "memstore" if storage == "memory" else f"{storage}_store"
     if storage == "memory":
         backend = f"""\
         memory:
@@ -90,14 +91,14 @@ extensions:
       endpoint: {_q(f"{host}:{health_port}")}
   jaeger_query:
     storage:
-      traces: trace_store
+      traces: {store}
     http:
       endpoint: {_q(f"{host}:{query_http_port}")}
     grpc:
       endpoint: {_q(f"{host}:{query_grpc_port}")}
   jaeger_storage:
     backends:
-      trace_store:
+      {store}:
 {backend}
 receivers:
   otlp:
@@ -113,7 +114,7 @@ processors:
 
 exporters:
   jaeger_storage_exporter:
-    trace_storage: trace_store
+    trace_storage: {store}
 """
 
 

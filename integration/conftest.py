@@ -15,11 +15,12 @@ Session-scoped fixtures (one backend per test session, shared by all tests):
     * ``jaeger.query_url``  - ``"http://127.0.0.1:<port>"`` (UI and ``/api/v3``)
     * ``jaeger.query``      - :class:`integration.harness.JaegerQuery`:
       ``get_trace(trace_id, timeout=15.0, min_spans=1) -> list[span dict]``
-      (polls until present, raises ``TimeoutError``), ``fetch_trace(trace_id)``
+      (polls until present, raises ``TimeoutError``), ``fetch_trace(trace_id, raw=False)``
       (one try, ``None`` if unknown), ``span_counts(trace_ids) -> {hex_id: n}``,
       ``count_spans(trace_ids, expected=None, timeout=0.0) -> int``, ``services()``
     * ``jaeger.stop()`` / ``jaeger.start()`` / ``jaeger.restart(downtime=0.0)`` -
-      same ports after coming back (for outage/recovery tests; storage is lost).
+      same ports after coming back (for outage/recovery tests; memory storage is
+      lost, see ``jaeger_badger``).
       A test that stops the backend must start it again before it ends.
     * ``jaeger.logs() -> str``
 

@@ -8,6 +8,12 @@ from typing import Any
 import pytest
 
 
+@pytest.fixture(autouse=True)
+def _isolated_data_dir(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Commands keep their span store in the user data directory: use a temporary one."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path_factory.mktemp("data")))
+
+
 @pytest.fixture
 def sdk_processors() -> Iterator[list[Any]]:
     """The SDK's processors before the test; they are put back afterwards."""

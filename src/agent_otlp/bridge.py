@@ -42,6 +42,7 @@ from types import TracebackType
 from typing import Any, Final, Protocol
 
 from agent_otlp.core.errors import InputError
+from agent_otlp.core.jsonitems import data_array_start, loads_item, split_array
 from agent_otlp.core.secrets import Secret, redact_text
 from agent_otlp.core.stats import ExporterStats
 
@@ -180,8 +181,9 @@ class BridgeServer:
     :param token: bearer token clients must send (``Authorization: Bearer <token>``);
         ``None`` or empty accepts every request.
     :param max_body: largest request body in bytes, compressed and decompressed.
-    :param is_full: :class:`Backpressure` consulted before each ingest request; default
-        :class:`QueueBackpressure` with ``max_pending``.
+    :param is_full: :class:`Backpressure` consulted before each ingest request; default:
+        the exporter's ``is_full`` when it has a span store (its undelivered budget is used
+        up), else :class:`QueueBackpressure` with ``max_pending``.
     :param retry_after: seconds advertised in ``Retry-After`` of 429 answers.
     :param read_timeout: seconds a socket read may wait (request headers, body, idle
         keep-alive connections).
@@ -210,6 +212,9 @@ class BridgeServer:
         self._port = port
         self._token = Secret(token) if isinstance(token, str) else token
         self.max_body = max_body
+        if is_full is None and getattr(exporter, "store", None) is not None:
+            # store mode: spans wait on disk, not in memory; full = undelivered budget used up
+            is_full = exporter.is_full  # type: ignore[attr-defined]
         self.is_full: Backpressure = is_full or QueueBackpressure(exporter, max_pending)
         self.retry_after = retry_after
         self.read_timeout = read_timeout
@@ -400,8 +405,19 @@ class BridgeServer:
             self._discard(h, length)
             raise _RequestError(429, "exporter queue is full, retry later")
         body = self._decode(h, self._read_body(h, length))
-        items = self._parse(body)
-        errors = self.exporter.submit_items(items)
+        items, unreadable = self._parse(body)
+        if unreadable:  # items nested too deeply for the JSON parser: refused one by one
+            kept = [i for i in range(len(items)) if i not in unreadable]
+            errors = self.exporter.submit_items([items[i] for i in kept])
+            for error in errors:
+                error.index = kept[error.index]  # type: ignore[attr-defined]
+            for index, reason in unreadable.items():
+                error = InputError("item", "...", reason)
+                error.index = index  # type: ignore[attr-defined]
+                errors.append(error)
+            errors.sort(key=lambda e: e.index)  # type: ignore[attr-defined]
+        else:
+            errors = self.exporter.submit_items(items)
         accepted = len(items) - len(errors)
         with self._lock:
             self.items["accepted"] += accepted
@@ -501,17 +517,38 @@ class BridgeServer:
         return out
 
     @staticmethod
-    def _parse(body: bytes) -> list[Any]:
+    def _parse(body: bytes) -> tuple[list[Any], dict[int, str]]:
+        """The items of ``{"data": [...]}``, and the reason each unreadable one is refused."""
         try:
             document = json.loads(body)
         except (UnicodeDecodeError, ValueError) as exc:
             raise _RequestError(400, f"body is not valid JSON: {exc}") from None
         except RecursionError:
-            raise _RequestError(400, "body is not valid JSON: nested too deeply") from None
+            return BridgeServer._parse_apart(body)
         if not isinstance(document, dict) or not isinstance(document.get("data"), list):
             raise _RequestError(400, 'expected a JSON object {"data": [item, ...]}')
         items: list[Any] = document["data"]
-        return items
+        return items, {}
+
+    @staticmethod
+    def _parse_apart(body: bytes) -> tuple[list[Any], dict[int, str]]:
+        """Item by item, for a body too deeply nested to parse whole."""
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise _RequestError(400, f"body is not valid JSON: {exc}") from None
+        open_at = data_array_start(text)
+        elements, end = split_array(text, open_at) if open_at is not None else ([], None)
+        if end is None:
+            raise _RequestError(400, "body is not valid JSON: nested too deeply")
+        items: list[Any] = []
+        unreadable: dict[int, str] = {}
+        for index, (_, element) in enumerate(elements):
+            item, reason = loads_item(element)
+            items.append(item)
+            if reason is not None:
+                unreadable[index] = reason
+        return items, unreadable
 
     # --- metrics -------------------------------------------------------------------------
 

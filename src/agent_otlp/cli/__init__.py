@@ -26,7 +26,7 @@ app = typer.Typer(
 #: Modules that add commands to :data:`app` when imported.
 COMMAND_MODULES: Final = (
     "agent_otlp.cli.run", "agent_otlp.cli.info", "agent_otlp.cli.serve_cmd",
-    "agent_otlp.cli.adapters_cmd",
+    "agent_otlp.cli.adapters_cmd", "agent_otlp.cli.store_cmd",
 )
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,13 +15,16 @@ from agent_otlp.cli._common import (
     ConfigOpt,
     ContentOpt,
     EndpointOpt,
+    NoStoreOpt,
     ProtocolOpt,
+    StoreOpt,
     build_exporter,
     console,
     err_console,
     stats_table,
 )
 from agent_otlp.core.errors import InputError
+from agent_otlp.core.jsonitems import data_array_start, loads_item, split_array
 
 
 @app.command()
@@ -61,30 +63,44 @@ def demo(
 
 
 def _iter_items(stream: TextIO, errors: list[InputError]) -> Iterator[Any]:
-    """Items from JSON (an object, a list, or ``{"data": [...]}``) or JSON Lines."""
+    """Items from JSON (an object, a list, or ``{"data": [...]}``) or JSON Lines.
+
+    A document that does not parse as a whole (cut short, or one item nested too deeply)
+    is read item by item: only the unreadable items are lost, each reported with its line.
+    """
     text = stream.read()
     stripped = text.lstrip()
-    if stripped.startswith("["):
-        try:
-            yield from json.loads(text)
+    if stripped.startswith(("[", "{")):
+        whole, reason = loads_item(text)
+        if reason is None:
+            if isinstance(whole, list):
+                yield from whole
+            elif isinstance(whole, dict):
+                yield from (whole["data"] if isinstance(whole.get("data"), list) else [whole])
+            else:  # pragma: no cover - starts with [ or {
+                yield whole
             return
-        except json.JSONDecodeError:
-            pass
-    if stripped.startswith("{"):
-        try:
-            whole = json.loads(text)
-        except json.JSONDecodeError:
-            whole = None
-        if isinstance(whole, dict):
-            yield from (whole["data"] if isinstance(whole.get("data"), list) else [whole])
-            return
+        if "Extra data" not in reason:  # not JSON Lines: one document, damaged
+            open_at = text.index("[") if stripped.startswith("[") else data_array_start(text)
+            if open_at is not None:
+                elements, end = split_array(text, open_at)
+                if end is None or not text[end:].strip().strip("}").strip():
+                    for offset, element in elements:
+                        item, problem = loads_item(element)
+                        if problem is None:
+                            yield item
+                        else:
+                            at = text.count("\n", 0, offset + len(element) - len(element.lstrip())) + 1
+                            errors.append(InputError(f"line {at}", element.strip()[:80], problem))
+                    return
     for number, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
-        try:
-            yield json.loads(line)
-        except json.JSONDecodeError as exc:
-            errors.append(InputError(f"line {number}", line[:80], f"invalid JSON: {exc.msg}"))
+        item, problem = loads_item(line)
+        if problem is None:
+            yield item
+        else:
+            errors.append(InputError(f"line {number}", line[:80], problem))
 
 
 @app.command()
@@ -96,9 +112,17 @@ def send(
     protocol: ProtocolOpt = None,
     capture_content: ContentOpt = None,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for delivery.")] = 60.0,
+    store: StoreOpt = None,
+    no_store: NoStoreOpt = False,
 ) -> None:
-    """Export agent traces from files or a pipe (the OpenAI Agents SDK's export format)."""
-    exporter = build_exporter(adapter, config, endpoint, protocol, capture_content)
+    """Export agent traces from files or a pipe (the OpenAI Agents SDK's export format).
+
+    Items are recorded in the span store first (unless --no-store) and delivered from
+    there: what a failing backend did not take is delivered by the next run on that store.
+    --adapter also takes stored destination names (agent-otlp destinations add)."""
+    exporter = build_exporter(
+        adapter, config, endpoint, protocol, capture_content, store=store, no_store=no_store
+    )
     errors: list[InputError] = []
     for path in files:
         if str(path) == "-":

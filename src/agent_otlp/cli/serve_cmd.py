@@ -22,7 +22,9 @@ from agent_otlp.cli._common import (
     ConfigOpt,
     ContentOpt,
     EndpointOpt,
+    NoStoreOpt,
     ProtocolOpt,
+    StoreOpt,
     build_exporter,
     console,
     stats_table,
@@ -100,15 +102,23 @@ def serve_command(
     timeout: Annotated[
         float, typer.Option(help="Seconds to deliver what is queued when stopping.")
     ] = 30.0,
+    store: StoreOpt = None,
+    no_store: NoStoreOpt = False,
 ) -> None:
     """Accept traces in the OpenAI traces ingest format (POST /v1/traces/ingest) and export
     them over OTLP. Point the OpenAI Agents SDK's trace exporter at
-    http://HOST:PORT/v1/traces/ingest. Stops cleanly on SIGTERM or Ctrl-C."""
+    http://HOST:PORT/v1/traces/ingest. Stops cleanly on SIGTERM or Ctrl-C.
+
+    Accepted items are recorded in the span store (unless --no-store) before delivery; when
+    its undelivered budget (AGENT_OTLP_STORE_BUDGET) is used up, requests get 429. Without
+    the store, --max-pending bounds what waits in memory."""
     secret = Secret(token) if token else None
     limit = parse_size(max_body)
     if trace_idle_timeout <= 0:
         raise ConfigError("--trace-idle-timeout", trace_idle_timeout, "a positive number of seconds")
-    exporter = build_exporter(adapter, config, endpoint, protocol, capture_content)
+    exporter = build_exporter(
+        adapter, config, endpoint, protocol, capture_content, store=store, no_store=no_store
+    )
     set_trace_idle_timeout(exporter, trace_idle_timeout)
     bridge = BridgeServer(
         exporter,

@@ -23,6 +23,9 @@ from agent_otlp.core.sampling import SamplingDecision, TraceSummary, ratio_keeps
 from agent_otlp.core.settings import Settings
 from agent_otlp.core.transport import GrpcTransport, HttpTransport, Transport
 
+_KEPT: Final = frozenset(
+    {f"{NAMESPACE}.span_id", f"{NAMESPACE}.trace_id", f"{NAMESPACE}.parent_id", f"{NAMESPACE}.span_type"}
+)
 #: Attribute listing the attributes that were cut to a size limit.
 TRUNCATED: Final = "agent_otlp.truncated"
 _JSON_CONTENT: Final = CONTENT_ATTRIBUTES - {f"{NAMESPACE}.speech.input", f"{NAMESPACE}.transcription.output"}
@@ -92,8 +95,12 @@ def apply_limits(span: SpanRecord, settings: Settings) -> None:
         attrs[TRUNCATED] = [*(previous if isinstance(previous, list) else []), *cut]  # type: ignore[list-item, unused-ignore]
     count_limit = settings.attribute_count_limit
     if count_limit is not None and len(attrs) > count_limit:
-        # Namespace attributes go first, then the rest from the end; gen_ai.* stay longest.
-        order = sorted(attrs, key=lambda k: (not k.startswith(NAMESPACE), k.startswith("gen_ai.")))
+        # Dropped first: agent data under the namespace, then other keys, then the agent
+        # ids, gen_ai.* last; within each group the latest added goes first.
+        order = sorted(
+            reversed(list(attrs)),
+            key=lambda k: (k.startswith("gen_ai."), k in _KEPT, not k.startswith(NAMESPACE)),
+        )
         for key in order[: len(attrs) - count_limit]:
             del attrs[key]
             span.dropped_attributes_count += 1

@@ -106,11 +106,25 @@ class ConvertOptions:
     legacy_attributes: bool = False
 
 
+#: Recently mapped span ids: a parent's id is looked up again for each of its children.
+_SPAN_IDS: dict[str, bytes] = {}
+_SPAN_IDS_MAX: Final = 8192
+
+
+def _span_id(agent_span_id: str) -> bytes:
+    cached = _SPAN_IDS.get(agent_span_id)
+    if cached is None:
+        if len(_SPAN_IDS) >= _SPAN_IDS_MAX:
+            _SPAN_IDS.clear()
+        cached = _SPAN_IDS[agent_span_id] = span_id_for(agent_span_id)
+    return cached
+
+
 def _ids(span: AgentSpan) -> tuple[bytes, bytes, bytes]:
     trace_id = trace_id_for(span.trace_id)
     parent = span.parent_id
-    parent_id = span_id_for(parent) if parent else workflow_span_id_for(span.trace_id)
-    return trace_id, span_id_for(span.id), parent_id
+    parent_id = _span_id(parent) if parent else workflow_span_id_for(span.trace_id)
+    return trace_id, _span_id(span.id), parent_id
 
 
 def _number(value: Any) -> int | float | None:
@@ -359,6 +373,28 @@ _MAPPERS: Final[dict[str, _Mapper]] = {
     "speech_group": lambda attrs, data, opts: "speech_group",
 }
 _CLIENT_TYPES: Final = frozenset({"generation", "response", "mcp_tools", "speech", "transcription"})
+_DEFAULT_SKIP: Final = frozenset({"type"})
+#: span_data fields not flattened under ``openai_agents.span_data``, per span type.
+_SKIP: Final[dict[str, frozenset[str]]] = {
+    kind: _MAPPED_FIELDS.get(kind, _DEFAULT_SKIP) | _CONTENT_FIELDS.get(kind, frozenset())
+    for kind in {*_MAPPED_FIELDS, *_CONTENT_FIELDS, *_MAPPERS}
+}
+_SPAN_ID_KEY: Final = f"{NAMESPACE}.span_id"
+_TRACE_ID_KEY: Final = f"{NAMESPACE}.trace_id"
+_SPAN_TYPE_KEY: Final = f"{NAMESPACE}.span_type"
+_PARENT_ID_KEY: Final = f"{NAMESPACE}.parent_id"
+_METADATA_KEY: Final = f"{NAMESPACE}.metadata"
+#: ``openai_agents.span_data.<field>`` per field name seen (bounded).
+_DATA_KEYS: dict[str, str] = {}
+
+
+def _data_key(field_name: str) -> str:
+    key = _DATA_KEYS.get(field_name)
+    if key is None:
+        key = f"{SPAN_DATA}.{field_name}"
+        if len(_DATA_KEYS) < 1024:
+            _DATA_KEYS[field_name] = key
+    return key
 
 
 def _error(record: SpanRecord, error: Mapping[str, Any]) -> None:
@@ -382,23 +418,25 @@ def _error(record: SpanRecord, error: Mapping[str, Any]) -> None:
 def convert_span(span: AgentSpan, options: ConvertOptions) -> SpanRecord:
     """One agent span as an OpenTelemetry span record."""
     trace_id, span_id, parent_id = _ids(span)
-    kind = span.type
     data = span.data
+    kind = data.get("type")
+    if not isinstance(kind, str):
+        kind = "unknown"
     attrs: Attributes = {
-        f"{NAMESPACE}.span_id": clean_str(span.id),
-        f"{NAMESPACE}.trace_id": clean_str(span.trace_id),
-        f"{NAMESPACE}.span_type": clean_str(kind),
+        _SPAN_ID_KEY: clean_str(span.id),
+        _TRACE_ID_KEY: clean_str(span.trace_id),
+        _SPAN_TYPE_KEY: clean_str(kind),
     }
     if span.parent_id:
-        attrs[f"{NAMESPACE}.parent_id"] = clean_str(span.parent_id)
+        attrs[_PARENT_ID_KEY] = clean_str(span.parent_id)
     mapper = _MAPPERS.get(kind)
     name = mapper(attrs, data, options) if mapper else _name(data, clean_str(kind))
-    skip = _MAPPED_FIELDS.get(kind, frozenset({"type"})) | _CONTENT_FIELDS.get(kind, frozenset())
+    skip = _SKIP.get(kind, _DEFAULT_SKIP)
     for key, value in data.items():
         if key not in skip:
-            flatten_into(attrs, f"{SPAN_DATA}.{key}", value)
+            flatten_into(attrs, _data_key(key), value)
     if span.metadata:
-        flatten_into(attrs, f"{NAMESPACE}.metadata", span.metadata)
+        flatten_into(attrs, _METADATA_KEY, span.metadata)
     start = span.started_ns
     end = span.ended_ns
     if start is None:

@@ -15,7 +15,7 @@ from collections.abc import MutableMapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
-from agent_otlp.core.encode import encode_request
+from agent_otlp.core.encode import WireEncoder
 from agent_otlp.core.plugins import DestinationHooks
 from agent_otlp.core.records import AttrValue, SpanRecord
 from agent_otlp.core.retry import Backoff, CircuitBreaker
@@ -32,6 +32,21 @@ __all__ = ["Destination", "FlushResult"]
 
 logger = logging.getLogger("agent_otlp.export")
 _END: Final = object()
+
+
+def _direct_calls(caller: Any) -> list[tuple[Any, tuple[str, ...]]] | None:
+    """The implementations of a pluggy hook in call order, to call without pluggy's
+    per-call machinery; ``None`` when a wrapper is registered (then pluggy must run)."""
+    try:
+        impls = caller.get_hookimpls()
+    except Exception:
+        return None
+    calls: list[tuple[Any, tuple[str, ...]]] = []
+    for impl in reversed(impls):  # pluggy calls the last registered (and tryfirst) first
+        if getattr(impl, "hookwrapper", False) or getattr(impl, "wrapper", False):
+            return None
+        calls.append((impl.function, tuple(impl.argnames)))
+    return calls
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +103,7 @@ class Destination:
         self._hooks = hooks
         self._transport = transport
         self._resource = resource
+        self._encoder = WireEncoder(resource)
         self._state: MutableMapping[str, Any] = {}
         self._queue: deque[Any] = deque()
         self._queued = 0
@@ -245,9 +261,10 @@ class Destination:
                 self._take(flushing > self._flush_done)
                 # Woken by a full batch, the schedule delay or a flush: all that is ready is due.
                 while self._ready and not self._stop.is_set():
-                    batch = self._ready[: settings.batch_size]
+                    size = settings.batch_size
+                    batch = self._ready[:size]
                     self._in_flight = len(batch)
-                    del self._ready[: settings.batch_size]
+                    del self._ready[:size]
                     done = True
                     try:
                         done = self._export(batch)
@@ -297,14 +314,7 @@ class Destination:
     def _export(self, batch: list[SpanRecord]) -> bool:
         """Send one batch; False when it was neither delivered nor given up (store mode,
         stopping): its items stay after the cursor."""
-        mapped: list[SpanRecord] = []
-        for span in batch:
-            try:
-                self._hooks.map_attributes(span=span, settings=self.settings, state=self._state)
-                mapped.append(span)
-            except Exception as exc:
-                self.stats.drop("adapter", 1)
-                self.stats.last_error = redact_text(f"{self._hooks.adapter} map_attributes: {exc!r}")
+        mapped = self._map_batch(batch)
         before = len(mapped)
         try:
             self._hooks.process_batch(spans=mapped, settings=self.settings, state=self._state)
@@ -313,14 +323,37 @@ class Destination:
         self.stats.drop("adapter", before - len(mapped))
         if not mapped:
             return True
-        body = encode_request(mapped, self._resource).SerializeToString()
-        return self._send(body, len(mapped))
+        return self._send(self._encoder.encode(mapped), len(mapped))
+
+    def _map_batch(self, batch: list[SpanRecord]) -> list[SpanRecord]:
+        """Run the attribute-mapping hooks over every span of ``batch``.
+
+        The implementations are called directly (looked up once per batch) rather than
+        through pluggy per span: same order, same arguments, a fraction of the cost.
+        """
+        settings, state, hooks = self.settings, self._state, self._hooks
+        caller = getattr(hooks, "_map", None)
+        calls = _direct_calls(caller) if caller is not None else None
+        mapped: list[SpanRecord] = []
+        for span in batch:
+            try:
+                if calls is None:
+                    hooks.map_attributes(span=span, settings=settings, state=state)
+                else:
+                    values = {"span": span, "settings": settings, "state": state}
+                    for function, argnames in calls:
+                        function(*[values[name] for name in argnames])
+                mapped.append(span)
+            except Exception as exc:
+                self.stats.drop("adapter", 1)
+                self.stats.last_error = redact_text(f"{hooks.adapter} map_attributes: {exc!r}")
+        return mapped
 
     def _send(self, body: bytes, count: int) -> bool:
         settings = self.settings
         durable = self.source is not None
         deadline = time.monotonic() + settings.retry_deadline
-        backoff = Backoff()
+        backoff: Backoff | None = None  # seeding its Random costs more than a request
         while True:
             wait = self._breaker.wait_time()
             self.stats.breaker = self._breaker.state
@@ -351,6 +384,8 @@ class Destination:
             if not result.retryable:
                 self._fail(count, result.status)
                 return True
+            if backoff is None:
+                backoff = Backoff()
             delay = backoff.next_delay(result.retry_after)
             if self._breaker.state == self._breaker.OPEN:
                 # The breaker keeps the batch: an outage costs queue space, not spans.

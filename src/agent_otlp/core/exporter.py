@@ -25,7 +25,13 @@ from typing import TYPE_CHECKING, Any, Final
 from agent_otlp.core.convert import ConvertOptions, convert_span, convert_trace
 from agent_otlp.core.destination import Destination, FlushResult
 from agent_otlp.core.errors import InputError
-from agent_otlp.core.records import AgentSpan, AgentTrace, SpanRecord, parse_item
+from agent_otlp.core.records import (
+    AgentSpan,
+    AgentTrace,
+    SpanRecord,
+    parse_item,
+    parse_timestamp,
+)
 from agent_otlp.core.secrets import redact_text
 from agent_otlp.core.stats import ExporterStats
 from agent_otlp.store.outbox import span_row, trace_row, trace_start_row
@@ -98,6 +104,48 @@ def sdk_span_item(span: Any, capture_content: bool) -> dict[str, Any]:
     return item
 
 
+def sdk_span_record(span: Any, capture_content: bool) -> AgentSpan:
+    """A live SDK span as an :class:`AgentSpan`, read from the span object's attributes.
+
+    Same result as ``parse_item(sdk_span_item(span, capture_content))`` without building
+    and re-validating the export dict (the SDK's objects are typed). Anything unusual (a
+    response span, metadata, unexpected types) goes through that validated path instead.
+    """
+    try:
+        span_id = span.span_id
+        trace_id = span.trace_id
+        parent_id = span.parent_id
+        data_object = span.span_data
+        error = span.error
+        fast = (
+            type(span_id) is str
+            and span_id
+            and type(trace_id) is str
+            and trace_id
+            and (parent_id is None or type(parent_id) is str)
+            and (error is None or type(error) is dict)
+            and getattr(span, "trace_metadata", None) is None
+            and getattr(data_object, "metadata", None) is None
+        )
+        data = data_object.export() if fast else None
+    except Exception:
+        fast, data = False, None
+    if not fast or type(data) is not dict or type(data.get("type")) is not str or data["type"] == "response":
+        parsed = parse_item(sdk_span_item(span, capture_content))
+        assert isinstance(parsed, AgentSpan)
+        return parsed
+    return AgentSpan(
+        span_id,
+        trace_id,
+        parent_id or None,
+        parse_timestamp(span.started_at, "started_at", span_id),
+        parse_timestamp(span.ended_at, "ended_at", span_id),
+        data,
+        dict(error) if error is not None else None,
+        None,
+    )
+
+
 class AgentExporter:
     """Receives agent traces and spans and delivers them to its destinations."""
 
@@ -150,7 +198,9 @@ class AgentExporter:
             self.stats.dropped_intake_full += 1
             return
         intake.append((kind, payload, time.time_ns()))
-        if len(intake) >= _WAKE_AT or kind != _SDK_SPAN:
+        # Trace starts and ends ride with the spans: the dispatcher's own 50 ms timer picks
+        # them up; waking it for each would hand it the GIL for tiny batches.
+        if (len(intake) >= _WAKE_AT or kind >= _END_TRACE) and not self._wake.is_set():
             self._wake.set()
 
     def on_sdk_span_end(self, span: Any) -> None:
@@ -306,7 +356,7 @@ class AgentExporter:
 
     def _handle(self, kind: int, payload: Any, when: int, out: list[SpanRecord], ends: list[str]) -> None:
         if kind == _SDK_SPAN:
-            payload = parse_item(sdk_span_item(payload, self._options.capture_content))
+            payload = sdk_span_record(payload, self._options.capture_content)
         elif kind in (_SDK_TRACE_START, _SDK_TRACE_END):
             trace = parse_item(payload.export())
             assert isinstance(trace, AgentTrace)

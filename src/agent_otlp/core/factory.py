@@ -112,7 +112,7 @@ def open_store(
             raise ConfigError(ev.AGENT_OTLP_STORE_BUDGET, budget_raw, "expected bytes, a number >= 1") from None
     try:
         return SpanStore(path, undelivered_budget=budget)
-    except (OSError, sqlite3.Error) as exc:
+    except (OSError, sqlite3.Error, RuntimeError) as exc:  # RuntimeError: a newer schema
         raise ConfigError(label, str(path), f"cannot open the span store: {exc}") from None
 
 

@@ -29,6 +29,9 @@ __all__ = [
     "parse_retry_after",
 ]
 
+#: gzip level for request bodies: level 1 keeps most of the size gain of level 6 for a
+#: fraction of its CPU (``docs/performance.md``).
+GZIP_LEVEL: Final = 1
 RETRYABLE_HTTP: Final = frozenset({408, 429, 502, 503, 504})
 GRPC_EXPORT_METHOD: Final = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 
@@ -105,7 +108,11 @@ def _partial_rejections(body: bytes) -> tuple[int, str]:
 
 
 class HttpTransport(Transport):
-    """OTLP/HTTP with protobuf bodies, through a pooled :mod:`requests` session."""
+    """OTLP/HTTP with protobuf bodies, through a pooled :mod:`requests` session.
+
+    The environment (proxy variables, ``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE``, ``~/.netrc``)
+    is read once, when the transport is made, not on every request.
+    """
 
     def __init__(
         self,
@@ -130,9 +137,20 @@ class HttpTransport(Transport):
             if tls.client_cert_file and tls.client_key_file
             else None
         )
+        self._proxies: dict[str, str] = {}
+        try:
+            merged = self._session.merge_environment_settings(url, {}, None, self._verify, self._cert)
+            self._proxies = dict(merged.get("proxies") or {})
+            self._verify = merged.get("verify", self._verify)
+            netrc = requests.utils.get_netrc_auth(url)
+            if netrc:
+                self._session.auth = netrc
+        except Exception:  # unreadable netrc or odd proxy variables: keep the plain settings
+            pass
+        self._session.trust_env = False
 
     def send(self, body: bytes, timeout: float) -> SendResult:
-        data = gzip.compress(body, compresslevel=6) if self._compression == "gzip" else body
+        data = gzip.compress(body, compresslevel=GZIP_LEVEL) if self._compression == "gzip" else body
         try:
             response = self._session.post(
                 self.url,
@@ -141,6 +159,7 @@ class HttpTransport(Transport):
                 timeout=timeout,
                 verify=self._verify,
                 cert=self._cert,
+                proxies=self._proxies,
             )
         except requests.exceptions.SSLError as exc:
             return SendResult(False, False, None, "tls-error", redact_text(str(exc)))

@@ -46,6 +46,8 @@ KIND_TRACE_START: Final = 2
 DEFAULT_UNDELIVERED_BUDGET: Final = 1 << 30
 DEFAULT_DELIVERED_MAX_AGE: Final = 7 * 86_400.0
 DEFAULT_DELIVERED_MAX_BYTES: Final = 256 << 20
+#: Share of the undelivered budget at which :meth:`SpanStore.is_full` says full.
+FULL_AT: Final = 0.9
 
 
 def default_store_path(env: dict[str, str] | None = None) -> Path:
@@ -249,7 +251,8 @@ class SpanStore:
             out = []
             for name, seq, delivered, failed in rows:
                 queued, oldest = self._conn.execute(
-                    "SELECT count(*), min(stored_ns) FROM items WHERE seq > ?", (seq,)
+                    "SELECT count(*), min(stored_ns) FROM items WHERE seq > ? AND kind != ?",
+                    (seq, KIND_TRACE_START),
                 ).fetchone()
                 out.append(CursorStatus(name, seq, int(queued), delivered, failed, oldest))
         return out
@@ -273,8 +276,10 @@ class SpanStore:
         return self._undelivered_bytes
 
     def is_full(self) -> bool:
-        """True when the undelivered budget is used up (the bridge then answers 429)."""
-        return self._undelivered_bytes >= self.undelivered_budget
+        """True when the undelivered budget is nearly used up (:data:`FULL_AT` of it): the
+        bridge then answers 429, keeping room for requests already accepted, so that
+        refusing new items comes before evicting undelivered ones."""
+        return self._undelivered_bytes >= self.undelivered_budget * FULL_AT
 
     def enforce_budget(self) -> int:
         """Evict the oldest undelivered items beyond the budget; returns how many."""

@@ -1,0 +1,429 @@
+"""Historical export: send what the span store (or JSONL files) holds for a time range to one
+destination, resumably and in constant memory.
+
+* The source is read in pages of ``batch_size`` items (:meth:`SpanStore.read_after` with the
+  range for the store, one line at a time for files); nothing is loaded whole.
+* Each page is converted (stored trace rows become the workflow root spans), run through the
+  destination adapter's ``map_attributes`` and ``process_batch`` hooks, encoded and sent with
+  retries. A retryable failure is retried until the destination's ``retry_deadline``; then the
+  export stops, resumable.
+* Progress is a job row (``export_jobs``) keyed by a hash of the source, the range and the
+  destination: after each accepted batch it records the last store ``seq`` (or file item
+  number) delivered. Running the same export again continues after it: at most the batch in
+  flight when the export was interrupted is sent twice. A finished job is not sent again
+  (``restart=True`` starts it over).
+* The live destinations' cursors are never touched.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Final
+
+from agent_otlp.core.convert import ConvertOptions, convert_span, convert_trace
+from agent_otlp.core.encode import encode_request
+from agent_otlp.core.errors import ConfigError, InputError
+from agent_otlp.core.factory import resolve_all, resource_for
+from agent_otlp.core.plugins import DestinationHooks
+from agent_otlp.core.records import AgentSpan, AgentTrace, AttrValue, SpanRecord, parse_item
+from agent_otlp.core.retry import Backoff
+from agent_otlp.core.secrets import redact_text
+from agent_otlp.core.settings import Settings
+from agent_otlp.core.transport import Transport
+from agent_otlp.store.destinations import DestinationStore
+from agent_otlp.store.outbox import stored_records
+from agent_otlp.store.sqlite import KIND_TRACE_START, SpanStore
+
+__all__ = [
+    "ExportInterrupted",
+    "ExportResult",
+    "ExportTarget",
+    "HistoricalExport",
+    "destination_arguments",
+    "parse_time",
+    "resolve_target",
+]
+
+logger = logging.getLogger("agent_otlp.historical")
+
+_RELATIVE: Final = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*(?:ago)?\s*$", re.IGNORECASE)
+_UNIT_SECONDS: Final = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
+Progress = Callable[[int, int], None]
+
+
+def parse_time(text: str, now: datetime | None = None) -> int:
+    """Unix nanoseconds from ``2024-05-01``, ``2024-05-01T12:00:00+02:00`` (UTC when no
+    offset is given), ``now``, or a duration back from now (``90m``, ``2h``, ``7d``)."""
+    now = now or datetime.now(UTC)
+    raw = text.strip()
+    match = _RELATIVE.match(raw)
+    if raw.lower() == "now":
+        moment = now
+    elif match:
+        moment = now - timedelta(seconds=float(match.group(1)) * _UNIT_SECONDS[match.group(2).lower()])
+    else:
+        try:
+            moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+        except ValueError:
+            raise ConfigError(
+                "time", text, "ISO 8601 (2024-05-01, 2024-05-01T12:00:00Z), 'now' or 2h/7d ago"
+            ) from None
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+    delta = moment - datetime(1970, 1, 1, tzinfo=UTC)
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1000
+
+
+def destination_arguments(
+    names: Sequence[str], store: SpanStore | None, env: Mapping[str, str]
+) -> dict[str, Any]:
+    """``destinations={...}`` arguments for the names that are stored destinations (a
+    disabled one is a :class:`ConfigError`); other names are left to adapters and config."""
+    if store is None:
+        return {}
+    table = DestinationStore(store)
+    out: dict[str, Any] = {}
+    for name in names:
+        stored = table.get(name)
+        if stored is None:
+            continue
+        if not stored.enabled:
+            raise ConfigError("destination", name, "disabled; run: agent-otlp destinations enable " + name)
+        out[name] = stored.arguments(env)
+    return out
+
+
+@dataclass(slots=True)
+class ExportTarget:
+    """One destination ready to send to: its settings, adapter hooks, transport, resource."""
+
+    settings: Settings
+    hooks: DestinationHooks
+    transport: Transport
+    resource: dict[str, AttrValue]
+
+    @property
+    def name(self) -> str:
+        return self.settings.name
+
+
+def resolve_target(
+    name: str,
+    *,
+    store: SpanStore | None = None,
+    env: Mapping[str, str] | None = None,
+    config_file: str | os.PathLike[str] | None = None,
+    transport_factory: Callable[[Settings], Transport] | None = None,
+    **arguments: Any,
+) -> ExportTarget:
+    """The destination ``name``: a stored destination, a config-file destination or an adapter."""
+    env = os.environ if env is None else env
+    stored = destination_arguments([name], store, env)
+    if stored:
+        arguments["destinations"] = {**(arguments.get("destinations") or {}), **stored}
+    [(settings, hooks)] = resolve_all([name], config_file=config_file, env=env, **arguments)
+    transport = transport_factory(settings) if transport_factory else hooks.make_transport(settings)
+    return ExportTarget(settings, hooks, transport, resource_for(settings, hooks))
+
+
+class ExportInterrupted(Exception):
+    """The export stopped before its end (the destination kept failing, or a stop was asked);
+    running it again resumes after the last delivered batch."""
+
+    def __init__(self, reason: str, result: ExportResult) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.result = result
+
+
+@dataclass(slots=True)
+class ExportResult:
+    job: str
+    total: int = 0
+    sent: int = 0
+    failed: int = 0
+    invalid: int = 0
+    batches: int = 0
+    position: int = 0
+    resumed_from: int = 0
+    already_done: bool = False
+    errors: list[str] = field(default_factory=list)
+
+
+def job_key(source: str, since_ns: int | None, until_ns: int | None, destination: str) -> str:
+    text = json.dumps([source, since_ns, until_ns, destination])
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+
+
+def _in_range(end_ns: int | None, since_ns: int | None, until_ns: int | None) -> bool:
+    if end_ns is None:
+        return since_ns is None and until_ns is None
+    return (since_ns is None or end_ns >= since_ns) and (until_ns is None or end_ns < until_ns)
+
+
+class _FileSource:
+    """Items of JSONL files, numbered from 1 across the files in order.
+
+    A first pass keeps, per trace, only its time range and whether its trace object was
+    seen (a few numbers per trace, never the spans), so each trace object can be exported as
+    its workflow span covering its spans; traces without a trace object get a synthesized
+    workflow span after the last line.
+    """
+
+    def __init__(self, paths: Sequence[Path], options: ConvertOptions) -> None:
+        self.paths = list(paths)
+        self.options = options
+        self.ranges: dict[str, list[int]] = {}
+        self.has_trace: set[str] = set()
+        self.items = 0
+        self.invalid = 0
+        for _, parsed in self._parsed():
+            if isinstance(parsed, AgentTrace):
+                self.has_trace.add(parsed.id)
+                if parsed.started_ns is not None:
+                    self._cover(parsed.id, parsed.started_ns, parsed.ended_ns or parsed.started_ns)
+            elif isinstance(parsed, AgentSpan):
+                start = parsed.started_ns if parsed.started_ns is not None else parsed.ended_ns
+                end = parsed.ended_ns if parsed.ended_ns is not None else start
+                if start is not None and end is not None:
+                    self._cover(parsed.trace_id, start, max(start, end))
+                else:
+                    self.ranges.setdefault(parsed.trace_id, [])
+        self.orphans = sorted(t for t in self.ranges if t not in self.has_trace)
+
+    def _cover(self, trace_id: str, start: int, end: int) -> None:
+        span = self.ranges.setdefault(trace_id, [])
+        if not span:
+            span.extend((start, end))
+        else:
+            span[0], span[1] = min(span[0], start), max(span[1], end)
+
+    def _parsed(self) -> Iterator[tuple[int, AgentSpan | AgentTrace | None]]:
+        number = 0
+        for path in self.paths:
+            with path.open(encoding="utf-8", errors="replace") as handle:
+                for line in handle:
+                    if not line.strip():
+                        continue
+                    number += 1
+                    try:
+                        yield number, parse_item(json.loads(line))
+                    except (ValueError, InputError):
+                        yield number, None
+        self.items = number
+
+    def records(self, after: int, since_ns: int | None, until_ns: int | None
+                ) -> Iterator[tuple[int, SpanRecord | None]]:
+        """``(position, record)`` after ``after``; ``None`` records for skipped items."""
+        self.invalid = 0
+        for number, parsed in self._parsed():
+            if number <= after:
+                continue
+            if parsed is None:
+                self.invalid += 1
+                yield number, None
+            elif isinstance(parsed, AgentTrace):
+                span = self.ranges.get(parsed.id) or [0, 0]
+                yield number, (convert_trace(parsed, span[0], span[1])
+                               if _in_range(span[1], since_ns, until_ns) else None)
+            elif _in_range(parsed.ended_ns or parsed.started_ns, since_ns, until_ns):
+                yield number, convert_span(parsed, self.options)
+            else:
+                yield number, None
+        for index, trace_id in enumerate(self.orphans, self.items + 1):
+            span = self.ranges[trace_id] or [0, 0]
+            if index <= after or not _in_range(span[1], since_ns, until_ns):
+                continue
+            record = convert_trace(AgentTrace(id=trace_id, workflow_name="Agent workflow"), span[0], span[1])
+            record.attributes["agent_otlp.workflow.synthesized"] = True
+            yield index, record
+
+    def count(self, since_ns: int | None, until_ns: int | None) -> int:
+        return sum(1 for _, r in self.records(0, since_ns, until_ns) if r is not None)
+
+
+class HistoricalExport:
+    """Export one source range to one :class:`ExportTarget`, recording progress in ``jobs``.
+
+    :param jobs: the store holding the ``export_jobs`` rows (the source store, or the default
+        store for file exports).
+    :param batch_size: items per page read and per request sent.
+    :param progress: called with (items handled, items in total) after each batch.
+    :param stop_after: stop (resumably) after this many batches (tests, trial runs).
+    """
+
+    def __init__(
+        self,
+        target: ExportTarget,
+        jobs: SpanStore,
+        *,
+        batch_size: int = 100,
+        progress: Progress | None = None,
+        stop_after: int | None = None,
+    ) -> None:
+        if batch_size < 1:
+            raise ConfigError("--batch-size", batch_size, "a number >= 1")
+        self.target = target
+        self.jobs = jobs
+        self.batch_size = batch_size
+        self.progress = progress
+        self.stop_after = stop_after
+        self._state: dict[str, Any] = {}
+        settings = target.settings
+        self.options = ConvertOptions(settings.capture_content, settings.legacy_attributes)
+
+    # --- sources -------------------------------------------------------------------------
+
+    def store_job(self, store: SpanStore, since_ns: int | None, until_ns: int | None) -> str:
+        return job_key(f"store:{Path(store.path).resolve()}", since_ns, until_ns, self.target.name)
+
+    def file_job(self, paths: Sequence[Path], since_ns: int | None, until_ns: int | None) -> str:
+        source = "files:" + "\n".join(str(Path(p).resolve()) for p in paths)
+        return job_key(source, since_ns, until_ns, self.target.name)
+
+    def count_store(self, store: SpanStore, since_ns: int | None, until_ns: int | None,
+                    after: int = 0) -> int:
+        """Items that would go (spans and finished traces in the range)."""
+        query = "SELECT count(*) FROM items WHERE seq > ? AND kind != ?"
+        params: list[Any] = [after, KIND_TRACE_START]
+        if since_ns is not None:
+            query += " AND ended_ns >= ?"
+            params.append(since_ns)
+        if until_ns is not None:
+            query += " AND ended_ns < ?"
+            params.append(until_ns)
+        return int(store.execute(query, params)[0][0])
+
+    def from_store(self, store: SpanStore, since_ns: int | None = None, until_ns: int | None = None,
+                   *, restart: bool = False) -> ExportResult:
+        job = self.store_job(store, since_ns, until_ns)
+        result = self._start(job, restart)
+        if result.already_done:
+            return result
+        result.total = result.sent + self.count_store(store, since_ns, until_ns, result.position)
+
+        def pages() -> Iterator[tuple[int, list[SpanRecord]]]:
+            position = result.position
+            while True:
+                page = store.read_after(position, self.batch_size, since_ns=since_ns, until_ns=until_ns)
+                if not page:
+                    return
+                position = page[-1].seq
+                records = []
+                for item in page:
+                    if item.kind == KIND_TRACE_START:
+                        continue
+                    try:
+                        records.append(stored_records(item, self.options))
+                    except Exception as exc:  # a corrupt row must not stop the export
+                        result.invalid += 1
+                        result.errors.append(f"seq {item.seq}: unreadable ({exc!r})")
+                yield position, records
+
+        return self._run(job, result, pages())
+
+    def from_files(self, paths: Sequence[Path], since_ns: int | None = None,
+                   until_ns: int | None = None, *, restart: bool = False) -> ExportResult:
+        job = self.file_job(paths, since_ns, until_ns)
+        result = self._start(job, restart)
+        if result.already_done:
+            return result
+        source = _FileSource(paths, self.options)
+        result.total = result.sent + sum(
+            1 for _, r in source.records(result.position, since_ns, until_ns) if r is not None
+        )
+
+        def pages() -> Iterator[tuple[int, list[SpanRecord]]]:
+            records: list[SpanRecord] = []
+            position = result.position
+            for position, record in source.records(result.position, since_ns, until_ns):
+                if record is not None:
+                    records.append(record)
+                if len(records) >= self.batch_size:
+                    yield position, records
+                    records = []
+            result.invalid = source.invalid
+            if records or position > result.position:
+                yield position, records
+
+        return self._run(job, result, pages())
+
+    def count_files(self, paths: Sequence[Path], since_ns: int | None, until_ns: int | None) -> int:
+        return _FileSource(paths, self.options).count(since_ns, until_ns)
+
+    # --- sending -------------------------------------------------------------------------
+
+    def _start(self, job: str, restart: bool) -> ExportResult:
+        position, sent, done = (0, 0, False) if restart else self.jobs.job_position(job)
+        result = ExportResult(job=job, position=position, sent=sent, resumed_from=position)
+        if done:
+            result.already_done = True
+            result.total = sent
+        return result
+
+    def _run(self, job: str, result: ExportResult,
+             pages: Iterator[tuple[int, list[SpanRecord]]]) -> ExportResult:
+        if self.progress:
+            self.progress(result.sent, result.total)
+        for position, records in pages:
+            if self.stop_after is not None and result.batches >= self.stop_after:
+                raise ExportInterrupted(f"stopped after {result.batches} batches", result)
+            if records:
+                sent, failed = self._send_batch(records, result)
+                result.sent += sent
+                result.failed += failed
+                result.batches += 1
+            result.position = position
+            self.jobs.save_job(job, position, result.sent)
+            if self.progress:
+                self.progress(result.sent + result.failed, result.total)
+        self.jobs.save_job(job, result.position, result.sent, done=True)
+        return result
+
+    def _send_batch(self, records: list[SpanRecord], result: ExportResult) -> tuple[int, int]:
+        """Hooks, encode, send; returns (accepted, refused). Raises ExportInterrupted when
+        the destination stays unavailable past its retry deadline."""
+        target = self.target
+        settings = target.settings
+        mapped: list[SpanRecord] = []
+        for span in records:
+            try:
+                target.hooks.map_attributes(span=span, settings=settings, state=self._state)
+                mapped.append(span)
+            except Exception as exc:
+                result.errors.append(redact_text(f"{target.hooks.adapter} map_attributes: {exc!r}"))
+        try:
+            target.hooks.process_batch(spans=mapped, settings=settings, state=self._state)
+        except Exception as exc:
+            result.errors.append(redact_text(f"{target.hooks.adapter} process_batch: {exc!r}"))
+        dropped = len(records) - len(mapped)
+        if not mapped:
+            return 0, dropped
+        body = encode_request(mapped, target.resource).SerializeToString()
+        deadline = time.monotonic() + settings.retry_deadline
+        backoff = Backoff()
+        while True:
+            outcome = target.transport.send(body, settings.timeout)
+            if outcome.ok:
+                return len(mapped) - outcome.rejected_spans, dropped + outcome.rejected_spans
+            text = redact_text(f"{outcome.status} {outcome.message}".strip())
+            if not outcome.retryable:
+                result.errors.append(f"batch refused: {text}")
+                logger.warning("agent-otlp export: %s refused a batch: %s", target.name, text)
+                return 0, dropped + len(mapped)
+            delay = backoff.next_delay(outcome.retry_after)
+            if time.monotonic() + delay > deadline:
+                raise ExportInterrupted(f"{target.name} unavailable: {text}", result)
+            time.sleep(delay)
+
+    def close(self) -> None:
+        self.target.transport.close()

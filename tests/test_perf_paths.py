@@ -1,0 +1,83 @@
+"""The fast paths give the same results as the validated, general ones."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from agent_otlp.core.convert import ConvertOptions, convert_span
+from agent_otlp.core.destination import _direct_calls
+from agent_otlp.core.exporter import sdk_span_item, sdk_span_record
+from agent_otlp.core.factory import resolve_all
+from agent_otlp.core.ids import span_id_for
+from agent_otlp.core.records import AgentSpan, parse_item
+from agent_otlp.workloads import produce_benchmark_traces, recording_processors, run_demo_workflow
+
+
+class _KeepSpans:
+    def __init__(self) -> None:
+        self.spans: list[Any] = []
+
+    def on_trace_start(self, trace: Any) -> None:
+        return None
+
+    def on_trace_end(self, trace: Any) -> None:
+        return None
+
+    def on_span_start(self, span: Any) -> None:
+        return None
+
+    def on_span_end(self, span: Any) -> None:
+        self.spans.append(span)
+
+    def force_flush(self) -> None:
+        return None
+
+    def shutdown(self) -> None:
+        return None
+
+
+def _live_spans(metadata: dict[str, str] | None = None) -> list[Any]:
+    keep = _KeepSpans()
+    with recording_processors([keep]):
+        run_demo_workflow(metadata=metadata)
+        produce_benchmark_traces(2)
+    assert keep.spans
+    return keep.spans
+
+
+@pytest.mark.parametrize("capture", [False, True])
+@pytest.mark.parametrize("metadata", [None, {"tenant": "acme"}])
+def test_sdk_fast_path_matches_export_and_parse(capture: bool, metadata: dict[str, str] | None) -> None:
+    options = ConvertOptions(capture_content=capture)
+    for span in _live_spans(metadata):
+        fast = sdk_span_record(span, capture)
+        slow = parse_item(sdk_span_item(span, capture))
+        assert isinstance(slow, AgentSpan)
+        assert fast == slow
+        assert convert_span(fast, options) == convert_span(slow, options)
+
+
+def test_span_id_cache_gives_the_mapping() -> None:
+    for span in _live_spans():
+        record = convert_span(sdk_span_record(span, False), ConvertOptions())
+        assert record.span_id == span_id_for(span.span_id)
+        if span.parent_id:
+            assert record.parent_span_id == span_id_for(span.parent_id)
+
+
+@pytest.mark.parametrize("adapter", ["otlp", "jaeger"])
+def test_direct_hook_calls_match_pluggy(adapter: str) -> None:
+    settings, hooks = resolve_all(adapter, endpoint="http://127.0.0.1:1", env={},
+                                  capture_content=True, attribute_value_limit=20)[0]
+    calls = _direct_calls(hooks._map)
+    assert calls  # builtin limits at least
+    for span in _live_spans():
+        via_pluggy = convert_span(sdk_span_record(span, True), ConvertOptions(capture_content=True))
+        direct = via_pluggy.copy()
+        hooks.map_attributes(span=via_pluggy, settings=settings, state={})
+        values = {"span": direct, "settings": settings, "state": {}}
+        for function, argnames in calls:
+            function(*[values[name] for name in argnames])
+        assert direct == via_pluggy
