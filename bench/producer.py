@@ -91,6 +91,17 @@ def setup_agent_otlp(args: argparse.Namespace) -> Setup:
     return flush, 11, {"adapter": args.adapter}
 
 
+def setup_agent_otlp_offload(args: argparse.Namespace) -> Setup:
+    """Prototype: the pipeline in a child process (``bench/offload.py``)."""
+    from agents.tracing import set_trace_processors
+
+    import offload
+
+    processor = offload.OffloadProcessor(args.sink, args.adapter)
+    set_trace_processors([processor])  # type: ignore[list-item]
+    return processor.shutdown, 11, {"adapter": args.adapter}
+
+
 def setup_openinference(args: argparse.Namespace) -> Setup:
     from openinference.instrumentation.openai_agents import OpenAIAgentsInstrumentor
 
@@ -125,6 +136,7 @@ def setup_handwritten(args: argparse.Namespace) -> Setup:
 SETUPS: dict[str, Callable[[argparse.Namespace], Setup]] = {
     "baseline": setup_baseline,
     "agent-otlp": setup_agent_otlp,
+    "agent-otlp-offload": setup_agent_otlp_offload,
     "openinference": setup_openinference,
     "openllmetry": setup_openllmetry,
     "handwritten": setup_handwritten,

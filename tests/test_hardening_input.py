@@ -93,7 +93,7 @@ def hostile_values(leaf: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
             st.lists(inner, max_size=4),
             st.dictionaries(any_text, inner, max_size=4),
         ),
-        max_leaves=12,
+        max_leaves=8,
     )
 
 
@@ -263,10 +263,10 @@ def check_record(record: SpanRecord) -> None:
             assert _valid_value(value), (key, value)
 
 
-def convert_and_encode(items: list[Any], options: ConvertOptions) -> list[InputError]:
-    """Parse, convert and encode ``items`` as the exporter would; InputErrors are returned,
-    anything else raised is a bug."""
-    errors: list[InputError] = []
+def convert_and_encode(items: list[Any], options: ConvertOptions) -> list[InputError | None]:
+    """Parse, convert and encode ``items`` as the exporter would: per item, its InputError or
+    None; anything else raised is a bug."""
+    errors: list[InputError | None] = []
     records: list[SpanRecord] = []
     for item in items:
         try:
@@ -275,6 +275,7 @@ def convert_and_encode(items: list[Any], options: ConvertOptions) -> list[InputE
             assert exc.field and str(exc).startswith(f"{exc.field}="), str(exc)
             errors.append(exc)
             continue
+        errors.append(None)
         if isinstance(parsed, AgentSpan):
             records.append(convert_span(parsed, options))
         else:
@@ -304,6 +305,19 @@ def sink() -> Iterator[tuple[OTLPReceiver, AgentExporter]]:
         exporter.shutdown(5)
 
 
+@pytest.fixture(scope="module")
+def store_sink(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[OTLPReceiver, AgentExporter]]:
+    """The same, with the durable span store on."""
+    path = tmp_path_factory.mktemp("store") / "s.db"
+    with OTLPReceiver() as receiver:
+        exporter = agent_otlp.create_exporter(
+            "otlp", endpoint=receiver.endpoint, env={}, schedule_delay=0.05, batch_size=512,
+            capture_content=True, store=path,
+        )
+        yield receiver, exporter
+        exporter.shutdown(5)
+
+
 def delivered_ids(receiver: OTLPReceiver) -> set[str]:
     return {str(s.attributes.get("openai_agents.span_id")) for s in receiver.spans()}
 
@@ -318,14 +332,17 @@ def settle(exporter: AgentExporter, receiver: OTLPReceiver, expected: set[str]) 
 
 
 @pytest.mark.timeout(120)
-def test_converter_fuzz(sink: tuple[OTLPReceiver, AgentExporter]) -> None:
+def test_converter_fuzz(
+    sink: tuple[OTLPReceiver, AgentExporter], store_sink: tuple[OTLPReceiver, AgentExporter]
+) -> None:
     receiver, exporter = sink
+    store_receiver, store_exporter = store_sink
     runs, hostile, refused = Counter(), Counter(), Counter()
     expected: set[str] = set()
     submit_errors = Counter()
     invalid_before = exporter.stats.invalid_items
 
-    @settings(HYPO, max_examples=1000)
+    @settings(HYPO, max_examples=300)
     @given(st.lists(hostile_items(python=True), min_size=1, max_size=4), st.booleans(),
            st.randoms(use_true_random=False))
     def prop(groups: list[list[tuple[Any, set[str], bool]]], content: bool, rnd: Any) -> None:
@@ -339,22 +356,24 @@ def test_converter_fuzz(sink: tuple[OTLPReceiver, AgentExporter]) -> None:
                 batch.insert(position, item)
                 oracle.insert(position, (broken, any_field))
         hostile(len(batch) - len(valid))
-        errors = []
-        for item, (broken, any_field) in zip(batch, oracle, strict=True):
-            errs = convert_and_encode([item], ConvertOptions(capture_content=content))
-            if errs:
-                assert broken or any_field or not isinstance(item, dict), (item, errs)
-                assert any_field or errs[0].field in allowed_fields(broken), (errs[0], broken)
-            errors.extend(errs)
+        results = convert_and_encode(batch, ConvertOptions(capture_content=content))
+        errors = [e for e in results if e is not None]
+        for item, (broken, any_field), error in zip(batch, oracle, results, strict=True):
+            if error is not None:
+                assert broken or any_field or not isinstance(item, dict), (item, error)
+                assert any_field or error.field in allowed_fields(broken), (error, broken)
         refused(len(errors))
         returned = exporter.submit_items(batch)
         submit_errors(len(returned))
         assert len(returned) == len(errors)
+        assert len(store_exporter.submit_items(batch)) == len(errors)
         expected.update(ids)
 
     prop()
     missing = settle(exporter, receiver, expected)
     assert not missing, sorted(missing)[:5]
+    missing_stored = settle(store_exporter, store_receiver, expected)
+    assert not missing_stored, sorted(missing_stored)[:5]
     # nothing that passed validation failed later, in the dispatcher
     assert exporter.stats.invalid_items - invalid_before == submit_errors.value
     record(
@@ -365,12 +384,12 @@ def test_converter_fuzz(sink: tuple[OTLPReceiver, AgentExporter]) -> None:
         cases=runs.value,
         outcome=f"{hostile.value} hostile items: {refused.value} refused with an InputError naming "
                 f"the broken field, the rest repaired as documented; 0 crashes; "
-                f"{len(expected)} valid spans delivered",
-        lost=len(missing),
-        method="hypothesis generates batches (`test_converter_fuzz`, max_examples=1000): each item "
+                f"{len(expected)} valid spans delivered, with and without the span store",
+        lost=len(missing) + len(missing_stored),
+        method="hypothesis generates batches (`test_converter_fuzz`, max_examples=300): each item "
                "goes through parse_item, convert_span/convert_trace and OTLP encoding with "
                "invariants checked (ids, times, UTF-8, int64, finite floats), and the whole batch "
-               "through an exporter to an in-process OTLP receiver.",
+               "through two exporters (span store off and on) to in-process OTLP receivers.",
         hostile_items=hostile.value,
         refused=refused.value,
     )
@@ -389,7 +408,7 @@ def test_giant_and_deep_items(sink: tuple[OTLPReceiver, AgentExporter]) -> None:
             "span_data": {"type": "custom", "name": "deep", "data": nested(DEEP)},
             "metadata": {"deep": nested(DEEP)}}
     started = time.monotonic()
-    assert convert_and_encode([big, deep], ConvertOptions(capture_content=True)) == []
+    assert convert_and_encode([big, deep], ConvertOptions(capture_content=True)) == [None, None]
     took = time.monotonic() - started
     assert exporter.submit_items([*valid[:2], big, deep, valid[2]]) == []
     missing = settle(exporter, receiver, ids | {big["id"], deep["id"]})
@@ -461,13 +480,17 @@ def read_file(path: Path, exporter: AgentExporter) -> list[InputError]:
 
 
 @pytest.mark.timeout(120)
-def test_file_reader_fuzz(sink: tuple[OTLPReceiver, AgentExporter], tmp_path: Path) -> None:
+def test_file_reader_fuzz(
+    sink: tuple[OTLPReceiver, AgentExporter], store_sink: tuple[OTLPReceiver, AgentExporter],
+    tmp_path: Path,
+) -> None:
     receiver, exporter = sink
+    store_receiver, store_exporter = store_sink
     runs, lines, refused = Counter(), Counter(), Counter()
     expected: set[str] = set()
     path = tmp_path / "items.jsonl"
 
-    @settings(HYPO, max_examples=500)
+    @settings(HYPO, max_examples=250)
     @given(file_lines())
     def prop(generated: tuple[bytes, set[str], int, str]) -> None:
         data, ids, _, _ = generated
@@ -477,12 +500,15 @@ def test_file_reader_fuzz(sink: tuple[OTLPReceiver, AgentExporter], tmp_path: Pa
         errors = read_file(path, exporter)
         for error in errors:
             assert isinstance(error, InputError) and error.field
+        assert len(read_file(path, store_exporter)) == len(errors)
         refused(len(errors))
         expected.update(ids)
 
     prop()
     missing = settle(exporter, receiver, expected)
     assert not missing, sorted(missing)[:5]
+    missing_stored = settle(store_exporter, store_receiver, expected)
+    assert not missing_stored, sorted(missing_stored)[:5]
     names = {str(s.attributes.get("gen_ai.agent.name")) for s in receiver.spans()}
     assert "Triage\ufffd\ufffd" in names
     record(
@@ -492,11 +518,12 @@ def test_file_reader_fuzz(sink: tuple[OTLPReceiver, AgentExporter], tmp_path: Pa
         cases=runs.value,
         outcome=f"{lines.value} lines read; {refused.value} refused, each with an InputError "
                 "naming the field or the line; invalid UTF-8 inside strings becomes U+FFFD; "
-                f"{len(expected)} valid spans delivered",
-        lost=len(missing),
-        method="hypothesis writes files (`test_file_reader_fuzz`, max_examples=500) read the way "
+                f"{len(expected)} valid spans delivered, with and without the span store",
+        lost=len(missing) + len(missing_stored),
+        method="hypothesis writes files (`test_file_reader_fuzz`, max_examples=250) read the way "
                "`agent-otlp send` reads them (`cli.run._iter_items`, UTF-8 with replacement) into "
-               "an exporter; every valid span id is looked for at the in-process receiver.",
+               "two exporters (span store off and on); every valid span id is looked for at the "
+               "in-process receivers.",
     )
 
 
@@ -545,6 +572,30 @@ def clean_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
 
 
+HOSTILE_LINES = [
+    b'{"object": "trace.span", "id": 7, "trace_id": "t", "span_data": {"type": "custom"}}',
+    b'{"object": "trace.span", "id": "span_x1", "trace_id": "t", "span_data": {"type": null}}',
+    b'{"object": "trace.span", "id": "span_x2", "trace_id": "t", "started_at": -5, "span_data": {"type": "agent"}}',
+    b'{"object": "trace.span", "id": "span_x3", "trace_id": "t", "ended_at": NaN, "span_data": {"type": "agent"}}',
+    b'{"object": "trace.span", "id": "span_x4", "trace_id": "t", "started_at": 1e400, "span_data": {"type": "agent"}}',
+    b'{"object": "trace.span", "id": "span_x5", "trace_id": "t", "span_data": {"type": "x\\ud800", "v": Infinity}}',
+    b'{"object": "trace.event", "id": "evt_1"}',
+    b'{"object": "trace.span", "id": "span_x6", "trace_id": "t", "span_data": {"type": "custom", "name": "\xff\xfe"}}',
+    b"\xff\xfe\xfd garbage",
+    b'{"object": "trace.span", "id": "span_cut", "trace_id": "t", "span_da',
+]
+
+
+def hostile_file(extra: bytes = b"") -> tuple[bytes, set[str]]:
+    lines: list[bytes] = []
+    expected: set[str] = set()
+    for hostile in HOSTILE_LINES:
+        valid, ids = valid_batch()
+        expected |= ids
+        lines += [json.dumps(i).encode() for i in valid] + [hostile]
+    return b"\n".join(lines) + extra, expected
+
+
 @pytest.mark.timeout(120)
 def test_send_command_on_generated_files(
     clean_cli: None, otlp_receiver: OTLPReceiver, tmp_path: Path
@@ -552,13 +603,10 @@ def test_send_command_on_generated_files(
     _register()
     files_run = 0
     expected: set[str] = set()
-    generator = file_lines()
     outputs = []
-    for number, store in enumerate(["--no-store", "--store", "--no-store"]):
-        data, ids, _, _ = generator.example()
-        if number == 2:  # the giants, through the command
-            deep = ("[" * DEEP + "]" * DEEP).encode()
-            data = data + b"\n" + deep + b"\n" + json.dumps(valid_batch()[0][1]).encode()[:30]
+    deep = b"\n" + ("[" * DEEP + "]" * DEEP).encode()
+    for number, (store, extra) in enumerate([("--no-store", b""), ("--store", b""), ("--no-store", deep)]):
+        data, ids = hostile_file(extra)
         path = tmp_path / f"gen{number}.jsonl"
         path.write_bytes(data)
         args = ["send", str(path), "--adapter", "otlp", "--endpoint", otlp_receiver.endpoint]
@@ -570,14 +618,15 @@ def test_send_command_on_generated_files(
         assert "Traceback" not in result.output
         files_run += 1
         expected |= ids
-    assert otlp_receiver.wait_for_spans(len(expected), timeout=10)
     missing = expected - delivered_ids(otlp_receiver)
-    assert not missing
+    assert not missing, (sorted(missing)[:4], outputs)
     assert "nested too deeply" in outputs[2]
+    assert "skipped: id=7" in outputs[0]
     record(
         "input.files.cli",
-        fault="`agent-otlp send` on generated hostile files (with and without the span store), "
-              "one with a 10,000-level line and a cut last line",
+        fault="`agent-otlp send` on files of valid traces interleaved with hostile lines (wrong "
+              "types, NaN, 1e400, negative times, lone surrogates, invalid UTF-8, garbage, a cut "
+              "line), with and without the span store, one with a 10,000-level line",
         cases=files_run,
         outcome="exit 0; each refused item listed on stderr as 'skipped: FIELD=VALUE: reason'; "
                 "no traceback; every valid span delivered",
@@ -641,7 +690,7 @@ def test_bridge_fuzz(sink: tuple[OTLPReceiver, AgentExporter], bridge: BridgeSer
     runs, refused_requests, refused_items, item_count = Counter(), Counter(), Counter(), Counter()
     expected: set[str] = set()
 
-    @settings(HYPO, max_examples=500)
+    @settings(HYPO, max_examples=250)
     @given(bridge_payloads())
     def prop(payload: tuple[bytes, dict[str, str], set[str], int, str]) -> None:
         body, headers, ids, accepted, fault = payload
@@ -678,7 +727,7 @@ def test_bridge_fuzz(sink: tuple[OTLPReceiver, AgentExporter], bridge: BridgeSer
                 f"request; {refused_requests.value} broken bodies answered 400 with the reason and "
                 "nothing accepted from them (the client is told); 0 answers 500",
         lost=len(missing),
-        method="hypothesis builds request bodies (`test_bridge_fuzz`, max_examples=500) posted to "
+        method="hypothesis builds request bodies (`test_bridge_fuzz`, max_examples=250) posted to "
                "a BridgeServer in the test process; the accepted count is checked against "
                "parse_item and every valid span id is looked for at the in-process receiver.",
     )

@@ -8,7 +8,7 @@ destination, resumably and in constant memory.
   retries. A retryable failure is retried until the destination's ``retry_deadline``; then the
   export stops, resumable.
 * Progress is a job row (``export_jobs``) keyed by a hash of the source, the range and the
-  destination: after each accepted batch it records the last store ``seq`` (or file item
+  destination (name and endpoint): after each accepted batch it records the last store ``seq`` (or file item
   number) delivered. Running the same export again continues after it: at most the batch in
   flight when the export was interrupted is sent twice. A finished job is not sent again
   (``restart=True`` starts it over).
@@ -31,8 +31,9 @@ from typing import Any, Final
 
 from agent_otlp.core.convert import ConvertOptions, convert_span, convert_trace
 from agent_otlp.core.encode import encode_request
-from agent_otlp.core.errors import ConfigError, InputError
+from agent_otlp.core.errors import ConfigError
 from agent_otlp.core.factory import resolve_all, resource_for
+from agent_otlp.core.jsonitems import loads_item
 from agent_otlp.core.plugins import DestinationHooks
 from agent_otlp.core.records import AgentSpan, AgentTrace, AttrValue, SpanRecord, parse_item
 from agent_otlp.core.retry import Backoff
@@ -215,10 +216,14 @@ class _FileSource:
                     if not line.strip():
                         continue
                     number += 1
-                    try:
-                        yield number, parse_item(json.loads(line))
-                    except (ValueError, InputError):
-                        yield number, None
+                    item, problem = loads_item(line)
+                    parsed: AgentSpan | AgentTrace | None = None
+                    if problem is None:
+                        try:
+                            parsed = parse_item(item)
+                        except Exception:  # invalid items are counted and skipped
+                            parsed = None
+                    yield number, parsed
         self.items = number
 
     def records(self, after: int, since_ns: int | None, until_ns: int | None
@@ -284,11 +289,15 @@ class HistoricalExport:
     # --- sources -------------------------------------------------------------------------
 
     def store_job(self, store: SpanStore, since_ns: int | None, until_ns: int | None) -> str:
-        return job_key(f"store:{Path(store.path).resolve()}", since_ns, until_ns, self.target.name)
+        return job_key(f"store:{Path(store.path).resolve()}", since_ns, until_ns, self._destination())
 
     def file_job(self, paths: Sequence[Path], since_ns: int | None, until_ns: int | None) -> str:
         source = "files:" + "\n".join(str(Path(p).resolve()) for p in paths)
-        return job_key(source, since_ns, until_ns, self.target.name)
+        return job_key(source, since_ns, until_ns, self._destination())
+
+    def _destination(self) -> str:
+        """The destination part of a job's key: its name and where it sends."""
+        return f"{self.target.name} {self.target.settings.endpoint}"
 
     def count_store(self, store: SpanStore, since_ns: int | None, until_ns: int | None,
                     after: int = 0) -> int:

@@ -32,6 +32,7 @@ __all__ = ["Destination", "FlushResult"]
 
 logger = logging.getLogger("agent_otlp.export")
 _END: Final = object()
+_SLOW_COOLDOWN: Final = 5.0
 
 
 def _direct_calls(caller: Any) -> list[tuple[Any, tuple[str, ...]]] | None:
@@ -69,6 +70,10 @@ class _BurstLog:
         self._failures += 1
         if self._failures == 1:
             logger.warning("agent-otlp: export to %s failing: %s", self._name, redact_text(text))
+
+    @property
+    def failing(self) -> bool:
+        return self._failures > 0
 
     def success(self) -> None:
         if self._failures:
@@ -116,6 +121,7 @@ class Destination:
         self._log = _BurstLog(settings.name)
         self._ready: list[SpanRecord] = []
         self._in_flight = 0
+        self._slow_until = 0.0
         #: Spans lost to failed or rejected requests so far; a flush that saw some is not
         #: "delivered". ``_flush_marks`` holds the count at each flush request.
         self._lost = 0
@@ -136,6 +142,28 @@ class Destination:
         held = self._buffer.held if self._buffer is not None else 0
         unread = self.source.unread() if self.source is not None else 0
         return self._queued + len(self._ready) + self._in_flight + held + unread
+
+    @property
+    def high_water(self) -> int:
+        """Queued spans above which the dispatcher waits for this destination to drain."""
+        return min(self.settings.max_queue_size, max(10 * self.settings.batch_size, 1000))
+
+    def wait_below_high_water(self, deadline: float) -> None:
+        """Wait (until ``deadline``) while more than :attr:`high_water` spans are queued and
+        the destination is delivering; never for a failing one, nor after a wait that
+        timed out (for :data:`_SLOW_COOLDOWN` seconds: a slow backend's queue absorbs)."""
+        now = time.monotonic()
+        if now < self._slow_until:
+            return
+        limit = self.high_water
+        while self.pending > limit:
+            if self._breaker.state != CircuitBreaker.CLOSED or self._log.failing or self._stop.is_set():
+                return
+            now = time.monotonic()
+            if now >= deadline:
+                self._slow_until = now + _SLOW_COOLDOWN
+                return
+            time.sleep(0.002)
 
     def notify_stored(self, last_seq: int) -> None:
         """New items are in the store (store mode)."""

@@ -104,6 +104,7 @@ _FLAGS: Final = b"\x85\x01" + struct.pack("<I", 0x100)  # Span field 16 (fixed32
 _SMALL: Final = tuple(bytes((i,)) for i in range(128))
 #: Strings cached per attribute key at most; a key with more distinct values is not cached.
 _VALUES_PER_KEY: Final = 64
+_UNSEEN: Final[dict[str, bytes]] = {}  # "no cache for this key yet" (never filled)
 
 
 def _varint(value: int) -> bytes:
@@ -189,21 +190,21 @@ class WireEncoder:
         append = parts.append
         for k, v in attributes.items():
             if type(v) is str:
-                per_key = strings.get(k, strings)  # the outer dict stands for "not seen yet"
-                if per_key is not None and per_key is not strings:
-                    hit = per_key.get(v)  # type: ignore[union-attr]
+                per_key = strings.get(k, _UNSEEN)
+                if per_key is not None and per_key is not _UNSEEN:
+                    hit = per_key.get(v)
                     if hit is not None:
                         append(hit)
                         continue
                 prefix = keys.get(k) or self._key(k)
                 encoded = _field(b"\x4a", prefix + _field(b"\x12", _field(b"\x0a", _utf8(v))))
-                if per_key is strings:
+                if per_key is _UNSEEN:
                     strings[k] = {v: encoded}
                 elif per_key is not None:
-                    if len(per_key) >= _VALUES_PER_KEY:  # type: ignore[arg-type]
+                    if len(per_key) >= _VALUES_PER_KEY:
                         strings[k] = None
                     else:
-                        per_key[v] = encoded  # type: ignore[index]
+                        per_key[v] = encoded
                 append(encoded)
             else:
                 prefix = keys.get(k) or self._key(k)

@@ -114,8 +114,8 @@ AGENT_OTLP_STORE_BUDGET: Final = "AGENT_OTLP_STORE_BUDGET"
 """
 .. envvar:: AGENT_OTLP_STORE_BUDGET
 
-Bytes of undelivered items the store keeps (default 1 GiB). Beyond it the bridge answers 429
-and, for other inputs, the oldest undelivered items are evicted, counted and logged.
+Bytes of undelivered items the store keeps (default 1 GiB). From 90% of it the bridge answers
+429; beyond it, for other inputs, the oldest undelivered items are evicted, counted and logged.
 """
 AGENT_OTLP_STRICT_PLUGINS: Final = "AGENT_OTLP_STRICT_PLUGINS"
 """

@@ -5,7 +5,18 @@ dispatcher thread validates and converts items and tracks traces; each destinati
 own worker (see :mod:`agent_otlp.core.destination`).
 
 Public entry points never raise into the caller: bad items are counted and reported (and
-returned by :meth:`AgentExporter.submit_items`), and a full intake drops and counts.
+returned by :meth:`AgentExporter.submit_items`).
+
+Backpressure (``docs/performance.md``): the intake holds at most ``max_intake`` items
+(:data:`MAX_INTAKE`). When it is full the caller waits for room for at most
+:data:`INTAKE_WAIT` seconds (the dispatcher is converting meanwhile); if there is still no
+room the item is dropped and counted (``dropped_intake_full``) and, for
+:data:`INTAKE_COOLDOWN` seconds, further items are dropped at once instead of waiting again:
+a stalled pipeline costs the agent at most one bounded wait per cool-down. Likewise the
+dispatcher waits (at most :data:`DISPATCH_WAIT` per chunk) while a healthy destination has
+more than its high-water mark queued, so memory stays small when the producer outruns
+delivery; a failing or slow destination is not waited for (its own queue absorbs, then
+drops as ``queue_full``).
 """
 
 from __future__ import annotations
@@ -50,6 +61,15 @@ TRACE_MAX_OPEN: Final = 3600.0
 #: Seconds between two retention passes over the store.
 PRUNE_EVERY: Final = 60.0
 _WAKE_AT: Final = 256
+#: Default intake size (live SDK span objects waiting for the dispatcher).
+MAX_INTAKE: Final = 4096
+#: Longest a caller waits for room in a full intake, in seconds.
+INTAKE_WAIT: Final = 1.0
+#: After a wait that found no room, seconds during which full-intake items drop at once.
+INTAKE_COOLDOWN: Final = 1.0
+#: Longest the dispatcher waits per chunk for a healthy destination to drain, in seconds.
+DISPATCH_WAIT: Final = 0.5
+_CHUNK: Final = 512
 _REMEMBERED_ENDED: Final = 50_000
 
 # intake entry kinds
@@ -153,7 +173,7 @@ class AgentExporter:
         self,
         destinations: list[Destination],
         *,
-        max_intake: int = 100_000,
+        max_intake: int = MAX_INTAKE,
         trace_idle_timeout: float = TRACE_IDLE_TIMEOUT,
         exit_timeout: float = 10.0,
         store: SpanStore | None = None,
@@ -173,6 +193,9 @@ class AgentExporter:
         self._idle_timeout = trace_idle_timeout
         self._intake: deque[tuple[int, Any, int]] = deque()
         self._wake = threading.Event()
+        self._room = threading.Condition(threading.Lock())
+        self._waiting = 0
+        self._no_wait_until = 0.0
         self._barrier_done = threading.Condition()
         self._barriers_seen = 0
         self._barriers_sent = 0
@@ -194,7 +217,7 @@ class AgentExporter:
 
     def _put(self, kind: int, payload: Any) -> None:
         intake = self._intake
-        if len(intake) >= self._max_intake or self._closed:
+        if (len(intake) >= self._max_intake and not self._wait_for_room()) or self._closed:
             self.stats.dropped_intake_full += 1
             return
         intake.append((kind, payload, time.time_ns()))
@@ -202,6 +225,25 @@ class AgentExporter:
         # them up; waking it for each would hand it the GIL for tiny batches.
         if (len(intake) >= _WAKE_AT or kind >= _END_TRACE) and not self._wake.is_set():
             self._wake.set()
+
+    def _wait_for_room(self) -> bool:
+        """Bounded wait for the dispatcher to make room in the intake (see module doc)."""
+        now = time.monotonic()
+        if now < self._no_wait_until or self._closed or threading.current_thread() is self._thread:
+            return False
+        low = self._max_intake * 3 // 4
+        with self._room:
+            self._waiting += 1
+            self._wake.set()
+            try:
+                room = self._room.wait_for(
+                    lambda: len(self._intake) <= low or self._closed, INTAKE_WAIT
+                )
+            finally:
+                self._waiting -= 1
+        if not room:
+            self._no_wait_until = time.monotonic() + INTAKE_COOLDOWN
+        return room and not self._closed
 
     def on_sdk_span_end(self, span: Any) -> None:
         self._put(_SDK_SPAN, span)
@@ -349,10 +391,25 @@ class AgentExporter:
                 self._note_input_error(exc)
             except Exception as exc:
                 self._note_input_error(InputError("item", type(payload).__name__, f"unconvertible: {exc!r}"))
-            if len(out) >= 512 or len(self._rows) >= 2048:
+            if len(out) >= _CHUNK or len(self._rows) >= 2048:
                 self._deliver(out, ends)
                 out, ends = [], []
+                self._await_destinations()
+            if self._waiting and len(intake) % 64 == 0:
+                with self._room:
+                    self._room.notify_all()
         self._deliver(out, ends)
+        if self._waiting:
+            with self._room:
+                self._room.notify_all()
+
+    def _await_destinations(self) -> None:
+        """Hold off converting while a healthy destination is behind (memory bound)."""
+        if self.store is not None:
+            return
+        deadline = time.monotonic() + DISPATCH_WAIT
+        for destination in self.destinations:
+            destination.wait_below_high_water(deadline)
 
     def _handle(self, kind: int, payload: Any, when: int, out: list[SpanRecord], ends: list[str]) -> None:
         if kind == _SDK_SPAN:

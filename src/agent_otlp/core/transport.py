@@ -7,8 +7,9 @@ adapter authors answer requests with a plain function instead of patching socket
 
 from __future__ import annotations
 
-import gzip
+import logging
 import time
+import zlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -32,6 +33,8 @@ __all__ = [
 #: gzip level for request bodies: level 1 keeps most of the size gain of level 6 for a
 #: fraction of its CPU (``docs/performance.md``).
 GZIP_LEVEL: Final = 1
+logger = logging.getLogger("agent_otlp.transport")
+
 RETRYABLE_HTTP: Final = frozenset({408, 429, 502, 503, 504})
 GRPC_EXPORT_METHOD: Final = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 
@@ -94,6 +97,12 @@ def parse_retry_after(value: str | None) -> float | None:
     return max(0.0, seconds) if seconds == seconds else None
 
 
+def _gzip(body: bytes) -> bytes:
+    """gzip-framed ``body`` in one zlib call (``gzip.compress`` adds a separate CRC pass)."""
+    compressor = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, 31)
+    return compressor.compress(body) + compressor.flush()
+
+
 def _partial_rejections(body: bytes) -> tuple[int, str]:
     from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
         ExportTraceServiceResponse,
@@ -132,6 +141,11 @@ class HttpTransport(Transport):
             self._headers["Content-Encoding"] = "gzip"
         tls = tls or TLSOptions()
         self._verify: bool | str = tls.ca_file or tls.verify
+        if self._verify is False and url.lower().startswith("https:"):
+            logger.warning(
+                "agent-otlp: TLS certificate verification is OFF for %s (tls_verify=false): "
+                "anyone on the path can read and alter the traces", url,
+            )
         self._cert: tuple[str, str] | None = (
             (tls.client_cert_file, tls.client_key_file)
             if tls.client_cert_file and tls.client_key_file
@@ -141,16 +155,17 @@ class HttpTransport(Transport):
         try:
             merged = self._session.merge_environment_settings(url, {}, None, self._verify, self._cert)
             self._proxies = dict(merged.get("proxies") or {})
-            self._verify = merged.get("verify", self._verify)
+            if url.lower().startswith("https:"):  # a CA path costs a stat() per request
+                self._verify = merged.get("verify") or self._verify
             netrc = requests.utils.get_netrc_auth(url)
             if netrc:
                 self._session.auth = netrc
-        except Exception:  # unreadable netrc or odd proxy variables: keep the plain settings
-            pass
+        except Exception as exc:  # unreadable netrc or odd proxy variables: plain settings
+            logging.getLogger("agent_otlp.export").debug("agent-otlp: environment ignored: %r", exc)
         self._session.trust_env = False
 
     def send(self, body: bytes, timeout: float) -> SendResult:
-        data = gzip.compress(body, compresslevel=GZIP_LEVEL) if self._compression == "gzip" else body
+        data = _gzip(body) if self._compression == "gzip" else body
         try:
             response = self._session.post(
                 self.url,
@@ -235,6 +250,11 @@ class GrpcTransport(Transport):
         target = target.rstrip("/")
         tls = tls or TLSOptions()
         secure = not insecure if insecure is not None else bool(scheme_secure or tls.ca_file)
+        if secure and not tls.verify:
+            logger.warning(
+                "agent-otlp: tls_verify=false is not supported over gRPC: the certificate of %s "
+                "is still verified (give its CA with certificate=...)", target,
+            )
         self.target = target
         self._grpc = grpc
         self._metadata = tuple(

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 from agent_otlp.core.convert import ConvertOptions, convert_span, convert_trace
-from agent_otlp.core.flatten import safe_json
+from agent_otlp.core.flatten import clean_str, safe_json
 from agent_otlp.core.records import AgentSpan, AgentTrace, SpanRecord, parse_item
 from agent_otlp.store.sqlite import KIND_SPAN, KIND_TRACE, KIND_TRACE_START, SpanStore, StoredItem
 
@@ -24,6 +24,7 @@ logger = logging.getLogger("agent_otlp.store")
 END: Final = "end"
 
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+_SQLITE_MAX: Final = 2**63 - 1
 
 Row = tuple[int, str, str, int | None, bytes]
 
@@ -33,6 +34,11 @@ def iso(ns: int | None) -> str | None:
     if ns is None:
         return None
     return (_EPOCH + timedelta(microseconds=ns // 1000)).isoformat()
+
+
+def _column(ns: int | None) -> int | None:
+    """Times up to 2**64 - 1 ns are valid OTLP; SQLite integers stop at 2**63 - 1."""
+    return None if ns is None else min(ns, _SQLITE_MAX)
 
 
 def span_row(span: AgentSpan) -> Row:
@@ -49,7 +55,9 @@ def span_row(span: AgentSpan) -> Row:
     if span.metadata:
         payload["metadata"] = span.metadata
     body = safe_json(payload).encode("utf-8", "surrogatepass")
-    return (KIND_SPAN, span.trace_id, span.id, span.ended_ns or span.started_ns, body)
+    # ids may hold lone surrogates (Python callers): SQLite text must be valid UTF-8
+    ended = span.ended_ns or span.started_ns
+    return (KIND_SPAN, clean_str(span.trace_id), clean_str(span.id), _column(ended), body)
 
 
 def trace_row(trace: AgentTrace, start_ns: int, end_ns: int, synthesized: bool) -> Row:
@@ -65,7 +73,7 @@ def trace_row(trace: AgentTrace, start_ns: int, end_ns: int, synthesized: bool) 
     if synthesized:
         payload["synthesized"] = True
     body = safe_json(payload).encode("utf-8", "surrogatepass")
-    return (KIND_TRACE, trace.id, trace.id, end_ns, body)
+    return (KIND_TRACE, clean_str(trace.id), clean_str(trace.id), _column(end_ns), body)
 
 
 def trace_start_row(trace: AgentTrace) -> Row:
@@ -78,7 +86,7 @@ def trace_start_row(trace: AgentTrace) -> Row:
         "metadata": trace.metadata,
     }
     body = safe_json(payload).encode("utf-8", "surrogatepass")
-    return (KIND_TRACE_START, trace.id, trace.id, None, body)
+    return (KIND_TRACE_START, clean_str(trace.id), clean_str(trace.id), None, body)
 
 
 def stored_records(item: StoredItem, options: ConvertOptions) -> SpanRecord:
