@@ -2,8 +2,10 @@
 
 * ``agent-otlp``: agent-otlp's path from an SDK export dict to OTLP bytes: ``parse_item`` +
   ``convert_span`` (``convert_trace`` for the workflow span) + the destination's attribute
-  mapping hooks (limits) + ``encode_request`` + ``SerializeToString``, in batches of the
-  default batch size (100).
+  mapping hooks (limits, called as ``Destination._map_batch`` calls them) + the direct wire
+  encoder (``WireEncoder.encode``, what destinations send), in batches of the default batch
+  size (100). Items are dicts here (files, the bridge), so this includes ``parse_item``; live
+  SDK spans skip it (``bench/stages.py``).
 * ``sdk``: the OpenTelemetry SDK's OTLP encoder on ``ReadableSpan`` objects built beforehand
   (``bench/handwritten.py``; not timed): ``encode_spans(batch).SerializeToString()``, same
   batch size. The JSON also gives the time to build the ``ReadableSpan`` objects.
@@ -44,9 +46,11 @@ def agent_otlp_path(
     items: list[dict[str, Any]], batch_size: int, adapter: str = "otlp"
 ) -> dict[str, float]:
     from agent_otlp.core.convert import ConvertOptions, convert_span, convert_trace
-    from agent_otlp.core.encode import encode_request
+    from agent_otlp.core.destination import Destination
+    from agent_otlp.core.encode import WireEncoder
     from agent_otlp.core.factory import resolve_all, resource_for
     from agent_otlp.core.records import AgentTrace, parse_item
+    from agent_otlp.core.transport import HandlerTransport
 
     settings, hooks = resolve_all(adapter, endpoint="http://127.0.0.1:1", env={})[0]
     resource = resource_for(settings, hooks)
@@ -60,14 +64,18 @@ def agent_otlp_path(
         for p in parsed
     ]
     t2 = time.perf_counter()
-    state: dict[str, Any] = {}
-    for record in records:
-        hooks.map_attributes(span=record, settings=settings, state=state)
+    destination = Destination(settings, hooks, HandlerTransport(lambda r: None), resource,
+                              sampling=False)
+    batches = _batches(records, batch_size)
+    for batch in batches:
+        destination._map_batch(batch)  # the hooks as the destination calls them
     t3 = time.perf_counter()
-    messages = [encode_request(batch, resource) for batch in _batches(records, batch_size)]
+    encoder = WireEncoder(resource)
+    bodies = [encoder.encode(batch) for batch in batches]  # bytes: no separate serialize
     t4 = time.perf_counter()
-    size = sum(len(m.SerializeToString()) for m in messages)
+    size = sum(len(b) for b in bodies)
     t5 = time.perf_counter()
+    destination.close(destination.flush(1.0))
     n = len(records)
     return {
         "spans": n,

@@ -18,6 +18,7 @@ beyond that, spans are dropped and counted. The child reports its own peak RSS a
 from __future__ import annotations
 
 import argparse
+import contextlib
 import fcntl
 import json
 import marshal
@@ -56,10 +57,8 @@ class OffloadProcessor:
         )
         assert self._child.stdin is not None
         self._fd = self._child.stdin.fileno()
-        try:
+        with contextlib.suppress(OSError):
             fcntl.fcntl(self._fd, 1031, 1 << 20)  # F_SETPIPE_SZ: 1 MB pipe buffer
-        except OSError:
-            pass
         self._entries: list[Any] = []
         self._frames: deque[bytes] = deque()
         self._pending_bytes = 0

@@ -21,11 +21,12 @@ __all__ = ["Counter", "output_path", "record"]
 REPO = Path(__file__).resolve().parent.parent
 ENV = "AGENT_OTLP_RELIABILITY_OUT"
 _LOCK = threading.Lock()
+# read once, at import: tests that clear AGENT_OTLP_* variables must not move the output
+_OUT = os.environ.get(ENV)
 
 
 def output_path() -> Path:
-    raw = os.environ.get(ENV)
-    return Path(raw) if raw else REPO / "build" / "reliability.jsonl"
+    return Path(_OUT) if _OUT else REPO / "build" / "reliability.jsonl"
 
 
 def _current_test() -> str:

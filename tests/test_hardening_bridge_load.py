@@ -28,11 +28,11 @@ from agent_otlp.testing import OTLPReceiver, Reply
 from test_bridge_ops import call
 
 CLIENTS = 16
-REQUESTS = 30
+REQUESTS = 60
 MAX_PENDING = 2_000
 
 
-def payload(n_valid: int = 10) -> tuple[bytes, list[str]]:
+def payload(n_valid: int = 30) -> tuple[bytes, list[str]]:
     trace = f"trace_{uuid.uuid4().hex}"
     items: list[Any] = [{"object": "trace", "id": trace, "workflow_name": "load"}]
     ids = []
@@ -75,7 +75,11 @@ def test_bridge_under_load(tmp_path: Path) -> None:
             def client(number: int) -> None:
                 for n in range(REQUESTS):
                     if n % 5 == 4:
-                        status, _, _ = call(url, body=b'{"data": [{"object": ', timeout=30)
+                        try:
+                            status, _, _ = call(url, body=b'{"data": [{"object": ', timeout=30)
+                        except OSError as exc:
+                            problems.append(repr(exc))
+                            return
                         with lock:
                             statuses[status] += 1
                         if status not in (400, 429):
@@ -130,7 +134,7 @@ def test_bridge_under_load(tmp_path: Path) -> None:
             missing = accepted_ids - got
             peak = max(rss)
             server.send_signal(signal.SIGTERM)
-            out, err = server.communicate(timeout=60)
+            _out, err = server.communicate(timeout=60)
         finally:
             if server.poll() is None:
                 server.kill()
@@ -144,7 +148,7 @@ def test_bridge_under_load(tmp_path: Path) -> None:
     requests_total = sum(statuses.values())
     record(
         "bridge.load",
-        fault=f"{CLIENTS} concurrent clients x {REQUESTS} requests (10 valid + 2 invalid items, "
+        fault=f"{CLIENTS} concurrent clients x {REQUESTS} requests (30 valid + 2 invalid items, "
               "every 5th body broken) to `agent-otlp serve` in front of a backend taking ~2,000 "
               f"spans/s, --max-pending {MAX_PENDING:,}, no store",
         cases=requests_total,

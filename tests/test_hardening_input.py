@@ -10,7 +10,6 @@ they end up: an in-process OTLP receiver.
 from __future__ import annotations
 
 import gzip
-import io
 import itertools
 import json
 import math

@@ -3,6 +3,7 @@ nothing lost across a backend outage in the middle of a stream."""
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from pathlib import Path
@@ -50,7 +51,7 @@ def test_throttling_retry_after_is_honoured(otlp_receiver_factory: Any, protocol
     )
     exporter.submit_items(span_items("ra", 0, 5, "trace_" + "ab" * 16))
     assert exporter.force_flush(30).delivered
-    waits = [b - a for a, b in zip(arrivals, arrivals[1:], strict=False)]
+    waits = [b - a for a, b in itertools.pairwise(arrivals)]
     assert len(arrivals) == len(plan) + 1
     for (_, _, after), waited in zip(plan, waits, strict=False):
         assert waited >= after - 0.05, (after, waited)

@@ -133,6 +133,9 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
     allow_reuse_address = True
+    # listen backlog: socketserver's default of 5 resets connections of concurrent clients
+    # whenever the accept loop is a moment late
+    request_queue_size = 1024
 
     def __init__(self, bridge: BridgeServer, address: tuple[str, int]) -> None:
         if ":" in address[0]:

@@ -85,9 +85,19 @@ def agent_otlp_map_attributes(
     if limit is None:
         limit = state["jaeger_tag_limit"] = tag_value_limit(settings.options)
     attrs = span.attributes
+    # One cheap pass finds the few attributes that need work (usually none).
+    todo = [
+        key
+        for key, value in attrs.items()
+        if key in CONTENT_ATTRIBUTES
+        or (isinstance(value, str) and len(value) > limit)
+        or (isinstance(value, list) and value and isinstance(value[0], str))
+    ]
+    if not todo:
+        return
     cut: list[str] = []
     content: dict[str, AttrValue] = {}
-    for key in list(attrs):
+    for key in todo:
         value = attrs[key]
         if key in CONTENT_ATTRIBUTES:
             if settings.capture_content and isinstance(value, str):

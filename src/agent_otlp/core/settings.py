@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -22,7 +23,7 @@ from agent_otlp.core import envvars as ev
 from agent_otlp.core.errors import ConfigError
 from agent_otlp.core.flatten import flatten_into
 from agent_otlp.core.records import AttrValue
-from agent_otlp.core.secrets import Secret, is_secret_header, mask_headers
+from agent_otlp.core.secrets import Secret, is_secret_header, mask_headers, register_secret
 from agent_otlp.core.transport import TLSOptions
 
 __all__ = [
@@ -97,6 +98,8 @@ class Settings:
             value = getattr(self, key)
             if key == "headers":
                 value = mask_headers(value)
+            elif key == "endpoint":
+                value = _PASSWORD.sub(r"\1****@", value)
             elif key == "options":
                 value = {k: ("****" if isinstance(v, Secret) else v) for k, v in value.items()}
             elif isinstance(value, TLSOptions):
@@ -211,18 +214,28 @@ def _headers(raw: Any, label: str) -> dict[str, str | Secret]:
     }
 
 
+_PASSWORD: Final = re.compile(r"(://[^/@:]*:)[^/@]*@")
+
+
 def _endpoint_check(value: str, label: str, protocol: str) -> str:
-    parts = urlsplit(value if "://" in value else f"//{value}")
+    shown = _PASSWORD.sub(r"\1****@", value)  # errors never show a password of the URL
+    try:
+        parts = urlsplit(value if "://" in value else f"//{value}")
+    except ValueError as exc:  # "Invalid IPv6 URL"...
+        raise ConfigError(label, shown, f"expected a URL ({exc})") from None
     if "://" in value and parts.scheme not in ("http", "https"):
-        raise ConfigError(label, value, "expected an http:// or https:// URL")
+        raise ConfigError(label, shown, "expected an http:// or https:// URL")
     if "://" not in value and protocol != "grpc":
-        raise ConfigError(label, value, "expected an http:// or https:// URL")
+        raise ConfigError(label, shown, "expected an http:// or https:// URL")
     try:
         port = parts.port
     except ValueError:
-        raise ConfigError(label, value, "the port must be a number from 1 to 65535") from None
+        raise ConfigError(label, shown, "the port must be a number from 1 to 65535") from None
     if not parts.hostname or (port is not None and not 0 < port < 65536):
-        raise ConfigError(label, value, "expected a URL with a host, e.g. http://localhost:4318")
+        raise ConfigError(label, shown, "expected a URL with a host, e.g. http://localhost:4318")
+    if parts.password:  # from now on logs, errors and listings show it masked
+        register_secret(parts.password)
+        register_secret(unquote(parts.password))
     return value
 
 
