@@ -34,15 +34,15 @@ import math
 import socket
 import threading
 import time
-import zlib
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, Final, Protocol
 
+from agent_otlp._ingest_body import RequestError, decode_body, parse_body
+from agent_otlp._metrics import render_metrics
 from agent_otlp.core.errors import InputError
-from agent_otlp.core.jsonitems import data_array_start, loads_item, split_array
 from agent_otlp.core.secrets import Secret, redact_text
 from agent_otlp.core.stats import ExporterStats
 
@@ -119,14 +119,6 @@ class QueueBackpressure:
 
     def __call__(self) -> bool:
         return self.pending() >= self.max_pending
-
-
-class _RequestError(Exception):
-    def __init__(self, status: int, message: str, *, close: bool = False) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.close = close
 
 
 class _Server(ThreadingHTTPServer):
@@ -342,11 +334,11 @@ class BridgeServer:
         headers = {"Content-Type": "application/json"}
         try:
             if crowded:
-                raise _RequestError(503, "too many connections", close=True)
+                raise RequestError(503, "too many connections", close=True)
             path = h.path.split("?", 1)[0].rstrip("/") or "/"
             if path == INGEST_PATH:
                 if method != "POST":
-                    raise _RequestError(405, f"use POST for {INGEST_PATH}")
+                    raise RequestError(405, f"use POST for {INGEST_PATH}")
                 status, payload = self._ingest(h)
             elif path == "/healthz" and method != "POST":
                 status, payload = 200, {"status": "stopping" if self._stopping else "ok"}
@@ -354,8 +346,8 @@ class BridgeServer:
                 headers["Content-Type"] = "text/plain; version=0.0.4; charset=utf-8"
                 return 200, self.metrics().encode("utf-8"), headers
             else:
-                raise _RequestError(404, f"no such endpoint {path!r}; post to {INGEST_PATH}")
-        except _RequestError as exc:
+                raise RequestError(404, f"no such endpoint {path!r}; post to {INGEST_PATH}")
+        except RequestError as exc:
             if exc.close:
                 h.close_connection = True
             status, payload = exc.status, {"error": exc.message}
@@ -399,16 +391,17 @@ class BridgeServer:
         length = self._declared_length(h)
         if not self._authorized(h):
             self._discard(h, length)
-            raise _RequestError(401, "missing or wrong bearer token")
+            raise RequestError(401, "missing or wrong bearer token")
         if length is not None and length > self.max_body:
             self._discard(h, length)
-            raise _RequestError(413, f"body of {length} bytes exceeds the limit of {self.max_body}",
+            raise RequestError(413, f"body of {length} bytes exceeds the limit of {self.max_body}",
                                 close=True)
         if self.is_full():
             self._discard(h, length)
-            raise _RequestError(429, "exporter queue is full, retry later")
-        body = self._decode(h, self._read_body(h, length))
-        items, unreadable = self._parse(body)
+            raise RequestError(429, "exporter queue is full, retry later")
+        encoding = h.headers.get("Content-Encoding", "identity")
+        body = decode_body(encoding, self._read_body(h, length), self.max_body)
+        items, unreadable = parse_body(body)
         if unreadable:  # items nested too deeply for the JSON parser: refused one by one
             kept = [i for i in range(len(items)) if i not in unreadable]
             errors = self.exporter.submit_items([items[i] for i in kept])
@@ -436,14 +429,14 @@ class BridgeServer:
             return None
         raw = h.headers.get("Content-Length")
         if raw is None:
-            raise _RequestError(411, "Content-Length or chunked Transfer-Encoding required",
+            raise RequestError(411, "Content-Length or chunked Transfer-Encoding required",
                                 close=True)
         try:
             length = int(raw)
         except ValueError:
-            raise _RequestError(400, f"invalid Content-Length {raw[:40]!r}", close=True) from None
+            raise RequestError(400, f"invalid Content-Length {raw[:40]!r}", close=True) from None
         if length < 0:
-            raise _RequestError(400, f"invalid Content-Length {length}", close=True)
+            raise RequestError(400, f"invalid Content-Length {length}", close=True)
         return length
 
     def _read_body(self, h: _Handler, length: int | None) -> bytes:
@@ -451,11 +444,11 @@ class BridgeServer:
             if length is not None:
                 body = h.rfile.read(length)
                 if len(body) < length:
-                    raise _RequestError(400, "incomplete request body", close=True)
+                    raise RequestError(400, "incomplete request body", close=True)
                 return body
             return self._read_chunked(h)
         except TimeoutError:
-            raise _RequestError(408, "timed out reading the request body", close=True) from None
+            raise RequestError(408, "timed out reading the request body", close=True) from None
 
     def _read_chunked(self, h: _Handler) -> bytes:
         parts: list[bytes] = []
@@ -465,18 +458,18 @@ class BridgeServer:
             try:
                 chunk = int(line.split(b";", 1)[0].strip(), 16)
             except ValueError:
-                raise _RequestError(400, "malformed chunked body", close=True) from None
+                raise RequestError(400, "malformed chunked body", close=True) from None
             if chunk == 0:
                 while h.rfile.readline(1024).strip():  # trailers
                     pass
                 return b"".join(parts)
             size += chunk
             if size > self.max_body:
-                raise _RequestError(413, f"body exceeds the limit of {self.max_body} bytes",
+                raise RequestError(413, f"body exceeds the limit of {self.max_body} bytes",
                                     close=True)
             data = h.rfile.read(chunk)
             if len(data) < chunk:
-                raise _RequestError(400, "incomplete request body", close=True)
+                raise RequestError(400, "incomplete request body", close=True)
             parts.append(data)
             h.rfile.readline(16)
 
@@ -498,61 +491,6 @@ class BridgeServer:
         if length > 0:
             h.close_connection = True
 
-    def _decode(self, h: _Handler, body: bytes) -> bytes:
-        encoding = h.headers.get("Content-Encoding", "identity").strip().lower()
-        if encoding in ("", "identity"):
-            return body
-        if encoding in ("gzip", "x-gzip"):
-            wbits = 16 + zlib.MAX_WBITS
-        elif encoding == "deflate":
-            wbits = zlib.MAX_WBITS if body[:1] == b"\x78" else -zlib.MAX_WBITS
-        else:
-            raise _RequestError(415, f"unsupported Content-Encoding {encoding[:40]!r}")
-        inflater = zlib.decompressobj(wbits)
-        try:
-            out = inflater.decompress(body, self.max_body + 1)
-        except zlib.error as exc:
-            raise _RequestError(400, f"cannot decompress {encoding} body: {exc}") from None
-        if len(out) > self.max_body or inflater.unconsumed_tail:
-            raise _RequestError(413, f"decompressed body exceeds the limit of {self.max_body} bytes")
-        if not inflater.eof:
-            raise _RequestError(400, f"truncated {encoding} body")
-        return out
-
-    @staticmethod
-    def _parse(body: bytes) -> tuple[list[Any], dict[int, str]]:
-        """The items of ``{"data": [...]}``, and the reason each unreadable one is refused."""
-        try:
-            document = json.loads(body)
-        except (UnicodeDecodeError, ValueError) as exc:
-            raise _RequestError(400, f"body is not valid JSON: {exc}") from None
-        except RecursionError:
-            return BridgeServer._parse_apart(body)
-        if not isinstance(document, dict) or not isinstance(document.get("data"), list):
-            raise _RequestError(400, 'expected a JSON object {"data": [item, ...]}')
-        items: list[Any] = document["data"]
-        return items, {}
-
-    @staticmethod
-    def _parse_apart(body: bytes) -> tuple[list[Any], dict[int, str]]:
-        """Item by item, for a body too deeply nested to parse whole."""
-        try:
-            text = body.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise _RequestError(400, f"body is not valid JSON: {exc}") from None
-        open_at = data_array_start(text)
-        elements, end = split_array(text, open_at) if open_at is not None else ([], None)
-        if end is None:
-            raise _RequestError(400, "body is not valid JSON: nested too deeply")
-        items: list[Any] = []
-        unreadable: dict[int, str] = {}
-        for index, (_, element) in enumerate(elements):
-            item, reason = loads_item(element)
-            items.append(item)
-            if reason is not None:
-                unreadable[index] = reason
-        return items, unreadable
-
     # --- metrics -------------------------------------------------------------------------
 
     def metrics(self) -> str:
@@ -560,66 +498,7 @@ class BridgeServer:
         with self._lock:
             requests = dict(self.requests)
             items = dict(self.items)
-        stats = self.exporter.stats.snapshot()
-        out = _Exposition()
-        out.family("agent_otlp_bridge_requests_total", "counter", "HTTP requests answered, by status.")
-        for status, count in sorted(requests.items()):
-            out.sample("agent_otlp_bridge_requests_total", count, status=str(status))
-        out.family("agent_otlp_bridge_items_total", "counter", "Ingested items, by result.")
-        for result in ("accepted", "rejected"):
-            out.sample("agent_otlp_bridge_items_total", items.get(result, 0), result=result)
-        out.family("agent_otlp_bridge_pending_spans", "gauge", "Items accepted, not yet delivered.")
-        out.sample("agent_otlp_bridge_pending_spans", pending_spans(self.exporter))
-        for key, help_text in (
-            ("received_items", "Items taken from the intake."),
-            ("converted_spans", "Spans converted to OpenTelemetry."),
-            ("invalid_items", "Items refused as invalid."),
-            ("dropped_intake_full", "Items dropped because the intake was full."),
-        ):
-            out.family(f"agent_otlp_exporter_{key}_total", "counter", help_text)
-            out.sample(f"agent_otlp_exporter_{key}_total", stats[key])
-        destinations: dict[str, dict[str, Any]] = stats["destinations"]
-        for key, kind, help_text in (
-            ("exported_spans", "counter", "Spans delivered."),
-            ("dropped_spans", "counter", "Spans dropped, by reason."),
-            ("queue_depth", "gauge", "Spans waiting in the destination's queue."),
-            ("retries", "counter", "Export requests retried."),
-            ("failed_batches", "counter", "Batches given up."),
-            ("breaker_open", "gauge", "1 while the circuit breaker is not closed."),
-        ):
-            name = f"agent_otlp_destination_{key}" + ("_total" if kind == "counter" else "")
-            out.family(name, kind, help_text)
-            for dest, data in destinations.items():
-                if key == "dropped_spans":
-                    for reason, count in sorted(data["dropped"].items()):
-                        out.sample(name, count, destination=dest, reason=reason)
-                elif key == "breaker_open":
-                    out.sample(name, int(data["breaker"] != "closed"), destination=dest)
-                else:
-                    out.sample(name, data[key.removesuffix("_spans")], destination=dest)
-        return out.text()
-
-
-class _Exposition:
-    def __init__(self) -> None:
-        self._lines: list[str] = []
-
-    def family(self, name: str, kind: str, help_text: str) -> None:
-        self._lines.append(f"# HELP {name} {help_text}")
-        self._lines.append(f"# TYPE {name} {kind}")
-
-    def sample(self, name: str, value: float, **labels: str) -> None:
-        if labels:
-            inner = ",".join(f'{k}="{_escape_label(v)}"' for k, v in labels.items())
-            name = f"{name}{{{inner}}}"
-        self._lines.append(f"{name} {value}")
-
-    def text(self) -> str:
-        return "\n".join(self._lines) + "\n"
-
-
-def _escape_label(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+        return render_metrics(requests, items, pending_spans(self.exporter), self.exporter.stats.snapshot())
 
 
 def _describe(error: InputError) -> dict[str, Any]:

@@ -32,7 +32,9 @@ __all__ = ["Destination", "FlushResult"]
 
 logger = logging.getLogger("agent_otlp.export")
 _END: Final = object()
-_SLOW_COOLDOWN: Final = 5.0
+#: Seconds per request above which a backend counts as slow: the dispatcher does not wait
+#: for it (see :meth:`Destination.wait_below_high_water`).
+SLOW_REQUEST: Final = 0.1
 
 
 def _direct_calls(caller: Any) -> list[tuple[Any, tuple[str, ...]]] | None:
@@ -121,7 +123,7 @@ class Destination:
         self._log = _BurstLog(settings.name)
         self._ready: list[SpanRecord] = []
         self._in_flight = 0
-        self._slow_until = 0.0
+        self._last_request_s = 0.0
         #: Spans lost to failed or rejected requests so far; a flush that saw some is not
         #: "delivered". ``_flush_marks`` holds the count at each flush request.
         self._lost = 0
@@ -150,18 +152,18 @@ class Destination:
 
     def wait_below_high_water(self, deadline: float) -> None:
         """Wait (until ``deadline``) while more than :attr:`high_water` spans are queued and
-        the destination is delivering; never for a failing one, nor after a wait that
-        timed out (for :data:`_SLOW_COOLDOWN` seconds: a slow backend's queue absorbs)."""
-        now = time.monotonic()
-        if now < self._slow_until:
-            return
+        the destination is delivering at full speed. Never for a failing destination, nor
+        for a slow backend (last request slower than :data:`SLOW_REQUEST`): their queue
+        absorbs, up to ``max_queue_size``."""
         limit = self.high_water
         while self.pending > limit:
-            if self._breaker.state != CircuitBreaker.CLOSED or self._log.failing or self._stop.is_set():
-                return
-            now = time.monotonic()
-            if now >= deadline:
-                self._slow_until = now + _SLOW_COOLDOWN
+            if (
+                self._last_request_s > SLOW_REQUEST
+                or self._breaker.state != CircuitBreaker.CLOSED
+                or self._log.failing
+                or self._stop.is_set()
+                or time.monotonic() >= deadline
+            ):
                 return
             time.sleep(0.002)
 
@@ -394,7 +396,9 @@ class Destination:
                 self._stop.wait(min(wait, 1.0))
                 continue
             self.stats.requests += 1
+            started = time.monotonic()
             result = self._transport.send(body, settings.timeout)
+            self._last_request_s = time.monotonic() - started
             if result.ok:
                 self._breaker.success()
                 self.stats.breaker = self._breaker.state

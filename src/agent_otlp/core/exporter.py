@@ -13,10 +13,10 @@ Backpressure (``docs/performance.md``): the intake holds at most ``max_intake`` 
 room the item is dropped and counted (``dropped_intake_full``) and, for
 :data:`INTAKE_COOLDOWN` seconds, further items are dropped at once instead of waiting again:
 a stalled pipeline costs the agent at most one bounded wait per cool-down. Likewise the
-dispatcher waits (at most :data:`DISPATCH_WAIT` per chunk) while a healthy destination has
-more than its high-water mark queued, so memory stays small when the producer outruns
-delivery; a failing or slow destination is not waited for (its own queue absorbs, then
-drops as ``queue_full``).
+dispatcher waits (at most :data:`DISPATCH_WAIT` per chunk) while a destination that
+delivers at full speed has more than its high-water mark queued, so memory stays small when
+the producer outruns delivery; a failing destination or a slow backend is not waited for
+(its own queue absorbs, up to ``max_queue_size``, then drops as ``queue_full``).
 """
 
 from __future__ import annotations
@@ -68,7 +68,7 @@ INTAKE_WAIT: Final = 1.0
 #: After a wait that found no room, seconds during which full-intake items drop at once.
 INTAKE_COOLDOWN: Final = 1.0
 #: Longest the dispatcher waits per chunk for a healthy destination to drain, in seconds.
-DISPATCH_WAIT: Final = 0.2
+DISPATCH_WAIT: Final = 0.5
 _CHUNK: Final = 512
 #: Ended trace ids remembered (late spans of these are ignored); bounded for memory.
 _REMEMBERED_ENDED: Final = 10_000
