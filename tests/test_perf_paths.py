@@ -81,3 +81,15 @@ def test_direct_hook_calls_match_pluggy(adapter: str) -> None:
         for function, argnames in calls:
             function(*[values[name] for name in argnames])
         assert direct == via_pluggy
+
+
+def test_data_key_cache_keeps_equal_non_string_keys_apart() -> None:
+    from agent_otlp.core.records import AgentSpan
+
+    def keys(data: dict[Any, Any]) -> set[str]:
+        span = AgentSpan("span_1", "trace_1", None, 1, 2, {"type": "custom", **data})
+        return {k for k in convert_span(span, ConvertOptions()).attributes if ".span_data." in k}
+
+    assert keys({True: "a"}) == {"openai_agents.span_data.True"}
+    assert keys({1: "a"}) == {"openai_agents.span_data.1"}
+    assert keys({1.0: "a"}) == {"openai_agents.span_data.1.0"}

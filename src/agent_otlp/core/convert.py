@@ -388,7 +388,9 @@ _METADATA_KEY: Final = f"{NAMESPACE}.metadata"
 _DATA_KEYS: dict[str, str] = {}
 
 
-def _data_key(field_name: str) -> str:
+def _data_key(field_name: Any) -> str:
+    if type(field_name) is not str:  # 1, 1.0 and True are equal dict keys: never cached
+        return f"{SPAN_DATA}.{field_name}"
     key = _DATA_KEYS.get(field_name)
     if key is None:
         key = f"{SPAN_DATA}.{field_name}"

@@ -124,6 +124,7 @@ class Destination:
         self._ready: list[SpanRecord] = []
         self._in_flight = 0
         self._last_request_s = 0.0
+        self._request_started = 0.0
         #: Spans lost to failed or rejected requests so far; a flush that saw some is not
         #: "delivered". ``_flush_marks`` holds the count at each flush request.
         self._lost = 0
@@ -159,6 +160,7 @@ class Destination:
         while self.pending > limit:
             if (
                 self._last_request_s > SLOW_REQUEST
+                or (self._request_started and time.monotonic() - self._request_started > SLOW_REQUEST)
                 or self._breaker.state != CircuitBreaker.CLOSED
                 or self._log.failing
                 or self._stop.is_set()
@@ -396,9 +398,10 @@ class Destination:
                 self._stop.wait(min(wait, 1.0))
                 continue
             self.stats.requests += 1
-            started = time.monotonic()
+            self._request_started = time.monotonic()
             result = self._transport.send(body, settings.timeout)
-            self._last_request_s = time.monotonic() - started
+            self._last_request_s = time.monotonic() - self._request_started
+            self._request_started = 0.0
             if result.ok:
                 self._breaker.success()
                 self.stats.breaker = self._breaker.state

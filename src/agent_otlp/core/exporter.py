@@ -62,7 +62,7 @@ TRACE_MAX_OPEN: Final = 3600.0
 PRUNE_EVERY: Final = 60.0
 _WAKE_AT: Final = 256
 #: Default intake size (live SDK span objects waiting for the dispatcher).
-MAX_INTAKE: Final = 2048
+MAX_INTAKE: Final = 1024
 #: Longest a caller waits for room in a full intake, in seconds.
 INTAKE_WAIT: Final = 1.0
 #: After a wait that found no room, seconds during which full-intake items drop at once.
@@ -71,7 +71,7 @@ INTAKE_COOLDOWN: Final = 1.0
 DISPATCH_WAIT: Final = 0.5
 _CHUNK: Final = 512
 #: Ended trace ids remembered (late spans of these are ignored); bounded for memory.
-_REMEMBERED_ENDED: Final = 10_000
+_REMEMBERED_ENDED: Final = 4096
 
 # intake entry kinds
 _SDK_SPAN: Final = 0
