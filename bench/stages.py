@@ -13,30 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from typing import Any
-
-
-class _Keep:
-    def __init__(self) -> None:
-        self.spans: list[Any] = []
-
-    def on_trace_start(self, trace: Any) -> None:
-        return None
-
-    def on_trace_end(self, trace: Any) -> None:
-        return None
-
-    def on_span_start(self, span: Any) -> None:
-        return None
-
-    def on_span_end(self, span: Any) -> None:
-        self.spans.append(span)
-
-    def force_flush(self) -> None:
-        return None
-
-    def shutdown(self) -> None:
-        return None
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -53,9 +29,9 @@ def main(argv: list[str] | None = None) -> None:
     from agent_otlp.core.exporter import sdk_span_record
     from agent_otlp.core.factory import resolve_all, resource_for
     from agent_otlp.core.transport import HandlerTransport
-    from agent_otlp.workloads import produce_benchmark_traces
+    from agent_otlp.workloads import RecordingProcessor, produce_benchmark_traces
 
-    keep = _Keep()
+    keep = RecordingProcessor()
     set_trace_processors([keep])  # type: ignore[list-item]
     produce_benchmark_traces(args.traces)
     set_trace_processors([])

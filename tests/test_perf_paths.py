@@ -12,34 +12,16 @@ from agent_otlp.core.exporter import sdk_span_item, sdk_span_record
 from agent_otlp.core.factory import resolve_all
 from agent_otlp.core.ids import span_id_for
 from agent_otlp.core.records import AgentSpan, parse_item
-from agent_otlp.workloads import produce_benchmark_traces, recording_processors, run_demo_workflow
-
-
-class _KeepSpans:
-    def __init__(self) -> None:
-        self.spans: list[Any] = []
-
-    def on_trace_start(self, trace: Any) -> None:
-        return None
-
-    def on_trace_end(self, trace: Any) -> None:
-        return None
-
-    def on_span_start(self, span: Any) -> None:
-        return None
-
-    def on_span_end(self, span: Any) -> None:
-        self.spans.append(span)
-
-    def force_flush(self) -> None:
-        return None
-
-    def shutdown(self) -> None:
-        return None
+from agent_otlp.workloads import (
+    RecordingProcessor,
+    produce_benchmark_traces,
+    recording_processors,
+    run_demo_workflow,
+)
 
 
 def _live_spans(metadata: dict[str, str] | None = None) -> list[Any]:
-    keep = _KeepSpans()
+    keep = RecordingProcessor()
     with recording_processors([keep]):
         run_demo_workflow(metadata=metadata)
         produce_benchmark_traces(2)

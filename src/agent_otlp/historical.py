@@ -302,15 +302,7 @@ class HistoricalExport:
     def count_store(self, store: SpanStore, since_ns: int | None, until_ns: int | None,
                     after: int = 0) -> int:
         """Items that would go (spans and finished traces in the range)."""
-        query = "SELECT count(*) FROM items WHERE seq > ? AND kind != ?"
-        params: list[Any] = [after, KIND_TRACE_START]
-        if since_ns is not None:
-            query += " AND ended_ns >= ?"
-            params.append(since_ns)
-        if until_ns is not None:
-            query += " AND ended_ns < ?"
-            params.append(until_ns)
-        return int(store.execute(query, params)[0][0])
+        return store.count(after=after, since_ns=since_ns, until_ns=until_ns, deliverable=True)
 
     def from_store(self, store: SpanStore, since_ns: int | None = None, until_ns: int | None = None,
                    *, restart: bool = False) -> ExportResult:

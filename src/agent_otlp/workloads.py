@@ -517,11 +517,13 @@ def produce_benchmark_traces(
 
 class RecordingProcessor(TracingProcessor):
     """Collects the SDK's export dicts: ``trace.export()`` on trace start and
-    ``span.export()`` on span end, in the order they happen."""
+    ``span.export()`` on span end, in the order they happen; ``spans`` keeps the ended span
+    objects themselves."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.items: list[dict[str, Any]] = []
+        self.spans: list[Any] = []
 
     def _add(self, item: dict[str, Any] | None) -> None:
         if item is not None:
@@ -539,6 +541,8 @@ class RecordingProcessor(TracingProcessor):
 
     def on_span_end(self, span: Any) -> None:
         self._add(span.export())
+        with self._lock:
+            self.spans.append(span)
 
     def shutdown(self) -> None:
         return None

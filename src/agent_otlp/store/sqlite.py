@@ -77,6 +77,25 @@ class CursorStatus:
     oldest_undelivered_ns: int | None
 
 
+def _where(
+    after: int,
+    since_ns: int | None,
+    until_ns: int | None,
+    *,
+    upto_seq: int | None = None,
+    deliverable: bool = False,
+) -> tuple[str, list[Any]]:
+    """The WHERE clause (and its parameters) selecting items by seq and end time."""
+    clauses, params = ["seq > ?"], [after]
+    for clause, value in (("seq <= ?", upto_seq), ("ended_ns >= ?", since_ns), ("ended_ns < ?", until_ns)):
+        if value is not None:
+            clauses.append(clause)
+            params.append(value)
+    if deliverable:
+        clauses.append(f"kind != {KIND_TRACE_START}")
+    return " AND ".join(clauses), params
+
+
 class SpanStore:
     """Thread-safe handle on one store file."""
 
@@ -145,33 +164,26 @@ class SpanStore:
         upto_seq: int | None = None,
     ) -> list[StoredItem]:
         """Up to ``limit`` items with a seq above ``seq``, in order, optionally by end time."""
-        query = "SELECT seq, kind, trace_id, item_id, ended_ns, payload FROM items WHERE seq > ?"
-        params: list[Any] = [seq]
-        if upto_seq is not None:
-            query += " AND seq <= ?"
-            params.append(upto_seq)
-        if since_ns is not None:
-            query += " AND ended_ns >= ?"
-            params.append(since_ns)
-        if until_ns is not None:
-            query += " AND ended_ns < ?"
-            params.append(until_ns)
-        query += " ORDER BY seq LIMIT ?"
-        params.append(limit)
+        where, params = _where(seq, since_ns, until_ns, upto_seq=upto_seq)
+        # the clause is built from fixed text only; every value is a bound parameter
+        query = f"SELECT seq, kind, trace_id, item_id, ended_ns, payload FROM items WHERE {where} ORDER BY seq LIMIT ?"  # noqa: S608
         with self._lock:
-            rows = self._conn.execute(query, params).fetchall()
+            rows = self._conn.execute(query, [*params, limit]).fetchall()
         return [StoredItem(*row) for row in rows]
 
-    def count(self, *, after: int = 0, since_ns: int | None = None, until_ns: int | None = None) -> int:
-        query = "SELECT count(*) FROM items WHERE seq > ?"
-        params: list[Any] = [after]
-        if since_ns is not None:
-            query += " AND ended_ns >= ?"
-            params.append(since_ns)
-        if until_ns is not None:
-            query += " AND ended_ns < ?"
-            params.append(until_ns)
+    def count(
+        self,
+        *,
+        after: int = 0,
+        since_ns: int | None = None,
+        until_ns: int | None = None,
+        deliverable: bool = False,
+    ) -> int:
+        """Items after ``after`` ending in the range; ``deliverable`` leaves out the trace
+        objects kept only to finish open traces."""
+        where, params = _where(after, since_ns, until_ns, deliverable=deliverable)
         with self._lock:
+            query = f"SELECT count(*) FROM items WHERE {where}"  # noqa: S608 - fixed text, bound values
             return int(self._conn.execute(query, params).fetchone()[0])
 
     def open_traces(self) -> list[tuple[str, bytes | None, int | None, int | None]]:
