@@ -33,6 +33,10 @@ _JSON_CONTENT: Final = CONTENT_ATTRIBUTES - {f"{NAMESPACE}.speech.input", f"{NAM
 
 @hookimpl(trylast=True)
 def agent_otlp_make_transport(settings: Settings) -> Transport:
+    if settings.transport == "otel-sdk":
+        from agent_otlp.core.otel_sdk import OtelSdkTransport
+
+        return OtelSdkTransport(settings)
     if settings.protocol == "grpc":
         return GrpcTransport(
             settings.endpoint,

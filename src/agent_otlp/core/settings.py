@@ -38,6 +38,7 @@ __all__ = [
 
 PROTOCOLS: Final = ("http/protobuf", "grpc")
 COMPRESSIONS: Final = ("gzip", "none")
+TRANSPORTS: Final = ("native", "otel-sdk")
 DEFAULT_CONTENT_LIMIT: Final = 32768
 
 
@@ -86,6 +87,8 @@ class Settings:
     resource: Mapping[str, AttrValue]
     options: Mapping[str, Any] = field(default_factory=dict)
     disabled: bool = False
+    #: ``native`` (agent-otlp's own sender) or ``otel-sdk`` (opentelemetry-exporter-otlp).
+    transport: str = "native"
     #: Which source gave each setting (``"env OTEL_EXPORTER_OTLP_ENDPOINT"``...).
     origins: Mapping[str, str] = field(default_factory=dict, compare=False)
 
@@ -282,6 +285,7 @@ _SPECS: Final = (
     _Spec("content_limit", _number(int, 16), DEFAULT_CONTENT_LIMIT),
     _Spec("service_name", _text, None, ((ev.OTEL_SERVICE_NAME, 1),)),
     _Spec("disabled", _bool, False, ((ev.OTEL_SDK_DISABLED, 1),)),
+    _Spec("transport", _choice(TRANSPORTS), "native"),
 )
 _KNOWN: Final = frozenset(s.key for s in _SPECS) | {"endpoint", "adapter", "resource", "options"}
 
@@ -455,6 +459,7 @@ def resolve_settings(
         resource=_resource(env, {**arguments, **dest_args}, {**file_config, **file_dest}),
         options=options,
         disabled=values["disabled"],
+        transport=values["transport"],
         origins=layers.origins,
     )
 
