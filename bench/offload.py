@@ -1,6 +1,9 @@
 """Prototype: agent-otlp's pipeline in a child process, fed through a pipe.
 
-Not part of agent-otlp; it measures what an offload mode would give. In one interpreter the
+Superseded by the product feature ``create_exporter(..., offload=True)``
+(:mod:`agent_otlp.core.offload`), which the bench row ``agent-otlp-offload`` now runs; kept
+as the minimal reference the feature grew from (no flush or stats round trips, no bounded
+wait, no child-death handling). In one interpreter the
 agent's thread pays for all of agent-otlp's background Python work (the GIL), about
 25-35 µs per span today. Here the agent's thread only copies the span's fields into a tuple
 (``span_data.export()`` included) and every :data:`FRAME` spans one ``marshal.dumps``; a

@@ -92,14 +92,21 @@ def setup_agent_otlp(args: argparse.Namespace) -> Setup:
 
 
 def setup_agent_otlp_offload(args: argparse.Namespace) -> Setup:
-    """Prototype: the pipeline in a child process (``bench/offload.py``)."""
+    """Offload mode: ``create_exporter(..., offload=True)``, the pipeline in a child process."""
     from agents.tracing import set_trace_processors
 
-    import offload
+    import agent_otlp
 
-    processor = offload.OffloadProcessor(args.sink, args.adapter)
-    set_trace_processors([processor])  # type: ignore[list-item]
-    return processor.shutdown, 11, {"adapter": args.adapter}
+    exporter = agent_otlp.create_exporter(args.adapter, endpoint=args.sink, env={}, offload=True)
+    set_trace_processors([agent_otlp.make_processor(exporter)])
+
+    def flush() -> Any:
+        report = exporter.shutdown()
+        stats = exporter.stats.snapshot()
+        return {"delivered": report.delivered, "pending": report.pending,
+                "child_maxrss_kb": stats["offload"]["child_maxrss_kb"], "stats": _plain(stats)}
+
+    return flush, 11, {"adapter": args.adapter}
 
 
 def setup_openinference(args: argparse.Namespace) -> Setup:

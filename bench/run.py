@@ -62,7 +62,7 @@ PIPELINES: list[Pipeline] = [
     Pipeline("agent-otlp-jaeger", "agent-otlp", args=("--adapter", "jaeger"),
              available=_exists("src/agent_otlp/adapters/jaeger.py")),
     Pipeline("agent-otlp-offload", "agent-otlp-offload", args=("--adapter", "otlp"),
-             note="prototype (bench/offload.py): pipeline in a child process; RSS is the "
+             note="create_exporter(offload=True): pipeline in a child process; RSS is the "
                   "agent's process only, the child's peak is in the run's flush info"),
     Pipeline("openinference", "openinference", "alt", available=_alt_ready,
              note="openinference-instrumentation-openai-agents 2.6.0 + BatchSpanProcessor"),

@@ -111,6 +111,15 @@ The durable span store: ``on`` (``$XDG_DATA_HOME/agent-otlp/spans.db``), a file 
 turn it on unless told ``--no-store``.
 """
 AGENT_OTLP_STORE_BUDGET: Final = "AGENT_OTLP_STORE_BUDGET"
+AGENT_OTLP_OFFLOAD: Final = "AGENT_OTLP_OFFLOAD"
+"""
+.. envvar:: AGENT_OTLP_OFFLOAD
+
+``true`` runs the export pipeline in a child process (offload mode, see
+``docs/performance.md``) when :func:`agent_otlp.instrument_openai_agents` builds the exporter.
+Default ``false``. ``create_exporter`` takes ``offload=True`` as an argument instead (the CLI
+and the file paths stay in-process).
+"""
 """
 .. envvar:: AGENT_OTLP_STORE_BUDGET
 

@@ -24,6 +24,7 @@ from agent_otlp.core.settings import (
 from agent_otlp.core.transport import Transport
 
 if TYPE_CHECKING:
+    from agent_otlp.core.offload import OffloadExporter
     from agent_otlp.store.sqlite import SpanStore
 
 __all__ = ["create_exporter", "open_store", "resolve_all"]
@@ -125,6 +126,7 @@ def create_exporter(
     transport_factory: TransportFactory | None = None,
     store: bool | str | os.PathLike[str] | SpanStore | None = None,
     trace_idle_timeout: float | None = None,
+    offload: bool = False,
     **arguments: Any,
 ) -> AgentExporter:
     """An exporter for the configured destinations, started.
@@ -140,6 +142,11 @@ def create_exporter(
         (``True`` for the default path, or a path); default ``AGENT_OTLP_STORE``, else off.
     :param trace_idle_timeout: seconds a trace fed from files or the bridge may stay quiet
         before its workflow span is sent (default 30).
+    :param offload: run the export pipeline in a child process (see
+        :mod:`agent_otlp.core.offload` and ``docs/performance.md``): the agent's thread only
+        copies each span's fields. Not with ``manager``, ``transport_factory`` or a
+        ``SpanStore`` object (they cannot cross to the child). Returns an
+        :class:`~agent_otlp.core.offload.OffloadExporter` (an :class:`AgentExporter`).
     :param arguments: any setting by name (``endpoint``, ``protocol``, ``headers``,
         ``capture_content``, ``service_name``, ``resource``, ``options``...), applied to every
         destination; ``destinations={"name": {...}}`` for one destination only.
@@ -148,6 +155,9 @@ def create_exporter(
     """
     env = os.environ if env is None else env
     resolved = resolve_all(adapters, config_file=config_file, env=env, manager=manager, **arguments)
+    if offload:
+        return _offload(resolved, adapters, config_file, env, manager, transport_factory, store,
+                        trace_idle_timeout, arguments)
     span_store = open_store(store, env)
     destinations = []
     for settings, hooks in resolved:
@@ -174,3 +184,53 @@ def create_exporter(
     if trace_idle_timeout is not None:
         extra["trace_idle_timeout"] = trace_idle_timeout
     return AgentExporter(destinations, store=span_store, **extra)
+
+
+def offload_requested(env: Mapping[str, str]) -> bool:
+    """``AGENT_OTLP_OFFLOAD`` as a boolean (``true``/``1``/``on``/``yes``; default off)."""
+    raw = (env.get(ev.AGENT_OTLP_OFFLOAD) or "").strip().lower()
+    if raw in ("", "0", "false", "off", "no"):
+        return False
+    if raw in ("1", "true", "on", "yes"):
+        return True
+    raise ConfigError(ev.AGENT_OTLP_OFFLOAD, raw, "expected true or false")
+
+
+def _offload(
+    resolved: list[tuple[Settings, Any]],
+    adapters: str | list[str] | None,
+    config_file: str | os.PathLike[str] | None,
+    env: Mapping[str, str],
+    manager: AdapterManager | None,
+    transport_factory: TransportFactory | None,
+    store: Any,
+    trace_idle_timeout: float | None,
+    arguments: dict[str, Any],
+) -> OffloadExporter:
+    """The settings are validated here (errors surface in the agent process); the child
+    builds the same exporter from the same arguments and environment snapshot."""
+    import pickle
+
+    from agent_otlp.core.offload import OffloadConfig, OffloadExporter
+
+    if os.name != "posix":
+        raise ConfigError("offload", True, "offload mode needs a POSIX system")
+    if manager is not None or transport_factory is not None:
+        raise ConfigError("offload", True, "not with manager or transport_factory (they "
+                          "cannot be sent to the export process)")
+    if store is not None and not isinstance(store, (bool, str, os.PathLike)):
+        raise ConfigError("offload", True, "store must be a bool or a path in offload mode")
+    config = OffloadConfig(
+        adapters=adapters,
+        config_file=os.fspath(config_file) if config_file is not None else None,
+        store=os.fspath(store) if isinstance(store, os.PathLike) else store,
+        trace_idle_timeout=trace_idle_timeout,
+        arguments=dict(arguments),
+        env=dict(env),
+    )
+    try:
+        pickle.dumps(config)
+    except Exception as exc:
+        raise ConfigError("offload", True, f"arguments must be picklable: {exc}") from None
+    capture = any(s.capture_content for s, _ in resolved if not s.disabled)
+    return OffloadExporter(config, capture_content=capture)

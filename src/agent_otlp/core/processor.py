@@ -7,9 +7,11 @@ agent's thread) and never raise.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from agent_otlp.core.errors import ConfigError
 from agent_otlp.core.exporter import AgentExporter
 
 if TYPE_CHECKING:
@@ -68,6 +70,7 @@ def instrument_openai_agents(
     exporter: AgentExporter | None = None,
     *,
     replace_openai_exporter: bool = False,
+    offload: bool | None = None,
     **config: Any,
 ) -> TracingProcessor:
     """Export every trace of the OpenAI Agents SDK through agent-otlp. One line::
@@ -78,15 +81,25 @@ def instrument_openai_agents(
         environment and the config file (see :func:`agent_otlp.create_exporter`).
     :param replace_openai_exporter: remove the SDK's other processors (including the one that
         uploads to OpenAI's hosted traces) instead of running beside them.
+    :param offload: build the exporter in offload mode (the pipeline in a child process, see
+        ``docs/performance.md``); default ``AGENT_OTLP_OFFLOAD`` (off). Only when no
+        ``exporter`` is given (pass ``offload=True`` to ``create_exporter`` instead).
     :param config: settings for :func:`agent_otlp.create_exporter` (``adapters=...``...).
     :return: the installed processor; its ``exporter`` attribute gives flush, shutdown and
         statistics.
     """
     from agents.tracing import add_trace_processor, set_trace_processors
 
-    from agent_otlp.core.factory import create_exporter
+    from agent_otlp.core.factory import create_exporter, offload_requested
 
-    processor = make_processor(exporter or create_exporter(**config))
+    if exporter is not None and offload is not None:
+        raise ConfigError("offload", offload, "give offload to create_exporter, not with an exporter")
+    if exporter is None:
+        if offload is None:
+            env = config.get("env")
+            offload = offload_requested(os.environ if env is None else env)
+        exporter = create_exporter(offload=offload, **config)
+    processor = make_processor(exporter)
     if replace_openai_exporter:
         set_trace_processors([processor])
     else:

@@ -1,0 +1,188 @@
+"""Offload mode, the child's side and the wire between the two processes.
+
+Frames are length-prefixed (:data:`HEADER`) ``marshal`` dumps of entry tuples whose first
+element is one of the entry kinds below; the first frame is the pickled
+:class:`OffloadConfig`. The child answers control entries (flush, stats, shutdown) on a
+second pipe with pickled ``(ticket, payload)`` frames. See :mod:`agent_otlp.core.offload`.
+"""
+
+from __future__ import annotations
+
+import marshal
+import os
+import pickle
+import signal
+import struct
+import sys
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import IO, Any, Final
+
+from agent_otlp.core import exporter as _exp
+from agent_otlp.core.errors import InputError
+from agent_otlp.core.exporter import AgentExporter
+from agent_otlp.core.records import AgentSpan, parse_timestamp
+from agent_otlp.core.secrets import Secret, redact_text, register_secret
+
+__all__ = ["HEADER", "OffloadConfig", "child_main", "feed", "read_frame"]
+
+HEADER: Final = struct.Struct("<I")
+
+# entry kinds (marshal-able tuples)
+_SPAN, _SPAN_ITEM, _TRACE_START, _TRACE_END, _ITEM, _END_TRACE, _END_ALL, _IDLE = range(8)
+_FLUSH, _STATS, _SHUTDOWN = 10, 11, 12
+
+
+
+@dataclass(frozen=True)
+class OffloadConfig:
+    """What the child needs to build the same exporter (pickled over the pipe)."""
+
+    adapters: str | list[str] | None
+    config_file: str | None
+    store: bool | str | None
+    trace_idle_timeout: float | None
+    arguments: dict[str, Any]
+    env: dict[str, str]
+
+    def create(self) -> AgentExporter:
+        from agent_otlp.core.factory import create_exporter
+
+        extra: dict[str, Any] = {}
+        if self.trace_idle_timeout is not None:
+            extra["trace_idle_timeout"] = self.trace_idle_timeout
+        return create_exporter(
+            self.adapters, config_file=self.config_file, env=self.env, store=self.store,
+            **extra, **self.arguments,
+        )
+
+
+
+class _ExportedTrace:
+    """Stands in for an SDK trace object: the dispatcher only calls ``export()``."""
+
+    __slots__ = ("_data",)
+
+    def __init__(self, data: Any) -> None:
+        self._data = data
+
+    def export(self) -> Any:
+        return self._data
+
+
+def _put_at(exporter: AgentExporter, kind: int, payload: Any, when: int) -> None:
+    """Queue into the exporter's intake with the agent's timestamp. Off the agent's thread,
+    so it waits for room instead of dropping (the backpressure reaches the agent process
+    through the pipe, where the bounded policy applies)."""
+    intake = exporter._intake
+    while len(intake) >= exporter._max_intake and not exporter._closed:
+        exporter._wake.set()
+        time.sleep(0.002)
+    if exporter._closed:
+        exporter.stats.dropped_intake_full += 1
+        return
+    intake.append((kind, payload, when))
+    if len(intake) >= 256 and not exporter._wake.is_set():
+        exporter._wake.set()
+
+
+def feed(exporter: AgentExporter, entry: Any) -> None:
+    """One data entry into ``exporter``; control entries are ignored here."""
+    kind = entry[0]
+    if kind == _SPAN:
+        _, span_id, trace_id, parent_id, started, ended, data, error = entry
+        try:
+            record = AgentSpan(
+                span_id, trace_id, parent_id or None,
+                parse_timestamp(started, "started_at", span_id),
+                parse_timestamp(ended, "ended_at", span_id),
+                data, dict(error) if error else None, None,
+            )
+        except InputError:  # the validated path reports it
+            item = {"object": "trace.span", "id": span_id, "trace_id": trace_id,
+                    "parent_id": parent_id, "started_at": started, "ended_at": ended,
+                    "span_data": data, "error": error}
+            exporter.submit_items([item])
+            return
+        _put_at(exporter, _exp._ITEM, record, time.time_ns())
+    elif kind in (_SPAN_ITEM, _ITEM):
+        exporter.submit_items([entry[1]])
+    elif kind == _TRACE_START:
+        _put_at(exporter, _exp._SDK_TRACE_START, _ExportedTrace(entry[1]), entry[2])
+    elif kind == _TRACE_END:
+        _put_at(exporter, _exp._SDK_TRACE_END, _ExportedTrace(entry[1]), entry[2])
+    elif kind == _END_TRACE:
+        exporter.end_trace(entry[1])
+    elif kind == _END_ALL:
+        exporter.end_all_traces()
+    elif kind == _IDLE:
+        exporter.set_trace_idle_timeout(entry[1])
+
+
+def read_frame(stream: IO[bytes]) -> bytes | None:
+    header = stream.read(HEADER.size)
+    if len(header) < HEADER.size:
+        return None
+    size = HEADER.unpack(header)[0]
+    body = stream.read(size)
+    return body if len(body) == size else None
+
+
+def _register_secrets(value: Any) -> None:
+    if isinstance(value, Secret):
+        register_secret(value.reveal())
+    elif isinstance(value, Mapping):
+        for item in value.values():
+            _register_secrets(item)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            _register_secrets(item)
+
+
+def child_main(reply_fd: int) -> None:
+    """The child process: ``python -c '...child_main(FD)'`` with the pipe on stdin."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the agent process decides when to stop
+    source = sys.stdin.buffer
+    replies = os.fdopen(reply_fd, "wb", buffering=0)
+
+    def reply(ticket: int, payload: Any) -> None:
+        data = pickle.dumps((ticket, payload))
+        replies.write(HEADER.pack(len(data)) + data)
+
+    first = read_frame(source)
+    if first is None:
+        return
+    config: OffloadConfig = pickle.loads(first)  # noqa: S301 - from the agent process
+    _register_secrets(config.arguments)
+    try:
+        exporter = config.create()
+    except Exception as exc:
+        reply(0, ("error", redact_text(f"{type(exc).__name__}: {exc}")))
+        return
+    reply(0, ("ready", os.getpid()))
+    while True:
+        frame = read_frame(source)
+        if frame is None:  # the agent process is gone or closed the pipe: flush and stop
+            exporter.shutdown(exporter._exit_timeout)
+            return
+        for entry in marshal.loads(frame):  # noqa: S302 - from the agent process
+            kind = entry[0]
+            if kind < _FLUSH:
+                feed(exporter, entry)
+            elif kind == _FLUSH:
+                reply(entry[1], exporter.force_flush(entry[2]))
+            elif kind == _STATS:
+                reply(entry[1], (exporter.stats.snapshot(), exporter.pending(), _maxrss_kb()))
+            elif kind == _SHUTDOWN:
+                report = exporter.shutdown(entry[2])
+                reply(entry[1], (report, exporter.stats.snapshot(), _maxrss_kb()))
+                return
+
+
+def _maxrss_kb() -> int:
+    import resource
+
+    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+
+
