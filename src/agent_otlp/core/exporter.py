@@ -29,7 +29,7 @@ import threading
 import time
 import weakref
 from collections import OrderedDict, deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
@@ -167,6 +167,37 @@ def sdk_span_record(span: Any, capture_content: bool) -> AgentSpan:
     )
 
 
+class Room:
+    """The wait for room in a full queue: at most :data:`INTAKE_WAIT` seconds, then the
+    caller drops and counts, and for :data:`INTAKE_COOLDOWN` seconds the next callers drop
+    at once instead of waiting again. The consumer calls :meth:`notify` when it made room."""
+
+    def __init__(self) -> None:
+        self.cond = threading.Condition(threading.Lock())
+        self.waiting = 0
+        self._no_wait_until = 0.0
+
+    def wait(self, has_room: Callable[[], bool], wake: Callable[[], None]) -> bool:
+        """Wait (bounded) until ``has_room()``; ``wake`` nudges the consumer first."""
+        if time.monotonic() < self._no_wait_until:
+            return False
+        with self.cond:
+            self.waiting += 1
+            wake()
+            try:
+                room = self.cond.wait_for(has_room, INTAKE_WAIT)
+            finally:
+                self.waiting -= 1
+        if not room:
+            self._no_wait_until = time.monotonic() + INTAKE_COOLDOWN
+        return room
+
+    def notify(self) -> None:
+        if self.waiting:
+            with self.cond:
+                self.cond.notify_all()
+
+
 class AgentExporter:
     """Receives agent traces and spans and delivers them to its destinations."""
 
@@ -194,9 +225,7 @@ class AgentExporter:
         self._idle_timeout = trace_idle_timeout
         self._intake: deque[tuple[int, Any, int]] = deque()
         self._wake = threading.Event()
-        self._room = threading.Condition(threading.Lock())
-        self._waiting = 0
-        self._no_wait_until = 0.0
+        self._room = Room()
         self._barrier_done = threading.Condition()
         self._barriers_seen = 0
         self._barriers_sent = 0
@@ -229,21 +258,10 @@ class AgentExporter:
 
     def _wait_for_room(self) -> bool:
         """Bounded wait for the dispatcher to make room in the intake (see module doc)."""
-        now = time.monotonic()
-        if now < self._no_wait_until or self._closed or threading.current_thread() is self._thread:
+        if self._closed or threading.current_thread() is self._thread:
             return False
         low = self._max_intake * 3 // 4
-        with self._room:
-            self._waiting += 1
-            self._wake.set()
-            try:
-                room = self._room.wait_for(
-                    lambda: len(self._intake) <= low or self._closed, INTAKE_WAIT
-                )
-            finally:
-                self._waiting -= 1
-        if not room:
-            self._no_wait_until = time.monotonic() + INTAKE_COOLDOWN
+        room = self._room.wait(lambda: len(self._intake) <= low or self._closed, self._wake.set)
         return room and not self._closed
 
     def on_sdk_span_end(self, span: Any) -> None:
@@ -396,13 +414,10 @@ class AgentExporter:
                 self._deliver(out, ends)
                 out, ends = [], []
                 self._await_destinations()
-            if self._waiting and len(intake) % 64 == 0:
-                with self._room:
-                    self._room.notify_all()
+            if len(intake) % 64 == 0:
+                self._room.notify()
         self._deliver(out, ends)
-        if self._waiting:
-            with self._room:
-                self._room.notify_all()
+        self._room.notify()
 
     def _await_destinations(self) -> None:
         """Hold off converting while a healthy destination is behind (memory bound)."""

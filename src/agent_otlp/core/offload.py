@@ -58,10 +58,9 @@ from typing import Any, Final
 
 from agent_otlp.core.errors import ConfigError, InputError
 from agent_otlp.core.exporter import (
-    INTAKE_COOLDOWN,
-    INTAKE_WAIT,
     AgentExporter,
     FlushReport,
+    Room,
     sdk_span_item,
 )
 from agent_otlp.core.offload_child import (
@@ -209,9 +208,7 @@ class OffloadExporter(AgentExporter):
         self._pending_bytes = 0
         self._sealed_spans = 0
         self._wake = threading.Event()
-        self._room = threading.Condition(threading.Lock())
-        self._waiting = 0
-        self._no_wait_until = 0.0
+        self._room = Room()
         self._closed = False
         self._stopping = False
         self._lock = threading.Lock()
@@ -381,12 +378,8 @@ class OffloadExporter(AgentExporter):
                 with self._batch_lock:
                     frames.popleft()
                     self._pending_bytes -= len(frame) - HEADER.size
-                if self._waiting:
-                    with self._room:
-                        self._room.notify_all()
-            if self._waiting:
-                with self._room:
-                    self._room.notify_all()
+                self._room.notify()
+            self._room.notify()
             if self._stopping and not frames and not self._entries:
                 return
 
@@ -422,20 +415,10 @@ class OffloadExporter(AgentExporter):
                 self._seal()
 
     def _wait_for_room(self) -> bool:
-        now = time.monotonic()
-        if now < self._no_wait_until or self._closed or threading.current_thread() is self._writer:
+        if self._closed or threading.current_thread() is self._writer:
             return False
         low = self._max_bytes * 3 // 4
-        with self._room:
-            self._waiting += 1
-            self._wake.set()
-            try:
-                room = self._room.wait_for(lambda: self._pending_bytes <= low or self._closed,
-                                           INTAKE_WAIT)
-            finally:
-                self._waiting -= 1
-        if not room:
-            self._no_wait_until = time.monotonic() + INTAKE_COOLDOWN
+        room = self._room.wait(lambda: self._pending_bytes <= low or self._closed, self._wake.set)
         return room and not self._closed
 
     def on_sdk_span_end(self, span: Any) -> None:
@@ -546,14 +529,15 @@ class OffloadExporter(AgentExporter):
 
     def _drain_fallback(self, deadline: float) -> None:
         """Wait until the writer has handed everything queued to the fallback."""
-        with self._room:
-            self._waiting += 1
+        room = self._room
+        with room.cond:
+            room.waiting += 1
             try:
                 while (self._frames or self._entries) and time.monotonic() < deadline:
                     self._wake.set()
-                    self._room.wait(min(0.05, max(0.0, deadline - time.monotonic())))
+                    room.cond.wait(min(0.05, max(0.0, deadline - time.monotonic())))
             finally:
-                self._waiting -= 1
+                room.waiting -= 1
 
     def force_flush(self, timeout: float = 30.0) -> FlushReport:
         """Deliver everything queued so far: the child flushes and answers (at most
@@ -603,8 +587,8 @@ class OffloadExporter(AgentExporter):
                     report = FlushReport(False, report.pending, report.destinations)
             self._kill_child()
             self._reader.join(1.0)
-            with self._room:
-                self._room.notify_all()
+            with self._room.cond:
+                self._room.cond.notify_all()
         if report is None:
             logger.warning("agent-otlp: the export process did not confirm its shutdown")
             return FlushReport(False, self._queued() + self._last_pending)
