@@ -47,8 +47,8 @@ Session-scoped fixtures (one backend per test session, shared by all tests):
     traces survive ``stop()``/``start()``, for outage/recovery tests. Slower to
     start than the session ``jaeger``; use it only where a restart must keep data.
 
-``sdk_processors`` (function scope) - clears the OpenAI Agents SDK's trace
-    processors for the test and puts the previous ones back afterwards.
+``sdk_processors`` (function scope, from ``agent_otlp.testing.pytest_plugin``) - clears
+    the OpenAI Agents SDK's trace processors for the test and restores them afterwards.
 
 ``tempo`` -> :class:`integration.harness.ContainerTempo`
     Grafana Tempo in a container; skipped (also in CI) when no Docker engine
@@ -76,7 +76,7 @@ its report.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -169,72 +169,45 @@ def _start(what: str, backend: Backend) -> Backend:
 _active: dict[str, Backend] = {}
 
 
-@pytest.fixture(scope="session")
-def jaeger() -> Iterator[Any]:
+def _provide(
+    fixture: str, build: str, container: Callable[[], Backend], native: Callable[[], Backend]
+) -> Iterator[Any]:
+    """Start the backend (container or native, by mode), register its logs, stop it after."""
     if _mode() == "container":
         ok, reason = docker_available()
         if not ok:
-            _unavailable("jaeger container", reason)
-        backend: Backend = ContainerJaeger()
+            _unavailable(f"{build} container", reason)
+        backend = container()
     else:
-        if "jaeger" in _build_errors:
-            _unavailable("jaeger", _build_errors["jaeger"])
-        backend = NativeJaeger()
-    _start("jaeger", backend)
-    _active["jaeger"] = backend
+        if build in _build_errors:
+            _unavailable(build, _build_errors[build])
+        backend = native()
+    _start(build, backend)
+    _active[fixture] = backend
     yield backend
-    _active.pop("jaeger", None)
+    _active.pop(fixture, None)
     backend.close()
+
+
+@pytest.fixture(scope="session")
+def jaeger() -> Iterator[Any]:
+    yield from _provide("jaeger", "jaeger", ContainerJaeger, NativeJaeger)
 
 
 @pytest.fixture
 def jaeger_badger() -> Iterator[Any]:
     """A private Jaeger whose badger storage survives restarts."""
-    if _mode() == "container":
-        ok, reason = docker_available()
-        if not ok:
-            _unavailable("jaeger container", reason)
-        backend: Backend = ContainerJaeger(storage="badger")
-    else:
-        if "jaeger" in _build_errors:
-            _unavailable("jaeger", _build_errors["jaeger"])
-        backend = NativeJaeger(storage="badger")
-    _start("jaeger", backend)
-    _active["jaeger_badger"] = backend
-    yield backend
-    _active.pop("jaeger_badger", None)
-    backend.close()
-
-
-@pytest.fixture
-def sdk_processors() -> Iterator[list[Any]]:
-    """The SDK's trace processors before the test (cleared now, restored afterwards)."""
-    tracing = pytest.importorskip("agents.tracing")
-    multi = tracing.get_trace_provider()._multi_processor
-    before = list(multi._processors)
-    tracing.set_trace_processors([])
-    try:
-        yield before
-    finally:
-        tracing.set_trace_processors(before)
+    yield from _provide(
+        "jaeger_badger",
+        "jaeger",
+        lambda: ContainerJaeger(storage="badger"),
+        lambda: NativeJaeger(storage="badger"),
+    )
 
 
 @pytest.fixture(scope="session")
 def otel_collector() -> Iterator[Any]:
-    if _mode() == "container":
-        ok, reason = docker_available()
-        if not ok:
-            _unavailable("otelcol container", reason)
-        backend: Backend = ContainerCollector()
-    else:
-        if "otelcol" in _build_errors:
-            _unavailable("otelcol", _build_errors["otelcol"])
-        backend = NativeCollector()
-    _start("otelcol", backend)
-    _active["otel_collector"] = backend
-    yield backend
-    _active.pop("otel_collector", None)
-    backend.close()
+    yield from _provide("otel_collector", "otelcol", ContainerCollector, NativeCollector)
 
 
 @pytest.fixture

@@ -375,7 +375,29 @@ class NativeJaeger(NativeBackend):
         return JaegerQuery(self.query_url)
 
 
-class NativeCollector(NativeBackend):
+class _SpanFile:
+    """Reading a collector's file exporter output (both collector backends)."""
+
+    name: str
+    output_path: Path
+    _skip_lines: int
+
+    def read_spans(self) -> list[dict[str, Any]]:
+        return _read_span_file(self.output_path, self._skip_lines)
+
+    def wait_for_spans(
+        self,
+        predicate: Callable[[list[dict[str, Any]]], bool] | int = 1,
+        timeout: float = 15.0,
+    ) -> list[dict[str, Any]]:
+        return _wait_for_spans(self.read_spans, predicate, timeout, self.name)
+
+    def clear(self) -> None:
+        """Forget spans received so far (later reads only see newer ones)."""
+        self._skip_lines = _count_lines(self.output_path)
+
+
+class NativeCollector(_SpanFile, NativeBackend):
     """Minimal OpenTelemetry Collector that records received spans to a file.
 
     Request headers listed in :data:`integration.configs.FORWARDED_HEADERS`
@@ -412,19 +434,6 @@ class NativeCollector(NativeBackend):
     def _is_ready(self) -> bool:
         return _http_ok(f"http://{LOOPBACK}:{self.ports['health']}/status")
 
-    def read_spans(self) -> list[dict[str, Any]]:
-        return _read_span_file(self.output_path, self._skip_lines)
-
-    def wait_for_spans(
-        self,
-        predicate: Callable[[list[dict[str, Any]]], bool] | int = 1,
-        timeout: float = 15.0,
-    ) -> list[dict[str, Any]]:
-        return _wait_for_spans(self.read_spans, predicate, timeout, self.name)
-
-    def clear(self) -> None:
-        """Forget spans received so far (later reads only see newer ones)."""
-        self._skip_lines = _count_lines(self.output_path)
 
 
 def _count_lines(path: Path) -> int:
@@ -754,7 +763,7 @@ class ContainerJaeger(ContainerBackend):
         return JaegerQuery(self.query_url)
 
 
-class ContainerCollector(ContainerBackend):
+class ContainerCollector(_SpanFile, ContainerBackend):
     """Collector-contrib image with the same pipeline as :class:`NativeCollector`."""
 
     name = "otelcol"
@@ -784,18 +793,6 @@ class ContainerCollector(ContainerBackend):
     def _is_ready(self) -> bool:
         return _http_ok(f"http://{LOOPBACK}:{self.ports['health']}/")
 
-    def read_spans(self) -> list[dict[str, Any]]:
-        return _read_span_file(self.output_path, self._skip_lines)
-
-    def wait_for_spans(
-        self,
-        predicate: Callable[[list[dict[str, Any]]], bool] | int = 1,
-        timeout: float = 15.0,
-    ) -> list[dict[str, Any]]:
-        return _wait_for_spans(self.read_spans, predicate, timeout, self.name)
-
-    def clear(self) -> None:
-        self._skip_lines = _count_lines(self.output_path)
 
 
 class ContainerTempo(ContainerBackend):

@@ -1,9 +1,10 @@
-"""pytest fixtures providing in-process OTLP receivers (registered as a ``pytest11`` plugin)."""
+"""pytest fixtures providing in-process OTLP receivers, and the OpenAI Agents SDK's trace
+processors restored after each test (registered as a ``pytest11`` plugin)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import pytest
 
@@ -15,6 +16,7 @@ __all__ = [
     "otlp_grpc_receiver",
     "otlp_receiver",
     "otlp_receiver_factory",
+    "sdk_processors",
 ]
 
 
@@ -62,3 +64,17 @@ def otlp_receiver(otlp_receiver_factory: ReceiverFactory) -> OTLPReceiver:
 def otlp_grpc_receiver(otlp_receiver_factory: ReceiverFactory) -> OTLPReceiver:
     """A running OTLP/gRPC receiver; export to ``otlp_grpc_receiver.endpoint``."""
     return otlp_receiver_factory("grpc")
+
+
+@pytest.fixture
+def sdk_processors() -> Iterator[list[Any]]:
+    """The OpenAI Agents SDK's trace processors before the test: cleared for the test and
+    restored afterwards (skips when the SDK is not installed)."""
+    tracing = pytest.importorskip("agents.tracing")
+    multi = tracing.get_trace_provider()._multi_processor
+    before = list(multi._processors)
+    tracing.set_trace_processors([])
+    try:
+        yield before
+    finally:
+        tracing.set_trace_processors(before)
