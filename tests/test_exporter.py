@@ -50,7 +50,7 @@ def make(receiver: OTLPReceiver, adapters: Any = "otlp", **kwargs: Any) -> Agent
 @pytest.mark.parametrize("protocol", ["http", "grpc"])
 def test_exports_over_http_and_grpc(otlp_receiver_factory: Any, protocol: str) -> None:
     receiver = otlp_receiver_factory(protocol)
-    exporter = make(receiver, service_name="svc")
+    exporter = make(receiver, service_name="svc", compression="gzip")
     assert exporter.submit_items(items(3)) == []
     report = exporter.shutdown(10)
     assert report.delivered and report.pending == 0

@@ -158,7 +158,7 @@ def test_other_otel_variables(tmp_path: Path) -> None:
 
 def test_builtin_defaults() -> None:
     s = resolve_settings("otlp", env={})
-    assert (s.batch_size, s.timeout, s.compression, s.capture_content) == (100, 10.0, "gzip", False)
+    assert (s.batch_size, s.timeout, s.compression, s.capture_content) == (100, 10.0, "none", False)
     assert s.protocol == "http/protobuf"
 
 

@@ -110,6 +110,7 @@ def agent_otlp_transport_defaults(
         "protocol": "http/protobuf",
         "endpoints": {"http/protobuf": f"https://{host}", "grpc": f"https://{host}:443"},
         "headers": headers,
+        "compression": "gzip",
         "attribute_count_limit": MAX_ATTRIBUTES,
         "attribute_value_limit": MAX_STRING_BYTES,
     }

@@ -74,6 +74,7 @@ def agent_otlp_transport_defaults(
     defaults: TransportDefaults = {
         "protocol": "http/protobuf",
         "endpoints": {"http/protobuf": "http://localhost:4318", "grpc": "http://localhost:4317"},
+        "compression": "gzip",
         "attribute_value_limit": DEFAULT_ATTRIBUTE_BYTES,
     }
     tenant = _tenant(options, env)

@@ -261,7 +261,7 @@ _SPECS: Final = (
           ((ev.OTEL_EXPORTER_OTLP_TRACES_HEADERS, 1), (ev.OTEL_EXPORTER_OTLP_HEADERS, 1))),
     _Spec("timeout", _number(float, 0.001), 10.0,
           ((ev.OTEL_EXPORTER_OTLP_TRACES_TIMEOUT, 0.001), (ev.OTEL_EXPORTER_OTLP_TIMEOUT, 0.001))),
-    _Spec("compression", _choice(COMPRESSIONS), "gzip",
+    _Spec("compression", _choice(COMPRESSIONS), "none",
           ((ev.OTEL_EXPORTER_OTLP_TRACES_COMPRESSION, 1), (ev.OTEL_EXPORTER_OTLP_COMPRESSION, 1))),
     _Spec("certificate", _path, None,
           ((ev.OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE, 1), (ev.OTEL_EXPORTER_OTLP_CERTIFICATE, 1))),
