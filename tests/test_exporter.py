@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from typing import Any
 
@@ -262,9 +263,10 @@ def test_flush_reports_pending_then_delivers(otlp_receiver: OTLPReceiver) -> Non
     assert exporter.force_flush(1).delivered  # after shutdown: nothing to do
 
 
-def test_shutdown_timeout_counts_what_was_left(otlp_receiver: OTLPReceiver) -> None:
+@pytest.mark.parametrize("max_in_flight", [1, 8])
+def test_shutdown_timeout_counts_what_was_left(otlp_receiver: OTLPReceiver, max_in_flight: int) -> None:
     otlp_receiver.set_handler(lambda request: Reply(delay=1.5))
-    exporter = make(otlp_receiver, batch_size=1, timeout=5)
+    exporter = make(otlp_receiver, batch_size=1, timeout=5, max_in_flight=max_in_flight)
     exporter.submit_items(items(4))
     report = exporter.shutdown(0.3)
     assert not report.delivered
@@ -277,7 +279,10 @@ def test_shutdown_timeout_counts_what_was_left(otlp_receiver: OTLPReceiver) -> N
             break
         time.sleep(0.05)
     assert dest["exported"] + dest["dropped_total"] == dest["received"] == 5
-    assert dest["dropped"]["shutdown"] >= 1
+    if max_in_flight == 1:  # one request out, the rest never started
+        assert dest["dropped"]["shutdown"] >= 1
+    else:  # all five requests were out at once: they land after the report
+        assert dest["exported"] == 5 and dest["requests"] == 5
 
 
 @pytest.mark.parametrize(
@@ -301,3 +306,53 @@ def test_atexit_flushes(otlp_receiver_factory: Any, protocol: str, explicit: boo
     assert "Traceback" not in done.stderr
     assert receiver.wait_for_spans(4, timeout=5)
     assert sorted(s.name for s in receiver.spans()) == ["invoke_workflow wf", "s0", "s1", "s2"]
+
+
+@pytest.mark.parametrize("protocol", ["http", "grpc"])
+def test_a_slow_backend_gets_several_requests_at_once(otlp_receiver_factory: Any, protocol: str) -> None:
+    receiver = otlp_receiver_factory(protocol)
+    lock = threading.Lock()
+    active, peak = 0, 0
+
+    def slow(request: Any) -> None:
+        nonlocal active, peak
+        with lock:
+            active += 1
+            peak = max(peak, active)
+        time.sleep(0.2)
+        with lock:
+            active -= 1
+
+    receiver.set_handler(slow)
+    exporter = make(receiver, batch_size=10, max_in_flight=4)
+    assert exporter.submit_items(items(199)) == []
+    exporter.end_all_traces()
+    report = exporter.shutdown(30)
+    assert report.delivered and report.pending == 0
+    assert receiver.span_count() == 200
+    assert len({s.span_id for s in receiver.spans()}) == 200
+    stats = exporter.stats.snapshot()["destinations"]["otlp"]
+    assert stats["exported"] == stats["received"] == 200 and stats["requests"] == 20
+    assert peak == 4  # never more than max_in_flight, and that many while the queue is deep
+
+
+def test_a_store_keeps_one_request_in_flight(otlp_receiver: OTLPReceiver, tmp_path: Any) -> None:
+    lock = threading.Lock()
+    active, peak = 0, 0
+
+    def slow(request: Any) -> None:
+        nonlocal active, peak
+        with lock:
+            active += 1
+            peak = max(peak, active)
+        time.sleep(0.05)
+        with lock:
+            active -= 1
+
+    otlp_receiver.set_handler(slow)
+    exporter = make(otlp_receiver, batch_size=10, max_in_flight=4, store=str(tmp_path / "s.db"))
+    assert exporter.submit_items(items(59)) == []
+    exporter.end_all_traces()
+    assert exporter.shutdown(30).delivered
+    assert otlp_receiver.span_count() == 60
+    assert peak == 1  # the cursor moves in order

@@ -14,7 +14,7 @@ from agent_otlp.testing import OTLPReceiver
 
 def test_keeps_one_connection_and_gzips_when_asked(otlp_receiver: OTLPReceiver) -> None:
     transport = HttpTransport(otlp_receiver.traces_url, {"x-k": "v"}, compression="gzip")
-    assert transport._plain is not None  # plain http, no proxy: the http.client path
+    assert transport._plain  # plain http, no proxy: the http.client path
     for _ in range(3):
         assert transport.send(b"", 5.0).ok
     transport.close()

@@ -3,11 +3,18 @@
 A slow or dead backend only fills its own queue; other destinations never wait for it.
 Overflow policy: when the queue holds ``max_queue_size`` spans, new spans for this
 destination are dropped and counted as ``queue_full``.
+
+The worker maps and encodes batches one at a time (hooks see one batch at a time). Without a
+store and with a thread-safe transport, up to ``max_in_flight`` encoded requests are sent at
+once by sender threads started on demand, so a backend far away still receives at the rate
+spans are produced; with a store the worker sends itself, one request at a time, so the
+cursor only ever moves past delivered spans.
 """
 
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 from collections import deque
@@ -122,7 +129,16 @@ class Destination:
         self._breaker = CircuitBreaker()
         self._log = _BurstLog(settings.name)
         self._ready: list[SpanRecord] = []
-        self._in_flight = 0
+        #: Guards what sender threads share: stats, breaker, burst log, in-flight counts.
+        self._lock = threading.Lock()
+        self._sent = threading.Condition(self._lock)
+        self._in_flight = 0  # spans taken from the queue, not yet delivered or failed
+        self._requests_in_flight = 0
+        self._max_in_flight = (
+            settings.max_in_flight if transport.thread_safe and source is None else 1
+        )
+        self._outbox: queue.SimpleQueue[tuple[bytes, int] | None] = queue.SimpleQueue()
+        self._senders: list[threading.Thread] = []
         self._last_request_s = 0.0
         self._request_started = 0.0
         #: Spans lost to failed or rejected requests so far; a flush that saw some is not
@@ -230,8 +246,12 @@ class Destination:
         self._stop.set()
         with self._wake:
             self._wake.notify()
+        deadline = time.monotonic() + timeout
         self._thread.join(timeout)
-        in_flight = self._in_flight if self._thread.is_alive() else 0
+        self._drain(deadline)
+        for _ in self._senders:
+            self._outbox.put(None)
+        in_flight = self._in_flight
         with self._wake:
             leftover = self._queued + len(self._ready) + (self._buffer.held if self._buffer else 0)
             self._queue.clear()
@@ -293,34 +313,99 @@ class Destination:
                 self._take(flushing > self._flush_done)
                 # Woken by a full batch, the schedule delay or a flush: all that is ready is due.
                 while self._ready and not self._stop.is_set():
+                    if self._max_in_flight > 1 and not self._free_slot():
+                        break
                     size = settings.batch_size
                     batch = self._ready[:size]
-                    self._in_flight = len(batch)
                     del self._ready[:size]
-                    done = True
+                    with self._lock:
+                        self._in_flight += len(batch)
+                    done, handed = True, False
                     try:
-                        done = self._export(batch)
+                        done, handed = self._export(batch)
                     except Exception as exc:  # an encoding or adapter bug: count, go on
                         logger.exception("agent-otlp: destination %s lost a batch", self.name)
-                        self.stats.last_error = redact_text(repr(exc))
-                        self._fail(len(batch), "internal error")
+                        with self._lock:
+                            self.stats.last_error = redact_text(repr(exc))
+                            self._fail(len(batch), "internal error")
                     finally:
-                        self._in_flight = 0
+                        if not handed:
+                            self._sent_one(len(batch), 0)
                     if self.source is not None and done:
                         self._advance_cursor()
+                if flushing > self._flush_done or self._stop.is_set():
+                    self._drain(None)
                 if self.source is not None and not self._stop.is_set():
                     self._take(flushing > self._flush_done)
                     if self._ready:
                         continue
             except Exception as exc:  # the worker must survive any adapter bug
                 logger.exception("agent-otlp: destination %s worker error", self.name)
-                self.stats.last_error = redact_text(repr(exc))
+                with self._lock:
+                    self.stats.last_error = redact_text(repr(exc))
             self.stats.queue_depth = self.pending
             with self._idle:
                 self._flush_done = max(self._flush_done, flushing)
                 self._idle.notify_all()
             if self._stop.is_set():
                 return
+
+    # --- requests in flight ----------------------------------------------------------------
+
+    def _free_slot(self) -> bool:
+        """Wait until fewer than ``max_in_flight`` requests are in flight; False if stopping."""
+        with self._sent:
+            while self._requests_in_flight >= self._max_in_flight:
+                if self._stop.is_set():
+                    return False
+                self._sent.wait(0.5)
+            return not self._stop.is_set()
+
+    def _drain(self, deadline: float | None) -> None:
+        """Wait until no request is in flight (or ``deadline``, a ``time.monotonic()``)."""
+        with self._sent:
+            while self._requests_in_flight or (self._in_flight and self._max_in_flight > 1):
+                remaining = 0.5 if deadline is None else deadline - time.monotonic()
+                if remaining <= 0:
+                    return
+                self._sent.wait(min(remaining, 0.5))
+
+    def _sent_one(self, spans: int, requests: int) -> None:
+        with self._sent:
+            self._in_flight -= spans
+            self._requests_in_flight -= requests
+            self._sent.notify_all()
+
+    def _submit(self, body: bytes, count: int) -> None:
+        """Hand an encoded request to a sender thread (one more is started while all the
+        running ones are busy, up to ``max_in_flight``)."""
+        with self._lock:
+            self._requests_in_flight += 1
+            start = len(self._senders) < self._requests_in_flight
+        if start:
+            thread = threading.Thread(
+                target=self._sender, name=f"agent-otlp-{self.name}-send-{len(self._senders)}",
+                daemon=True,
+            )
+            self._senders.append(thread)
+            thread.start()
+        self._outbox.put((body, count))
+
+    def _sender(self) -> None:
+        while True:
+            item = self._outbox.get()
+            if item is None:
+                return
+            body, count = item
+            try:
+                self._send(body, count)
+            except Exception as exc:  # a transport bug must not kill the sender
+                logger.exception("agent-otlp: destination %s lost a request", self.name)
+                with self._lock:
+                    self.stats.last_error = redact_text(repr(exc))
+                    self._fail(count, "internal error")
+            finally:
+                self._sent_one(count, 1)
 
     def _source_due(self) -> bool:
         """Store mode: a full batch is unread, or the oldest unread waited long enough."""
@@ -343,9 +428,13 @@ class Destination:
         self._reported = (exported, failed)
         source.advance(min(seqs) if seqs else None, delivered_delta, failed_delta)
 
-    def _export(self, batch: list[SpanRecord]) -> bool:
-        """Send one batch; False when it was neither delivered nor given up (store mode,
-        stopping): its items stay after the cursor."""
+    def _export(self, batch: list[SpanRecord]) -> tuple[bool, bool]:
+        """Map, encode and send one batch, or hand it to a sender thread.
+
+        Returns ``(done, handed)``: ``done`` is False when the batch was neither delivered
+        nor given up (store mode, stopping: its items stay after the cursor); ``handed``
+        when a sender thread took the request (and accounts for it; the spans the hooks
+        dropped are accounted here)."""
         mapped = self._map_batch(batch)
         before = len(mapped)
         try:
@@ -354,8 +443,13 @@ class Destination:
             self.stats.last_error = redact_text(f"{self._hooks.adapter} process_batch: {exc!r}")
         self.stats.drop("adapter", before - len(mapped))
         if not mapped:
-            return True
-        return self._send(self._encoder.encode(mapped), len(mapped))
+            return True, False
+        body = self._encoder.encode(mapped)
+        if self._max_in_flight > 1:
+            self._sent_one(len(batch) - len(mapped), 0)
+            self._submit(body, len(mapped))
+            return True, True
+        return self._send(body, len(mapped)), False
 
     def _map_batch(self, batch: list[SpanRecord]) -> list[SpanRecord]:
         """Run the attribute-mapping hooks over every span of ``batch``.
@@ -387,38 +481,42 @@ class Destination:
         deadline = time.monotonic() + settings.retry_deadline
         backoff: Backoff | None = None  # seeding its Random costs more than a request
         while True:
-            wait = self._breaker.wait_time()
-            self.stats.breaker = self._breaker.state
-            if wait > 0:
-                if self._stop.is_set():
+            with self._lock:
+                wait = self._breaker.wait_time()
+                self.stats.breaker = self._breaker.state
+                if wait <= 0:
+                    self.stats.requests += 1
+                elif self._stop.is_set():
                     if durable:
                         return False
                     self._fail(count, "breaker open at shutdown")
                     return True
+            if wait > 0:
                 self._stop.wait(min(wait, 1.0))
                 continue
-            self.stats.requests += 1
-            self._request_started = time.monotonic()
+            started = self._request_started = time.monotonic()
             result = self._transport.send(body, settings.timeout)
-            self._last_request_s = time.monotonic() - self._request_started
+            self._last_request_s = time.monotonic() - started
             self._request_started = 0.0
-            if result.ok:
-                self._breaker.success()
+            with self._lock:
+                if result.ok:
+                    self._breaker.success()
+                    self.stats.breaker = self._breaker.state
+                    self._log.success()
+                    self.stats.exported += count - result.rejected_spans
+                    self.stats.drop("rejected", result.rejected_spans)
+                    self._lost += result.rejected_spans
+                    if result.rejected_spans:
+                        self.stats.last_error = redact_text(
+                            f"receiver rejected {result.rejected_spans} spans: {result.message}")
+                    return True
+                self._breaker.failure(result.retry_after)
                 self.stats.breaker = self._breaker.state
-                self._log.success()
-                self.stats.exported += count - result.rejected_spans
-                self.stats.drop("rejected", result.rejected_spans)
-                self._lost += result.rejected_spans
-                if result.rejected_spans:
-                    self.stats.last_error = redact_text(f"receiver rejected {result.rejected_spans} spans: {result.message}")
-                return True
-            self._breaker.failure(result.retry_after)
-            self.stats.breaker = self._breaker.state
-            self.stats.breaker_opened = self._breaker.opened
-            self._record_failure(result)
-            if not result.retryable:
-                self._fail(count, result.status)
-                return True
+                self.stats.breaker_opened = self._breaker.opened
+                self._record_failure(result)
+                if not result.retryable:
+                    self._fail(count, result.status)
+                    return True
             if backoff is None:
                 backoff = Backoff()
             delay = backoff.next_delay(result.retry_after)
@@ -428,10 +526,11 @@ class Destination:
                 continue
             if self._stop.is_set() and durable:
                 return False
-            if not durable and (time.monotonic() + delay > deadline or self._stop.is_set()):
-                self._fail(count, result.status)
-                return True
-            self.stats.retries += 1
+            with self._lock:
+                if not durable and (time.monotonic() + delay > deadline or self._stop.is_set()):
+                    self._fail(count, result.status)
+                    return True
+                self.stats.retries += 1
             self._stop.wait(delay)
 
     def _record_failure(self, result: SendResult) -> None:

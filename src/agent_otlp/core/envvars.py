@@ -56,6 +56,14 @@ AGENT_OTLP_MAX_QUEUE_SIZE: Final = "AGENT_OTLP_MAX_QUEUE_SIZE"
 Spans a destination holds while its backend is slow or down; beyond it new spans are
 dropped and counted. Default 100000.
 """
+AGENT_OTLP_MAX_IN_FLIGHT: Final = "AGENT_OTLP_MAX_IN_FLIGHT"
+"""
+.. envvar:: AGENT_OTLP_MAX_IN_FLIGHT
+
+Export requests one destination may have in flight at once, so that a backend far away
+(or slow to answer) still receives at the rate spans are produced; with a store, one.
+Default 8.
+"""
 AGENT_OTLP_RETRY_DEADLINE: Final = "AGENT_OTLP_RETRY_DEADLINE"
 """
 .. envvar:: AGENT_OTLP_RETRY_DEADLINE

@@ -89,6 +89,8 @@ class Settings:
     disabled: bool = False
     #: ``native`` (agent-otlp's own sender) or ``otel-sdk`` (opentelemetry-exporter-otlp).
     transport: str = "native"
+    #: Requests one destination may have in flight at once (without a store).
+    max_in_flight: int = 8
     #: Which source gave each setting (``"env OTEL_EXPORTER_OTLP_ENDPOINT"``...).
     origins: Mapping[str, str] = field(default_factory=dict, compare=False)
 
@@ -273,6 +275,7 @@ _SPECS: Final = (
     _Spec("schedule_delay", _number(float, 0.0), 1.0, ((ev.OTEL_BSP_SCHEDULE_DELAY, 0.001),)),
     _Spec("max_queue_size", _number(int, 1), 100_000, ((ev.OTEL_BSP_MAX_QUEUE_SIZE, 1),)),
     _Spec("retry_deadline", _number(float, 0.0), 60.0, ((ev.OTEL_BSP_EXPORT_TIMEOUT, 0.001),)),
+    _Spec("max_in_flight", _number(int, 1), 8),
     _Spec("capture_content", _bool, False,
           ((ev.OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT, 1),)),
     _Spec("legacy_attributes", _bool, False),
@@ -460,6 +463,7 @@ def resolve_settings(
         options=options,
         disabled=values["disabled"],
         transport=values["transport"],
+        max_in_flight=values["max_in_flight"],
         origins=layers.origins,
     )
 

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import http.client
 import logging
+import threading
 import time
 import zlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
-from typing import Any, Final
+from typing import Any, ClassVar, Final
 from urllib.parse import urlsplit
 
 import requests
@@ -74,6 +75,10 @@ class TLSOptions:
 class Transport(ABC):
     """Sends one serialized ``ExportTraceServiceRequest``; never raises."""
 
+    #: ``send`` may be called from several threads at once (a destination then keeps up to
+    #: ``max_in_flight`` requests in flight); a transport that does not say so gets one.
+    thread_safe: ClassVar[bool] = False
+
     @abstractmethod
     def send(self, body: bytes, timeout: float) -> SendResult:
         """Deliver ``body`` (uncompressed protobuf) within ``timeout`` seconds."""
@@ -121,11 +126,14 @@ def _partial_rejections(body: bytes) -> tuple[int, str]:
 class HttpTransport(Transport):
     """OTLP/HTTP with protobuf bodies: plain ``http://`` over one kept-alive
     :mod:`http.client` connection, ``https://`` (and anything behind a proxy or netrc
-    credentials) through a pooled :mod:`requests` session.
+    credentials) through a pooled :mod:`requests` session. Thread-safe: concurrent sends
+    use one connection each.
 
     The environment (proxy variables, ``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE``, ``~/.netrc``)
     is read once, when the transport is made, not on every request.
     """
+
+    thread_safe = True
 
     def __init__(
         self,
@@ -167,14 +175,26 @@ class HttpTransport(Transport):
         except Exception as exc:  # unreadable netrc or odd proxy variables: plain settings
             logging.getLogger("agent_otlp.export").debug("agent-otlp: environment ignored: %r", exc)
         self._session.trust_env = False
-        self._plain: _PlainHttp | None = None
-        if url.lower().startswith("http:") and not self._proxies and self._session.auth is None:
-            self._plain = _PlainHttp(url, self._headers)
+        self._plain = url.lower().startswith("http:") and not self._proxies and self._session.auth is None
+        self._idle: list[_PlainHttp] = []  # kept-alive connections not in use
+        self._idle_lock = threading.Lock()
+        self._closed = False
 
     def send(self, body: bytes, timeout: float) -> SendResult:
         data = _gzip(body) if self._compression == "gzip" else body
-        if self._plain is not None:
-            return self._plain.post(data, timeout)
+        if self._plain:
+            with self._idle_lock:
+                conn = self._idle.pop() if self._idle else None
+            if conn is None:
+                conn = _PlainHttp(self.url, self._headers)
+            try:
+                return conn.post(data, timeout)
+            finally:
+                with self._idle_lock:
+                    if self._closed:
+                        conn.close()
+                    else:
+                        self._idle.append(conn)
         try:
             response = self._session.post(
                 self.url,
@@ -196,8 +216,11 @@ class HttpTransport(Transport):
 
     def close(self) -> None:
         self._session.close()
-        if self._plain is not None:
-            self._plain.close()
+        with self._idle_lock:
+            self._closed = True
+            idle, self._idle = self._idle, []
+        for conn in idle:
+            conn.close()
 
 
 def _http_result(status: int, content: bytes, retry_after: str | None) -> SendResult:
@@ -296,7 +319,10 @@ def _grpc_retry_delay(error: Any) -> float | None:
 
 
 class GrpcTransport(Transport):
-    """OTLP/gRPC: one channel, unary ``Export`` calls with the request already encoded."""
+    """OTLP/gRPC: one channel, unary ``Export`` calls with the request already encoded.
+    Thread-safe (gRPC channels multiplex concurrent calls)."""
+
+    thread_safe = True
 
     def __init__(
         self,
