@@ -1,6 +1,6 @@
 """Prototype: OTLP protobuf bytes written directly from span records, no message objects.
 
-Not used by agent-otlp; it measures what ``agent_otlp.core.encode.encode_request`` +
+Not used by agent-otlp; it measures what ``agent_otlp.core.messages.encode_request`` +
 ``SerializeToString`` could cost if the encoder wrote the protobuf wire format itself,
 with the encoding of every attribute key and of recurring ``(key, value)`` pairs cached.
 
@@ -135,7 +135,8 @@ def main(argv: list[str] | None = None) -> None:
     import encode as bench_encode
     from agent_otlp._version import __version__
     from agent_otlp.core.convert import ConvertOptions, convert_span, convert_trace
-    from agent_otlp.core.encode import SCOPE_NAME, encode_request
+    from agent_otlp.core.encode import SCOPE_NAME
+    from agent_otlp.core.messages import encode_request
     from agent_otlp.core.records import AgentTrace, parse_item
 
     items = bench_encode.record(args.traces)

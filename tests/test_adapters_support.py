@@ -13,8 +13,8 @@ import pytest
 
 import agent_otlp
 from agent_otlp.adapters._budget import is_loopback, shed_content, span_bytes
-from agent_otlp.core.encode import _span
 from agent_otlp.core.exporter import AgentExporter
+from agent_otlp.core.messages import _span
 from agent_otlp.core.records import EventRecord, SpanRecord
 
 

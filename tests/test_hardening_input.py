@@ -32,9 +32,9 @@ from agent_otlp.bridge import BridgeServer
 from agent_otlp.cli import _register, app
 from agent_otlp.cli.run import _iter_items
 from agent_otlp.core.convert import ConvertOptions, convert_span, convert_trace
-from agent_otlp.core.encode import encode_request, request_to_json
 from agent_otlp.core.errors import InputError
 from agent_otlp.core.exporter import AgentExporter
+from agent_otlp.core.messages import encode_request, request_to_json
 from agent_otlp.core.records import AgentSpan, AgentTrace, SpanRecord, parse_item
 from agent_otlp.testing import OTLPReceiver
 from test_bridge import post_items, request

@@ -8,8 +8,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from agent_otlp.core.encode import WireEncoder, encode_request
+from agent_otlp.core.encode import WireEncoder
 from agent_otlp.core.flatten import clean_str
+from agent_otlp.core.messages import encode_request
 from agent_otlp.core.records import EventRecord, SpanRecord
 
 texts = st.text(max_size=40).map(clean_str)  # records only ever hold cleaned strings

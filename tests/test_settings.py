@@ -339,7 +339,7 @@ def test_adapter_default_service_name_below_resource_attributes() -> None:
 
 
 def test_undecodable_environment_values_still_encode() -> None:
-    from agent_otlp.core.encode import encode_request
+    from agent_otlp.core.messages import encode_request
 
     resource = _resource({"OTEL_RESOURCE_ATTRIBUTES": "team=caf\udce9", "OTEL_SERVICE_NAME": "s\udcff"})
     assert resource["team"] == "caf\ufffd"

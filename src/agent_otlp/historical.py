@@ -30,10 +30,10 @@ from pathlib import Path
 from typing import Any, Final
 
 from agent_otlp.core.convert import ConvertOptions, convert_span, convert_trace
-from agent_otlp.core.encode import encode_request
 from agent_otlp.core.errors import ConfigError
 from agent_otlp.core.factory import resolve_all, resource_for
 from agent_otlp.core.jsonitems import loads_item
+from agent_otlp.core.messages import encode_request
 from agent_otlp.core.plugins import DestinationHooks
 from agent_otlp.core.records import AgentSpan, AgentTrace, AttrValue, SpanRecord, parse_item
 from agent_otlp.core.retry import Backoff

@@ -17,9 +17,9 @@ from rich.text import Text
 from agent_otlp.adapters.tempo import DEDICATED_COLUMNS, dedicated_columns_yaml
 from agent_otlp.cli import app
 from agent_otlp.cli._common import AdaptersOpt, ConfigOpt, EndpointOpt, ProtocolOpt, console
-from agent_otlp.core.encode import encode_request
 from agent_otlp.core.errors import ConfigError
 from agent_otlp.core.factory import resolve_all, resource_for
+from agent_otlp.core.messages import encode_request
 from agent_otlp.core.plugins import ENTRY_POINT_GROUP, AdapterManager
 from agent_otlp.core.records import SpanKind, SpanRecord
 from agent_otlp.core.secrets import redact_text

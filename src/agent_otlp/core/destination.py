@@ -134,6 +134,7 @@ class Destination:
         self._sent = threading.Condition(self._lock)
         self._in_flight = 0  # spans taken from the queue, not yet delivered or failed
         self._requests_in_flight = 0
+        self._probing = False  # a half-open breaker's probe request is out
         self._max_in_flight = (
             settings.max_in_flight if transport.thread_safe and source is None else 1
         )
@@ -484,8 +485,12 @@ class Destination:
             with self._lock:
                 wait = self._breaker.wait_time()
                 self.stats.breaker = self._breaker.state
+                probe = self._breaker.state == CircuitBreaker.HALF_OPEN
+                if wait <= 0 and probe and self._probing:
+                    wait = 0.05  # one probe at a time; the others wait for its answer
                 if wait <= 0:
                     self.stats.requests += 1
+                    self._probing = probe
                 elif self._stop.is_set():
                     if durable:
                         return False
@@ -493,12 +498,18 @@ class Destination:
                     return True
             if wait > 0:
                 self._stop.wait(min(wait, 1.0))
+                # retry_deadline counts time retrying while the breaker lets requests out;
+                # after a wait the batch starts over (another request may have succeeded)
+                deadline = time.monotonic() + settings.retry_deadline
+                backoff = None
                 continue
             started = self._request_started = time.monotonic()
             result = self._transport.send(body, settings.timeout)
             self._last_request_s = time.monotonic() - started
             self._request_started = 0.0
             with self._lock:
+                if probe:
+                    self._probing = False
                 if result.ok:
                     self._breaker.success()
                     self.stats.breaker = self._breaker.state

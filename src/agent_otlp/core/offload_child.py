@@ -181,6 +181,16 @@ def child_main(reply_fd: int) -> None:
 
 
 def _maxrss_kb() -> int:
+    """Peak resident memory of this process in KiB: ``VmHWM`` where Linux has it.
+    (``ru_maxrss`` is not: Linux carries it across ``exec``, so a child started from a
+    large agent process reports the agent's size at the fork.)"""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
     import resource
 
     return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)

@@ -19,8 +19,6 @@ from email.utils import parsedate_to_datetime
 from typing import Any, ClassVar, Final
 from urllib.parse import urlsplit
 
-import requests
-
 from agent_otlp.core.secrets import Secret, redact_text
 
 __all__ = [
@@ -145,7 +143,6 @@ class HttpTransport(Transport):
     ) -> None:
         self.url = url
         self._compression = compression
-        self._session = requests.Session()
         self._headers = {"Content-Type": "application/x-protobuf"}
         for name, value in headers.items():
             self._headers[name] = value.reveal() if isinstance(value, Secret) else value
@@ -163,6 +160,19 @@ class HttpTransport(Transport):
             if tls.client_cert_file and tls.client_key_file
             else None
         )
+        self._idle: list[_PlainHttp] = []  # kept-alive connections not in use
+        self._idle_lock = threading.Lock()
+        self._closed = False
+        self._plain = url.lower().startswith("http:") and _plain_environment(url)
+        if not self._plain:
+            self._open_session()
+
+    def _open_session(self) -> None:
+        import requests  # only for https, a proxy or netrc credentials
+
+        url = self.url
+        self._requests = requests
+        self._session = requests.Session()
         self._proxies: dict[str, str] = {}
         try:
             merged = self._session.merge_environment_settings(url, {}, None, self._verify, self._cert)
@@ -175,10 +185,6 @@ class HttpTransport(Transport):
         except Exception as exc:  # unreadable netrc or odd proxy variables: plain settings
             logging.getLogger("agent_otlp.export").debug("agent-otlp: environment ignored: %r", exc)
         self._session.trust_env = False
-        self._plain = url.lower().startswith("http:") and not self._proxies and self._session.auth is None
-        self._idle: list[_PlainHttp] = []  # kept-alive connections not in use
-        self._idle_lock = threading.Lock()
-        self._closed = False
 
     def send(self, body: bytes, timeout: float) -> SendResult:
         data = _gzip(body) if self._compression == "gzip" else body
@@ -195,6 +201,7 @@ class HttpTransport(Transport):
                         conn.close()
                     else:
                         self._idle.append(conn)
+        requests = self._requests
         try:
             response = self._session.post(
                 self.url,
@@ -215,12 +222,33 @@ class HttpTransport(Transport):
                             response.headers.get("Retry-After"))
 
     def close(self) -> None:
-        self._session.close()
+        if not self._plain:
+            self._session.close()
         with self._idle_lock:
             self._closed = True
             idle, self._idle = self._idle, []
         for conn in idle:
             conn.close()
+
+
+def _plain_environment(url: str) -> bool:
+    """No proxy variable applies to ``url`` and no netrc entry names its host: the
+    environment :mod:`requests` would read adds nothing, so :mod:`http.client` will do."""
+    import netrc
+    import os
+    import urllib.request
+
+    host = urlsplit(url).hostname or ""
+    try:
+        proxies = urllib.request.getproxies()
+        if (proxies.get("http") or proxies.get("all")) and not urllib.request.proxy_bypass(host):
+            return False
+        path = os.environ.get("NETRC") or os.path.expanduser("~/.netrc")
+        if os.path.exists(path) and netrc.netrc(path).authenticators(host) is not None:
+            return False
+    except Exception:  # an unreadable netrc or odd variables: let requests decide
+        return False
+    return True
 
 
 def _http_result(status: int, content: bytes, retry_after: str | None) -> SendResult:
