@@ -78,7 +78,8 @@ ENCODERS: dict[str, tuple[str, ...]] = {
     "encode-agent-otlp-jaeger": ("--which", "agent-otlp", "--adapter", "jaeger"),
     "encode-sdk": ("--which", "sdk"),
 }
-EXTRAS = ("memory-1m", "rate-10x", "slow-backend")
+EXTRAS = ("memory-1m", "rate-10x", "slow-backend", "memory-1m-offload", "rate-10x-offload",
+          "slow-backend-offload")
 PYTHONS = {"main": MAIN_PYTHON, "alt": ALT_PYTHON}
 
 
@@ -188,7 +189,10 @@ def summarize(runs: list[dict[str, Any]], base: list[dict[str, Any]]) -> dict[st
     base_produce = statistics.median(r["produce_s"] for r in base)
     base_rss = statistics.median(r["maxrss_kb"] for r in base)
     overhead = [(r["produce_s"] - base_produce) / r["spans"] * 1e6 for r in runs]
+    child = [r["flush"]["child_maxrss_kb"] / 1024 for r in runs
+             if isinstance(r.get("flush"), dict) and r["flush"].get("child_maxrss_kb")]
     return {
+        "child_rss_mb": _stat(child) if child else None,
         "overhead_us": _stat(overhead),
         "throughput": _stat([r["throughput"] for r in runs]),
         "lost": [r["lost"] for r in runs],
@@ -202,6 +206,12 @@ def summarize(runs: list[dict[str, Any]], base: list[dict[str, Any]]) -> dict[st
 
 def _fmt_range(s: dict[str, float], fmt: str) -> str:
     return f"{s['median']:{fmt}} ({s['min']:{fmt}}-{s['max']:{fmt}})"
+
+
+def _child_rss(flush: Any) -> str:
+    """The offload child's own peak RSS, when the run had one."""
+    kb = flush.get("child_maxrss_kb") if isinstance(flush, dict) else None
+    return f" (+ child process {kb / 1024:.1f} MB)" if kb else ""
 
 
 def table(results: dict[str, Any]) -> str:
@@ -218,7 +228,9 @@ def table(results: dict[str, Any]) -> str:
         rows.append(
             f"| {name} | {_fmt_range(row['overhead_us'], '.1f')} "
             f"| {_fmt_range(row['throughput'], ',.0f')} | {lost} (of {row['expected']:,}) "
-            f"| {row['rss_mb']['median']:.1f} (+{row['rss_delta_mb']['median']:.1f}) |"
+            f"| {row['rss_mb']['median']:.1f} (+{row['rss_delta_mb']['median']:.1f})"
+            + (f" + child {row['child_rss_mb']['median']:.1f}" if row.get("child_rss_mb") else "")
+            + " |"
         )
     for name, row in results["encoders"].items():
         us = row["total_us"]
@@ -229,25 +241,28 @@ def table(results: dict[str, Any]) -> str:
     out = "\n".join(rows)
     extras = results.get("extras", {})
     lines = []
-    if "memory-1m" in extras:
-        m = extras["memory-1m"]
-        samples = ", ".join(f"{int(f * 100)}%: {rss / 1024:.1f} MB" for f, rss, _ in m["rss"])
-        base = ", ".join(f"{int(f * 100)}%: {rss / 1024:.1f} MB" for f, rss, _ in m["baseline_rss"])
-        lines.append(f"- memory, {m['spans']:,} spans (agent-otlp): RSS {samples}; peak "
-                     f"{m['maxrss_kb'] / 1024:.1f} MB; baseline RSS {base}; lost {m['lost']:,} "
-                     f"of {m['expected']:,}; throughput {m['throughput']:,.0f} spans/s")
-    if "rate-10x" in extras:
-        m = extras["rate-10x"]
-        lines.append(f"- 10x rate, {m['spans']:,} spans (agent-otlp): overhead "
-                     f"{m['overhead_us']:.1f} µs/span; throughput {m['throughput']:,.0f} spans/s;"
-                     f" lost {m['lost']:,} of {m['expected']:,}; peak RSS "
-                     f"{m['maxrss_kb'] / 1024:.1f} MB (+{m['rss_delta_mb']:.1f})")
-    if "slow-backend" in extras:
-        m = extras["slow-backend"]
-        lines.append(f"- slow backend (every request answered after {m['delay']:.1f} s), "
-                     f"{m['spans']:,} spans (agent-otlp): overhead {m['overhead_us']:.1f} "
-                     f"µs/span; shutdown took {m['flush_s']:.1f} s; lost {m['lost']:,} of "
-                     f"{m['expected']:,}; peak RSS {m['maxrss_kb'] / 1024:.1f} MB")
+    for name, m in extras.items():
+        who = m.get("pipeline", "agent-otlp")
+        child = _child_rss(m.get("flush"))
+        if name.startswith("memory-1m"):
+            samples = ", ".join(f"{int(f * 100)}%: {rss / 1024:.1f} MB" for f, rss, _ in m["rss"])
+            base = ", ".join(f"{int(f * 100)}%: {rss / 1024:.1f} MB"
+                             for f, rss, _ in m["baseline_rss"])
+            lines.append(f"- memory, {m['spans']:,} spans ({who}): RSS {samples}; peak "
+                         f"{m['maxrss_kb'] / 1024:.1f} MB{child}; baseline RSS {base}; lost "
+                         f"{m['lost']:,} of {m['expected']:,}; throughput "
+                         f"{m['throughput']:,.0f} spans/s")
+        elif name.startswith("rate-10x"):
+            lines.append(f"- 10x rate, {m['spans']:,} spans ({who}): overhead "
+                         f"{m['overhead_us']:.1f} µs/span; throughput {m['throughput']:,.0f} "
+                         f"spans/s; lost {m['lost']:,} of {m['expected']:,}; peak RSS "
+                         f"{m['maxrss_kb'] / 1024:.1f} MB (+{m['rss_delta_mb']:.1f}){child}")
+        elif name.startswith("slow-backend"):
+            lines.append(f"- slow backend (every request answered after {m['delay']:.1f} s), "
+                         f"{m['spans']:,} spans ({who}): overhead {m['overhead_us']:.1f} "
+                         f"µs/span; shutdown took {m['flush_s']:.1f} s; lost {m['lost']:,} of "
+                         f"{m['expected']:,}; peak RSS {m['maxrss_kb'] / 1024:.1f} MB "
+                         f"(+{m['rss_delta_mb']:.1f}){child}")
     if lines:
         out += "\n\n" + "\n".join(lines)
     return out
@@ -339,39 +354,44 @@ def main(argv: list[str] | None = None) -> int:
             if key.endswith("_us") or key == "bytes_per_span"
         }
 
-    agent = next(p for p in PIPELINES if p.name == "agent-otlp")
+    by_name = {p.name: p for p in PIPELINES}
     scale = 0.02 if quick else 1.0
-    if selected("memory-1m") and (wanted or not quick):
-        n = max(100, int(100_000 * scale))
-        base = produce("main", n, None)
-        with sink() as s:
-            r = produce(agent, n, s)
-        results["extras"]["memory-1m"] = {
-            **{k: r[k] for k in ("spans", "expected", "lost", "throughput", "maxrss_kb", "rss",
-                                 "flush_s", "produce_s")},
-            "baseline_rss": base["rss"], "baseline_maxrss_kb": base["maxrss_kb"],
-            "flush": r.get("flush"),
-        }
-        log(f"memory-1m: {r['rss']} lost {r['lost']}")
-    for extra, n, delay in (("rate-10x", 50_000, 0.0), ("slow-backend", 5_000, 0.2)):
-        if not (selected(extra) and (wanted or not quick)):
-            continue
-        n = max(30, int(n * scale))
-        base = [produce("main", n, None) for _ in range(2 if quick else 3)]
-        base_s = statistics.median(b["produce_s"] for b in base)
-        base_rss = statistics.median(b["maxrss_kb"] for b in base)
-        with sink(delay) as s:
-            r = produce(agent, n, s)
-        results["extras"][extra] = {
-            **{k: r[k] for k in ("spans", "expected", "lost", "throughput", "maxrss_kb",
-                                 "flush_s", "produce_s")},
-            "delay": delay,
-            "flush": r.get("flush"),
-            "overhead_us": (r["produce_s"] - base_s) / r["spans"] * 1e6,
-            "rss_delta_mb": (r["maxrss_kb"] - base_rss) / 1024,
-        }
-        log(f"{extra}: overhead {results['extras'][extra]['overhead_us']:.1f} µs/span, "
-            f"lost {r['lost']}")
+    for suffix, pipe in (("", by_name["agent-otlp"]), ("-offload", by_name["agent-otlp-offload"])):
+        extra = "memory-1m" + suffix
+        if selected(extra) and (wanted or not quick):
+            n = max(100, int(100_000 * scale))
+            base = produce("main", n, None)
+            with sink() as s:
+                r = produce(pipe, n, s)
+            results["extras"][extra] = {
+                **{k: r[k] for k in ("spans", "expected", "lost", "throughput", "maxrss_kb",
+                                     "rss", "flush_s", "produce_s")},
+                "pipeline": pipe.name,
+                "baseline_rss": base["rss"], "baseline_maxrss_kb": base["maxrss_kb"],
+                "flush": r.get("flush"),
+            }
+            log(f"{extra}: {r['rss']} lost {r['lost']}")
+        for name, n, delay in (("rate-10x", 50_000, 0.0), ("slow-backend", 5_000, 0.2)):
+            extra = name + suffix
+            if not (selected(extra) and (wanted or not quick)):
+                continue
+            n = max(30, int(n * scale))
+            base = [produce("main", n, None) for _ in range(2 if quick else 3)]
+            base_s = statistics.median(b["produce_s"] for b in base)
+            base_rss = statistics.median(b["maxrss_kb"] for b in base)
+            with sink(delay) as s:
+                r = produce(pipe, n, s)
+            results["extras"][extra] = {
+                **{k: r[k] for k in ("spans", "expected", "lost", "throughput", "maxrss_kb",
+                                     "flush_s", "produce_s")},
+                "pipeline": pipe.name,
+                "delay": delay,
+                "flush": r.get("flush"),
+                "overhead_us": (r["produce_s"] - base_s) / r["spans"] * 1e6,
+                "rss_delta_mb": (r["maxrss_kb"] - base_rss) / 1024,
+            }
+            log(f"{extra}: overhead {results['extras'][extra]['overhead_us']:.1f} µs/span, "
+                f"lost {r['lost']}")
 
     results["runs"] = runs
     text = table(results)
