@@ -356,3 +356,20 @@ def test_a_store_keeps_one_request_in_flight(otlp_receiver: OTLPReceiver, tmp_pa
     assert exporter.shutdown(30).delivered
     assert otlp_receiver.span_count() == 60
     assert peak == 1  # the cursor moves in order
+
+
+def test_a_batch_too_large_for_one_request_is_split(otlp_receiver: OTLPReceiver) -> None:
+    from agent_otlp.core.destination import MAX_REQUEST_BYTES
+
+    big = items(24)
+    for item in big[1:]:  # the first item is the trace
+        item["span_data"]["data"] = {"blob": "x" * 300_000}  # ~7 MB in one batch of 25
+    exporter = make(otlp_receiver, batch_size=512, schedule_delay=0.05)
+    assert exporter.submit_items(big) == []
+    exporter.end_all_traces()
+    assert exporter.shutdown(30).delivered
+    sizes = [r.body_size for r in otlp_receiver.requests]
+    assert len(sizes) >= 2 and max(sizes) <= MAX_REQUEST_BYTES, sizes
+    assert otlp_receiver.span_count() == 25
+    stats = exporter.stats.snapshot()["destinations"]["otlp"]
+    assert stats["exported"] == 25 and stats["dropped_total"] == 0

@@ -85,14 +85,16 @@ def agent_otlp_map_attributes(
     if limit is None:
         limit = state["jaeger_tag_limit"] = tag_value_limit(settings.options)
     attrs = span.attributes
-    # One cheap pass finds the few attributes that need work (usually none).
+    # One cheap pass finds the few attributes that need work (usually none): long strings
+    # and lists of strings, and (only when content is captured) the content attributes.
     todo = [
         key
         for key, value in attrs.items()
-        if key in CONTENT_ATTRIBUTES
-        or (isinstance(value, str) and len(value) > limit)
-        or (isinstance(value, list) and value and isinstance(value[0], str))
+        if (isinstance(value, str) and len(value) > limit)
+        or (type(value) is list and value and isinstance(value[0], str))
     ]
+    if settings.capture_content and not CONTENT_ATTRIBUTES.isdisjoint(attrs):
+        todo = [key for key in attrs if key in CONTENT_ATTRIBUTES or key in todo]
     if not todo:
         return
     cut: list[str] = []

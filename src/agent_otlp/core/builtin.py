@@ -73,7 +73,14 @@ def apply_limits(span: SpanRecord, settings: Settings) -> None:
     attrs = span.attributes
     cut: list[str] = []
     value_limit = settings.attribute_value_limit
-    for key in list(attrs):
+    # Without a value limit only the content attributes need a look (usually there are none).
+    if value_limit is not None:
+        keys = list(attrs)
+    elif CONTENT_ATTRIBUTES.isdisjoint(attrs):
+        keys = []
+    else:
+        keys = [key for key in attrs if key in CONTENT_ATTRIBUTES]
+    for key in keys:
         value = attrs[key]
         if key in CONTENT_ATTRIBUTES:
             if not settings.capture_content:

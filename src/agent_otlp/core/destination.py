@@ -42,6 +42,10 @@ _END: Final = object()
 #: Seconds per request above which a backend counts as slow: the dispatcher does not wait
 #: for it (see :meth:`Destination.wait_below_high_water`).
 SLOW_REQUEST: Final = 0.1
+_MAP_ARGS: Final = ("span", "settings", "state")
+#: Encoded bytes above which a batch is sent as several requests: under the 4 MiB message
+#: size gRPC receivers (Jaeger, Tempo, the Collector) accept by default.
+MAX_REQUEST_BYTES: Final = 3_670_016
 
 
 def _direct_calls(caller: Any) -> list[tuple[Any, tuple[str, ...]]] | None:
@@ -445,12 +449,25 @@ class Destination:
         self.stats.drop("adapter", before - len(mapped))
         if not mapped:
             return True, False
-        body = self._encoder.encode(mapped)
+        requests = self._encode(mapped)
         if self._max_in_flight > 1:
             self._sent_one(len(batch) - len(mapped), 0)
-            self._submit(body, len(mapped))
+            for body, count in requests:
+                self._submit(body, count)
             return True, True
-        return self._send(body, len(mapped)), False
+        done = True
+        for body, count in requests:
+            done = self._send(body, count) and done
+        return done, False
+
+    def _encode(self, spans: list[SpanRecord]) -> list[tuple[bytes, int]]:
+        """Request bodies for ``spans``: one, or halves until each is under
+        :data:`MAX_REQUEST_BYTES` (a single span is sent whatever its size)."""
+        body = self._encoder.encode(spans)
+        if len(body) <= MAX_REQUEST_BYTES or len(spans) == 1:
+            return [(body, len(spans))]
+        half = len(spans) // 2
+        return self._encode(spans[:half]) + self._encode(spans[half:])
 
     def _map_batch(self, batch: list[SpanRecord]) -> list[SpanRecord]:
         """Run the attribute-mapping hooks over every span of ``batch``.
@@ -467,9 +484,12 @@ class Destination:
                 if calls is None:
                     hooks.map_attributes(span=span, settings=settings, state=state)
                 else:
-                    values = {"span": span, "settings": settings, "state": state}
                     for function, argnames in calls:
-                        function(*[values[name] for name in argnames])
+                        if argnames == _MAP_ARGS:  # the usual signature: no argument list
+                            function(span, settings, state)
+                        else:
+                            values = {"span": span, "settings": settings, "state": state}
+                            function(*[values[name] for name in argnames])
                 mapped.append(span)
             except Exception as exc:
                 self.stats.drop("adapter", 1)

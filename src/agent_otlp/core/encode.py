@@ -128,7 +128,14 @@ class WireEncoder:
                         append(hit)
                         continue
                 prefix = keys.get(k) or self._key(k)
-                encoded = _field(b"\x4a", prefix + _field(b"\x12", _field(b"\x0a", _utf8(v))))
+                text = _utf8(v)
+                n = len(text)
+                size = len(prefix) + n + 4  # KeyValue: key field, value field (2 + AnyValue)
+                if size < 128:  # every length fits in one byte: one concatenation
+                    encoded = b"".join((b"\x4a", _SMALL[size], prefix, b"\x12", _SMALL[n + 2],
+                                        b"\x0a", _SMALL[n], text))
+                else:
+                    encoded = _field(b"\x4a", prefix + _field(b"\x12", _field(b"\x0a", text)))
                 if per_key is _UNSEEN:
                     strings[k] = {v: encoded}
                 elif per_key is not None:
@@ -139,7 +146,11 @@ class WireEncoder:
                 append(encoded)
             else:
                 prefix = keys.get(k) or self._key(k)
-                append(_field(b"\x4a", prefix + _field(b"\x12", _any_value(v))))
+                if type(v) is int and 0 <= v < 128 and len(prefix) < 124:  # small counts
+                    append(b"".join((b"\x4a", _SMALL[len(prefix) + 4], prefix, b"\x12\x02\x18",
+                                     _SMALL[v])))
+                else:
+                    append(_field(b"\x4a", prefix + _field(b"\x12", _any_value(v))))
         return parts
 
     def _span(self, r: SpanRecord) -> bytes:

@@ -41,7 +41,7 @@ AGENT_OTLP_BATCH_SIZE: Final = "AGENT_OTLP_BATCH_SIZE"
 """
 .. envvar:: AGENT_OTLP_BATCH_SIZE
 
-Spans per export request. Default 100.
+Spans per export request (at most; a request is also split to stay under 3.5 MiB). Default 512, as in OpenTelemetry's batch span processor.
 """
 AGENT_OTLP_SCHEDULE_DELAY: Final = "AGENT_OTLP_SCHEDULE_DELAY"
 """

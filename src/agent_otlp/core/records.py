@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Final, TypeAlias
 
 from agent_otlp.core.errors import InputError
@@ -57,6 +57,7 @@ class StatusCode:
 
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _MAX_NS: Final = 2**64 - 1
+_MICROSECOND: Final = timedelta(microseconds=1)
 
 
 def parse_timestamp(value: object, field_name: str, item_id: str | None = None) -> int | None:
@@ -64,6 +65,20 @@ def parse_timestamp(value: object, field_name: str, item_id: str | None = None) 
 
     ``None`` stays ``None``. Anything else raises :class:`InputError` naming ``field_name``.
     """
+    if type(value) is str:  # the SDK's form first: ISO 8601 text
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            raise InputError(
+                field_name, value, "expected an ISO 8601 timestamp", item_id=item_id
+            ) from None
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        ns = (moment - _EPOCH) // _MICROSECOND * 1000
+        if ns < 0 or ns > _MAX_NS:
+            raise InputError(field_name, value, "timestamp before 1970 or out of range",
+                             item_id=item_id)
+        return ns
     if value is None:
         return None
     if isinstance(value, bool):

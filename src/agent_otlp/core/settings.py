@@ -271,7 +271,7 @@ _SPECS: Final = (
     _Spec("client_key", _path, None, ((ev.OTEL_EXPORTER_OTLP_CLIENT_KEY, 1),)),
     _Spec("insecure", _bool, None, ((ev.OTEL_EXPORTER_OTLP_INSECURE, 1),)),
     _Spec("tls_verify", _bool, True),
-    _Spec("batch_size", _number(int, 1), 100, ((ev.OTEL_BSP_MAX_EXPORT_BATCH_SIZE, 1),)),
+    _Spec("batch_size", _number(int, 1), 512, ((ev.OTEL_BSP_MAX_EXPORT_BATCH_SIZE, 1),)),
     _Spec("schedule_delay", _number(float, 0.0), 1.0, ((ev.OTEL_BSP_SCHEDULE_DELAY, 0.001),)),
     _Spec("max_queue_size", _number(int, 1), 100_000, ((ev.OTEL_BSP_MAX_QUEUE_SIZE, 1),)),
     _Spec("retry_deadline", _number(float, 0.0), 60.0, ((ev.OTEL_BSP_EXPORT_TIMEOUT, 0.001),)),
