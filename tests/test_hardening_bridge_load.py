@@ -50,7 +50,10 @@ def payload(n_valid: int = 30) -> tuple[bytes, list[str]]:
 @pytest.mark.timeout(240)
 def test_bridge_under_load(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AGENT_OTLP_", "OTEL_"))}
-    env.update(PYTHONUNBUFFERED="1", COLUMNS="200", XDG_DATA_HOME=str(tmp_path / "data"))
+    env.update(PYTHONUNBUFFERED="1", COLUMNS="200", XDG_DATA_HOME=str(tmp_path / "data"),
+               # one request of 100 spans in flight: the backend below takes ~2,000 spans/s,
+               # fewer than the clients send
+               AGENT_OTLP_BATCH_SIZE="100", AGENT_OTLP_MAX_IN_FLIGHT="1")
     with OTLPReceiver() as receiver:
         receiver.set_handler(lambda request: Reply(delay=0.05))  # ~2,000 spans/s at 100/request
         command = [sys.executable, "-c", "from agent_otlp.cli import main; main()", "serve",
