@@ -7,7 +7,7 @@ venv, or ``bench/.venv-alt`` for the third-party instrumentations). Prints one J
 * ``produce_s``: wall time of the production loop (the agent's cost, pipeline included);
 * ``flush_s``: time of the pipeline's final flush/shutdown;
 * ``spans``: SDK spans produced; ``expected``: spans the pipeline should deliver;
-* ``maxrss_kb``: peak RSS (``ru_maxrss``); ``rss``: ``[fraction, current RSS kB, peak kB]``
+* ``maxrss_kb``: peak RSS (``VmHWM``); ``rss``: ``[fraction, current RSS kB, peak kB]``
   samples taken during production.
 
 The workload is :func:`agent_otlp.workloads.produce_benchmark_traces`, loaded from the source
@@ -48,6 +48,14 @@ def _rss_kb() -> int:
 
 
 def _maxrss_kb() -> int:
+    """Peak RSS: ``VmHWM`` (Linux carries ``ru_maxrss`` across ``exec`` from the parent)."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
