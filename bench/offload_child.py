@@ -1,0 +1,110 @@
+"""What offload mode's child process costs per span, without the agent process.
+
+    python bench/offload_child.py [--traces 5000] [--adapter jaeger] [--repeat 3]
+
+Records the benchmark workload once as the entries the agent process sends
+(``agent_otlp.core.offload.span_entry``, marshalled in frames of 256), then, like the child,
+unmarshals them and feeds them into an exporter built by ``create_exporter`` that sends to
+``bench/sink.py`` (another process). Prints one JSON line per repeat: wall and CPU time of
+this process per span (all its threads: feeding, dispatcher, destination worker, senders),
+spans per second, and what the sink counted. The child's throughput ceiling in
+``bench/run.py``'s offload row is roughly ``1e6 / cpu_us`` minus what the agent process and
+the sink take from the same cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import marshal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+BENCH = Path(__file__).resolve().parent
+
+
+class _Entries:
+    """A tracing processor that keeps what the offload agent side would send."""
+
+    def __init__(self) -> None:
+        from agent_otlp.core.offload import span_entry
+        from agent_otlp.core.offload_child import _TRACE_END, _TRACE_START
+
+        self.entries: list[Any] = []
+        self._span_entry = span_entry
+        self._start, self._end = _TRACE_START, _TRACE_END
+
+    def on_trace_start(self, trace: Any) -> None:
+        self.entries.append((self._start, trace.export(), time.time_ns()))
+
+    def on_trace_end(self, trace: Any) -> None:
+        self.entries.append((self._end, trace.export(), time.time_ns()))
+
+    def on_span_start(self, span: Any) -> None:
+        pass
+
+    def on_span_end(self, span: Any) -> None:
+        self.entries.append(self._span_entry(span, False))
+
+    def shutdown(self) -> None:
+        pass
+
+    def force_flush(self) -> None:
+        pass
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--traces", type=int, default=5000)
+    parser.add_argument("--adapter", default="jaeger")
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args(argv)
+
+    from agent_otlp.core.factory import create_exporter
+    from agent_otlp.core.offload_child import feed
+    from agent_otlp.workloads import produce_benchmark_traces, recording_processors
+
+    recorder = _Entries()
+    with recording_processors([recorder]):
+        produce_benchmark_traces(args.traces)
+    entries = recorder.entries
+    frames = [marshal.dumps(entries[i:i + 256]) for i in range(0, len(entries), 256)]
+    spans = sum(1 for e in entries if e[0] < 2)
+    del recorder, entries
+
+    sink = subprocess.Popen([sys.executable, str(BENCH / "sink.py"), "--port", "0"],
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        assert sink.stdout is not None
+        port = json.loads(sink.stdout.readline())["port"]
+        for _ in range(args.repeat):
+            urllib.request.urlopen(urllib.request.Request(
+                f"http://127.0.0.1:{port}/reset", method="POST")).read()
+            exporter = create_exporter(args.adapter, endpoint=f"http://127.0.0.1:{port}",
+                                       env={})
+            cpu0, wall0 = time.process_time(), time.perf_counter()
+            for frame in frames:
+                for entry in marshal.loads(frame):
+                    feed(exporter, entry)
+            report = exporter.shutdown(60)
+            wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+            stats = json.loads(urllib.request.urlopen(
+                f"http://127.0.0.1:{port}/stats").read())
+            print(json.dumps({
+                "adapter": args.adapter, "spans": spans, "delivered": report.delivered,
+                "wall_us": round(wall / spans * 1e6, 2), "cpu_us": round(cpu / spans * 1e6, 2),
+                "spans_per_s": round(spans / wall), "sink_requests": stats["requests"],
+                "sink_unique": stats["unique"],
+            }))
+    finally:
+        sink.terminate()
+        sink.wait(5)
+
+
+if __name__ == "__main__":
+    main()
