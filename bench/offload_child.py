@@ -63,7 +63,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--traces", type=int, default=5000)
     parser.add_argument("--adapter", default="jaeger")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--max-in-flight", type=int, default=None)
     args = parser.parse_args(argv)
+    extra = {} if args.max_in_flight is None else {"max_in_flight": args.max_in_flight}
 
     from agent_otlp.core.factory import create_exporter
     from agent_otlp.core.offload_child import feed
@@ -86,7 +88,7 @@ def main(argv: list[str] | None = None) -> None:
             urllib.request.urlopen(urllib.request.Request(
                 f"http://127.0.0.1:{port}/reset", method="POST")).read()
             exporter = create_exporter(args.adapter, endpoint=f"http://127.0.0.1:{port}",
-                                       env={})
+                                       env={}, **extra)
             cpu0, wall0 = time.process_time(), time.perf_counter()
             for frame in frames:
                 for entry in marshal.loads(frame):
