@@ -64,6 +64,9 @@ PIPELINES: list[Pipeline] = [
     Pipeline("agent-otlp-offload", "agent-otlp-offload", args=("--adapter", "otlp"),
              note="create_exporter(offload=True): pipeline in a child process; RSS is the "
                   "agent's process only, the child's peak is in the run's flush info"),
+    Pipeline("agent-otlp-offload-jaeger", "agent-otlp-offload", args=("--adapter", "jaeger"),
+             available=_exists("src/agent_otlp/adapters/jaeger.py"),
+             note="offload mode with the jaeger adapter's mapping and limits"),
     Pipeline("openinference", "openinference", "alt", available=_alt_ready,
              note="openinference-instrumentation-openai-agents 2.6.0 + BatchSpanProcessor"),
     Pipeline("openllmetry", "openllmetry", "alt", available=_alt_ready,
@@ -356,7 +359,8 @@ def main(argv: list[str] | None = None) -> int:
 
     by_name = {p.name: p for p in PIPELINES}
     scale = 0.02 if quick else 1.0
-    for suffix, pipe in (("", by_name["agent-otlp"]), ("-offload", by_name["agent-otlp-offload"])):
+    for suffix, pipe in (("", by_name["agent-otlp"]),
+                         ("-offload", by_name["agent-otlp-offload-jaeger"])):
         extra = "memory-1m" + suffix
         if selected(extra) and (wanted or not quick):
             n = max(100, int(100_000 * scale))

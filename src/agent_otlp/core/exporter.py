@@ -82,6 +82,15 @@ _END_TRACE: Final = 4
 _END_ALL: Final = 5
 _BARRIER: Final = 6
 
+#: Entry kinds for :meth:`AgentExporter.ingest`: a parsed :class:`AgentSpan` or
+#: :class:`AgentTrace`; an SDK trace object (anything with ``export()``) starting or ending;
+#: a trace id to finish; finish every open trace (payload ``None``).
+INGEST_ITEM: Final = _ITEM
+INGEST_TRACE_START: Final = _SDK_TRACE_START
+INGEST_TRACE_END: Final = _SDK_TRACE_END
+INGEST_END_TRACE: Final = _END_TRACE
+INGEST_END_ALL: Final = _END_ALL
+
 
 @dataclass(frozen=True, slots=True)
 class FlushReport:
@@ -235,6 +244,8 @@ class AgentExporter:
             self._reopen_traces(store)
         self._closed = False
         self._lock = threading.Lock()
+        #: Held while trace state changes: by the dispatcher thread, and by :meth:`ingest`.
+        self._dispatch_lock = threading.RLock()
         self._errors_logged = 0
         self._thread = threading.Thread(target=self._run, name="agent-otlp-dispatch", daemon=True)
         self._thread.start()
@@ -295,6 +306,32 @@ class AgentExporter:
                 continue
             self._put(_ITEM, parsed)
         return errors
+
+    def ingest(self, entries: Iterable[tuple[int, Any, int]]) -> None:
+        """Handle already-parsed entries on the caller's thread, in order, without the
+        intake: what the dispatcher thread would do with them, minus the hand-off.
+
+        For a single feeder that is not the agent's thread (offload mode's child process:
+        one thread per span less to share the interpreter with). Entries are
+        ``(kind, payload, unix_ns)`` with the ``INGEST_*`` kinds; the timestamp stands for
+        when the producer saw the item. It waits (not drops) while a healthy destination
+        is behind, like the dispatcher. Items queued with the other methods before this
+        call may be handled after these ones. After :meth:`shutdown` entries are dropped
+        and counted as ``dropped_intake_full``.
+        """
+        out: list[SpanRecord] = []
+        ends: list[str] = []
+        with self._dispatch_lock:
+            for kind, payload, when in entries:
+                if self._closed:
+                    self.stats.dropped_intake_full += 1
+                    continue
+                self._dispatch_one(kind, payload, when, out, ends)
+                if len(out) >= _CHUNK or len(self._rows) >= 2048:
+                    self._deliver(out, ends)
+                    out, ends = [], []
+                    self._await_destinations()
+            self._deliver(out, ends)
 
     def pending(self) -> int:
         """Items not yet delivered by the slowest destination (intake included)."""
@@ -381,9 +418,10 @@ class AgentExporter:
             self._wake.wait(0.05)
             self._wake.clear()
             try:
-                self._dispatch_available()
-                self._expire_idle()
-                self._maintain_store()
+                with self._dispatch_lock:
+                    self._dispatch_available()
+                    self._expire_idle()
+                    self._maintain_store()
             except Exception:  # pragma: no cover - a converter bug must not kill export
                 logger.exception("agent-otlp: dispatcher error")
             if self._closed and not self._intake:
@@ -402,14 +440,7 @@ class AgentExporter:
                     self._barriers_seen = max(self._barriers_seen, payload)
                     self._barrier_done.notify_all()
                 continue
-            if kind in (_SDK_SPAN, _SDK_TRACE_START, _ITEM):  # not trace ends or commands
-                self.stats.received_items += 1
-            try:
-                self._handle(kind, payload, when, out, ends)
-            except InputError as exc:
-                self._note_input_error(exc)
-            except Exception as exc:
-                self._note_input_error(InputError("item", type(payload).__name__, f"unconvertible: {exc!r}"))
+            self._dispatch_one(kind, payload, when, out, ends)
             if len(out) >= _CHUNK or len(self._rows) >= 2048:
                 self._deliver(out, ends)
                 out, ends = [], []
@@ -418,6 +449,17 @@ class AgentExporter:
                 self._room.notify()
         self._deliver(out, ends)
         self._room.notify()
+
+    def _dispatch_one(self, kind: int, payload: Any, when: int, out: list[SpanRecord],
+                      ends: list[str]) -> None:
+        if kind in (_SDK_SPAN, _SDK_TRACE_START, _ITEM):  # not trace ends or commands
+            self.stats.received_items += 1
+        try:
+            self._handle(kind, payload, when, out, ends)
+        except InputError as exc:
+            self._note_input_error(exc)
+        except Exception as exc:
+            self._note_input_error(InputError("item", type(payload).__name__, f"unconvertible: {exc!r}"))
 
     def _await_destinations(self) -> None:
         """Hold off converting while a healthy destination is behind (memory bound)."""

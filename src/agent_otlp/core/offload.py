@@ -398,9 +398,7 @@ class OffloadExporter(AgentExporter):
         if fallback is None:
             self.stats.dropped_intake_full += sum(1 for e in entries if e[0] < _FLUSH)
             return
-        for entry in entries:
-            if entry[0] < _FLUSH:
-                feed(fallback, entry)
+        feed(fallback, [entry for entry in entries if entry[0] < _FLUSH])
 
     # --- agent thread: cheap, never raise --------------------------------------------------
 

@@ -15,14 +15,20 @@ import signal
 import struct
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import IO, Any, Final
 
-from agent_otlp.core import exporter as _exp
 from agent_otlp.core.errors import InputError
-from agent_otlp.core.exporter import AgentExporter
-from agent_otlp.core.records import AgentSpan, parse_timestamp
+from agent_otlp.core.exporter import (
+    INGEST_END_ALL,
+    INGEST_END_TRACE,
+    INGEST_ITEM,
+    INGEST_TRACE_END,
+    INGEST_TRACE_START,
+    AgentExporter,
+)
+from agent_otlp.core.records import AgentSpan, parse_item, parse_timestamp
 from agent_otlp.core.secrets import Secret, redact_text, register_secret
 
 __all__ = ["HEADER", "OffloadConfig", "child_main", "feed", "read_frame"]
@@ -71,53 +77,51 @@ class _ExportedTrace:
         return self._data
 
 
-def _put_at(exporter: AgentExporter, kind: int, payload: Any, when: int) -> None:
-    """Queue into the exporter's intake with the agent's timestamp. Off the agent's thread,
-    so it waits for room instead of dropping (the backpressure reaches the agent process
-    through the pipe, where the bounded policy applies)."""
-    intake = exporter._intake
-    while len(intake) >= exporter._max_intake and not exporter._closed:
-        exporter._wake.set()
-        time.sleep(0.002)
-    if exporter._closed:
-        exporter.stats.dropped_intake_full += 1
-        return
-    intake.append((kind, payload, when))
-    if len(intake) >= 256 and not exporter._wake.is_set():
-        exporter._wake.set()
-
-
-def feed(exporter: AgentExporter, entry: Any) -> None:
-    """One data entry into ``exporter``; control entries are ignored here."""
-    kind = entry[0]
-    if kind == _SPAN:
-        _, span_id, trace_id, parent_id, started, ended, data, error = entry
-        try:
-            record = AgentSpan(
-                span_id, trace_id, parent_id or None,
-                parse_timestamp(started, "started_at", span_id),
-                parse_timestamp(ended, "ended_at", span_id),
-                data, dict(error) if error else None, None,
-            )
-        except InputError:  # the validated path reports it
-            item = {"object": "trace.span", "id": span_id, "trace_id": trace_id,
+def feed(exporter: AgentExporter, entries: Iterable[Any]) -> None:
+    """Data entries (a frame's, in order) into ``exporter`` through
+    :meth:`~agent_otlp.core.exporter.AgentExporter.ingest`, on this thread: no hand-off to
+    the dispatcher thread. Invalid items are reported by ``submit_items`` (which queues
+    nothing for them); control entries are not data and are skipped."""
+    batch: list[tuple[int, Any, int]] = []
+    now = time.time_ns()
+    for entry in entries:
+        kind = entry[0]
+        if kind == _SPAN:
+            _, span_id, trace_id, parent_id, started, ended, data, error = entry
+            try:
+                record = AgentSpan(
+                    span_id, trace_id, parent_id or None,
+                    parse_timestamp(started, "started_at", span_id),
+                    parse_timestamp(ended, "ended_at", span_id),
+                    data, dict(error) if error else None, None,
+                )
+            except InputError:  # the validated path reports it
+                exporter.submit_items([{
+                    "object": "trace.span", "id": span_id, "trace_id": trace_id,
                     "parent_id": parent_id, "started_at": started, "ended_at": ended,
-                    "span_data": data, "error": error}
-            exporter.submit_items([item])
-            return
-        _put_at(exporter, _exp._ITEM, record, time.time_ns())
-    elif kind in (_SPAN_ITEM, _ITEM):
-        exporter.submit_items([entry[1]])
-    elif kind == _TRACE_START:
-        _put_at(exporter, _exp._SDK_TRACE_START, _ExportedTrace(entry[1]), entry[2])
-    elif kind == _TRACE_END:
-        _put_at(exporter, _exp._SDK_TRACE_END, _ExportedTrace(entry[1]), entry[2])
-    elif kind == _END_TRACE:
-        exporter.end_trace(entry[1])
-    elif kind == _END_ALL:
-        exporter.end_all_traces()
-    elif kind == _IDLE:
-        exporter.set_trace_idle_timeout(entry[1])
+                    "span_data": data, "error": error,
+                }])
+                continue
+            batch.append((INGEST_ITEM, record, now))
+        elif kind in (_SPAN_ITEM, _ITEM):
+            try:
+                parsed = parse_item(entry[1])
+            except Exception:  # the validated path reports it
+                exporter.submit_items([entry[1]])
+                continue
+            batch.append((INGEST_ITEM, parsed, now))
+        elif kind == _TRACE_START:
+            batch.append((INGEST_TRACE_START, _ExportedTrace(entry[1]), entry[2]))
+        elif kind == _TRACE_END:
+            batch.append((INGEST_TRACE_END, _ExportedTrace(entry[1]), entry[2]))
+        elif kind == _END_TRACE:
+            batch.append((INGEST_END_TRACE, entry[1], now))
+        elif kind == _END_ALL:
+            batch.append((INGEST_END_ALL, None, now))
+        elif kind == _IDLE:
+            exporter.set_trace_idle_timeout(entry[1])
+    if batch:
+        exporter.ingest(batch)
 
 
 def read_frame(stream: IO[bytes]) -> bytes | None:
@@ -166,11 +170,15 @@ def child_main(reply_fd: int) -> None:
         if frame is None:  # the agent process is gone or closed the pipe: flush and stop
             exporter.shutdown(exporter._exit_timeout)
             return
+        data: list[Any] = []
         for entry in marshal.loads(frame):  # noqa: S302 - from the agent process
             kind = entry[0]
             if kind < _FLUSH:
-                feed(exporter, entry)
-            elif kind == _FLUSH:
+                data.append(entry)
+                continue
+            feed(exporter, data)  # what came before a command is handled before it
+            data = []
+            if kind == _FLUSH:
                 reply(entry[1], exporter.force_flush(entry[2]))
             elif kind == _STATS:
                 reply(entry[1], (exporter.stats.snapshot(), exporter.pending(), _maxrss_kb()))
@@ -178,6 +186,7 @@ def child_main(reply_fd: int) -> None:
                 report = exporter.shutdown(entry[2])
                 reply(entry[1], (report, exporter.stats.snapshot(), _maxrss_kb()))
                 return
+        feed(exporter, data)
 
 
 def _maxrss_kb() -> int:
