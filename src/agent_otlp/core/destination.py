@@ -558,7 +558,10 @@ class Destination:
             if self._stop.is_set() and durable:
                 return False
             with self._lock:
-                if not durable and (time.monotonic() + delay > deadline or self._stop.is_set()):
+                # Past the deadline a batch is given up, but not before one retry: a single
+                # attempt as long as the deadline (a timeout) is not a retry policy.
+                late = time.monotonic() + delay > deadline and backoff.attempt > 1
+                if not durable and (late or self._stop.is_set()):
                     self._fail(count, result.status)
                     return True
                 self.stats.retries += 1

@@ -68,7 +68,8 @@ AGENT_OTLP_RETRY_DEADLINE: Final = "AGENT_OTLP_RETRY_DEADLINE"
 """
 .. envvar:: AGENT_OTLP_RETRY_DEADLINE
 
-Seconds a batch is retried before it is counted as failed. Default 60.
+Seconds a batch is retried (at least once) before it is counted as failed; time the
+circuit breaker holds requests back does not count. Default 60.
 """
 AGENT_OTLP_CAPTURE_CONTENT: Final = "AGENT_OTLP_CAPTURE_CONTENT"
 OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT: Final = (
