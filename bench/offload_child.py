@@ -63,8 +63,7 @@ def _floor(frames: list[bytes], adapter: str, endpoint: str) -> bool:
     from agent_otlp.core.destination import Destination
     from agent_otlp.core.encode import WireEncoder
     from agent_otlp.core.factory import resolve_all, resource_for
-    from agent_otlp.core.offload_child import _SPAN
-    from agent_otlp.core.records import AgentSpan, parse_timestamp
+    from agent_otlp.core.offload_child import _SPAN, span_record
     from agent_otlp.core.transport import HandlerTransport, HttpTransport
 
     settings, hooks = resolve_all(adapter, endpoint=endpoint, env={})[0]
@@ -80,12 +79,7 @@ def _floor(frames: list[bytes], adapter: str, endpoint: str) -> bool:
         for entry in marshal.loads(frame):
             if entry[0] != _SPAN:
                 continue
-            _, span_id, trace_id, parent_id, started, ended, data, error = entry
-            span = AgentSpan(span_id, trace_id, parent_id or None,
-                             parse_timestamp(started, "started_at", span_id),
-                             parse_timestamp(ended, "ended_at", span_id),
-                             data, dict(error) if error else None, None)
-            batch.append(convert_span(span, options))
+            batch.append(convert_span(span_record(entry), options))
             if len(batch) >= settings.batch_size:
                 ok = transport.send(encoder.encode(mapper._map_batch(batch)), 10).ok and ok
                 batch = []

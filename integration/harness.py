@@ -323,7 +323,24 @@ class NativeBackend(Backend):
         return self._proc.pid if self._proc is not None else None
 
 
-class NativeJaeger(NativeBackend):
+class _JaegerApi:
+    """Readiness and the query API of Jaeger (both Jaeger backends)."""
+
+    ports: dict[str, int]
+    query_url: str | None
+
+    def _is_ready(self) -> bool:
+        return _http_ok(f"http://{LOOPBACK}:{self.ports['health']}/status") and _http_ok(
+            f"{self.query_url}/api/v3/services"
+        )
+
+    @property
+    def query(self) -> JaegerQuery:
+        assert self.query_url, "start() the backend first"
+        return JaegerQuery(self.query_url)
+
+
+class NativeJaeger(_JaegerApi, NativeBackend):
     """Jaeger v2 (all-in-one style) with the query API.
 
     ``query_url`` is the query HTTP base (UI and ``/api/v3``); :attr:`query` is a
@@ -363,16 +380,6 @@ class NativeJaeger(NativeBackend):
             storage=self.storage,
             badger_dir=str(self._workdir / "badger"),
         )
-
-    def _is_ready(self) -> bool:
-        return _http_ok(f"http://{LOOPBACK}:{self.ports['health']}/status") and _http_ok(
-            f"{self.query_url}/api/v3/services"
-        )
-
-    @property
-    def query(self) -> JaegerQuery:
-        assert self.query_url, "start() the backend first"
-        return JaegerQuery(self.query_url)
 
 
 class _SpanFile:
@@ -725,7 +732,7 @@ class ContainerBackend(Backend):
         return "\n".join(parts)
 
 
-class ContainerJaeger(ContainerBackend):
+class ContainerJaeger(_JaegerApi, ContainerBackend):
     """Jaeger v2 image with the same generated config as :class:`NativeJaeger`."""
 
     name = "jaeger"
@@ -751,16 +758,6 @@ class ContainerJaeger(ContainerBackend):
         return container.with_volume_mapping(
             str(self._workdir), "/etc/agent-otlp", mode
         ).with_command("--config /etc/agent-otlp/config.yaml")
-
-    def _is_ready(self) -> bool:
-        return _http_ok(f"http://{LOOPBACK}:{self.ports['health']}/status") and _http_ok(
-            f"{self.query_url}/api/v3/services"
-        )
-
-    @property
-    def query(self) -> JaegerQuery:
-        assert self.query_url, "start() the backend first"
-        return JaegerQuery(self.query_url)
 
 
 class ContainerCollector(_SpanFile, ContainerBackend):

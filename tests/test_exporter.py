@@ -308,21 +308,29 @@ def test_atexit_flushes(otlp_receiver_factory: Any, protocol: str, explicit: boo
     assert sorted(s.name for s in receiver.spans()) == ["invoke_workflow wf", "s0", "s1", "s2"]
 
 
+class _SlowBackend:
+    """A receiver handler that answers after ``delay`` seconds and records the most
+    requests it was answering at once (``peak``)."""
+
+    def __init__(self, delay: float) -> None:
+        self.delay = delay
+        self.peak = 0
+        self._active = 0
+        self._lock = threading.Lock()
+
+    def __call__(self, request: Any) -> None:
+        with self._lock:
+            self._active += 1
+            self.peak = max(self.peak, self._active)
+        time.sleep(self.delay)
+        with self._lock:
+            self._active -= 1
+
+
 @pytest.mark.parametrize("protocol", ["http", "grpc"])
 def test_a_slow_backend_gets_several_requests_at_once(otlp_receiver_factory: Any, protocol: str) -> None:
     receiver = otlp_receiver_factory(protocol)
-    lock = threading.Lock()
-    active, peak = 0, 0
-
-    def slow(request: Any) -> None:
-        nonlocal active, peak
-        with lock:
-            active += 1
-            peak = max(peak, active)
-        time.sleep(0.2)
-        with lock:
-            active -= 1
-
+    slow = _SlowBackend(0.2)
     receiver.set_handler(slow)
     exporter = make(receiver, batch_size=10, max_in_flight=4)
     assert exporter.submit_items(items(199)) == []
@@ -333,29 +341,18 @@ def test_a_slow_backend_gets_several_requests_at_once(otlp_receiver_factory: Any
     assert len({s.span_id for s in receiver.spans()}) == 200
     stats = exporter.stats.snapshot()["destinations"]["otlp"]
     assert stats["exported"] == stats["received"] == 200 and stats["requests"] == 20
-    assert peak == 4  # never more than max_in_flight, and that many while the queue is deep
+    assert slow.peak == 4  # never more than max_in_flight, and that many while the queue is deep
 
 
 def test_a_store_keeps_one_request_in_flight(otlp_receiver: OTLPReceiver, tmp_path: Any) -> None:
-    lock = threading.Lock()
-    active, peak = 0, 0
-
-    def slow(request: Any) -> None:
-        nonlocal active, peak
-        with lock:
-            active += 1
-            peak = max(peak, active)
-        time.sleep(0.05)
-        with lock:
-            active -= 1
-
+    slow = _SlowBackend(0.05)
     otlp_receiver.set_handler(slow)
     exporter = make(otlp_receiver, batch_size=10, max_in_flight=4, store=str(tmp_path / "s.db"))
     assert exporter.submit_items(items(59)) == []
     exporter.end_all_traces()
     assert exporter.shutdown(30).delivered
     assert otlp_receiver.span_count() == 60
-    assert peak == 1  # the cursor moves in order
+    assert slow.peak == 1  # the cursor moves in order
 
 
 def test_a_batch_too_large_for_one_request_is_split(otlp_receiver: OTLPReceiver) -> None:

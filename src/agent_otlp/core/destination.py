@@ -329,10 +329,7 @@ class Destination:
                     try:
                         done, handed = self._export(batch)
                     except Exception as exc:  # an encoding or adapter bug: count, go on
-                        logger.exception("agent-otlp: destination %s lost a batch", self.name)
-                        with self._lock:
-                            self.stats.last_error = redact_text(repr(exc))
-                            self._fail(len(batch), "internal error")
+                        self._lost_to_bug(exc, len(batch), "batch")
                     finally:
                         if not handed:
                             self._sent_one(len(batch), 0)
@@ -405,12 +402,16 @@ class Destination:
             try:
                 self._send(body, count)
             except Exception as exc:  # a transport bug must not kill the sender
-                logger.exception("agent-otlp: destination %s lost a request", self.name)
-                with self._lock:
-                    self.stats.last_error = redact_text(repr(exc))
-                    self._fail(count, "internal error")
+                self._lost_to_bug(exc, count, "request")
             finally:
                 self._sent_one(count, 1)
+
+    def _lost_to_bug(self, exc: Exception, count: int, what: str) -> None:
+        """A bug (in an adapter, an encoder, a transport) lost ``count`` spans: log, count."""
+        logger.exception("agent-otlp: destination %s lost a %s", self.name, what)
+        with self._lock:
+            self.stats.last_error = redact_text(repr(exc))
+            self._fail(count, "internal error")
 
     def _source_due(self) -> bool:
         """Store mode: a full batch is unread, or the oldest unread waited long enough."""

@@ -327,10 +327,6 @@ class AgentExporter:
                     self.stats.dropped_intake_full += 1
                     continue
                 self._dispatch_one(kind, payload, when, out, ends)
-                if len(out) >= _CHUNK or len(self._rows) >= 2048:
-                    self._deliver(out, ends)
-                    out, ends = [], []
-                    self._await_destinations()
             self._deliver(out, ends)
 
     def pending(self) -> int:
@@ -441,10 +437,6 @@ class AgentExporter:
                     self._barrier_done.notify_all()
                 continue
             self._dispatch_one(kind, payload, when, out, ends)
-            if len(out) >= _CHUNK or len(self._rows) >= 2048:
-                self._deliver(out, ends)
-                out, ends = [], []
-                self._await_destinations()
             if len(intake) % 64 == 0:
                 self._room.notify()
         self._deliver(out, ends)
@@ -452,6 +444,8 @@ class AgentExporter:
 
     def _dispatch_one(self, kind: int, payload: Any, when: int, out: list[SpanRecord],
                       ends: list[str]) -> None:
+        """Handle one entry into ``out``/``ends``; a full chunk is delivered (and the lists
+        emptied) here, then the dispatcher waits for destinations that are behind."""
         if kind in (_SDK_SPAN, _SDK_TRACE_START, _ITEM):  # not trace ends or commands
             self.stats.received_items += 1
         try:
@@ -460,6 +454,11 @@ class AgentExporter:
             self._note_input_error(exc)
         except Exception as exc:
             self._note_input_error(InputError("item", type(payload).__name__, f"unconvertible: {exc!r}"))
+        if len(out) >= _CHUNK or len(self._rows) >= 2048:
+            self._deliver(out, ends)  # destinations copy what they keep
+            out.clear()
+            ends.clear()
+            self._await_destinations()
 
     def _await_destinations(self) -> None:
         """Hold off converting while a healthy destination is behind (memory bound)."""

@@ -61,6 +61,7 @@ from agent_otlp.core.exporter import (
     AgentExporter,
     FlushReport,
     Room,
+    _shutdown_at_exit,
     sdk_span_item,
 )
 from agent_otlp.core.offload_child import (
@@ -596,12 +597,3 @@ class OffloadExporter(AgentExporter):
 def _child_timeout(timeout: float) -> float:
     """The child's share of ``timeout``: it must answer before the agent process gives up."""
     return max(0.0, timeout - min(0.5, timeout * 0.1))
-
-
-def _shutdown_at_exit(ref: weakref.ReferenceType[OffloadExporter]) -> None:
-    exporter = ref()
-    if exporter is not None and not exporter._closed:
-        try:
-            exporter.shutdown(exporter._exit_timeout)
-        except Exception:  # pragma: no cover - never fail interpreter exit
-            logger.exception("agent-otlp: error while flushing at exit")

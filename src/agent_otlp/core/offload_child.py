@@ -31,7 +31,7 @@ from agent_otlp.core.exporter import (
 from agent_otlp.core.records import AgentSpan, parse_item, parse_timestamp
 from agent_otlp.core.secrets import Secret, redact_text, register_secret
 
-__all__ = ["HEADER", "OffloadConfig", "child_main", "feed", "read_frame"]
+__all__ = ["HEADER", "OffloadConfig", "child_main", "feed", "read_frame", "span_record"]
 
 HEADER: Final = struct.Struct("<I")
 
@@ -77,6 +77,18 @@ class _ExportedTrace:
         return self._data
 
 
+def span_record(entry: Any) -> AgentSpan:
+    """The :class:`AgentSpan` of a ``_SPAN`` entry (raises :class:`InputError` on a bad
+    timestamp)."""
+    _, span_id, trace_id, parent_id, started, ended, data, error = entry
+    return AgentSpan(
+        span_id, trace_id, parent_id or None,
+        parse_timestamp(started, "started_at", span_id),
+        parse_timestamp(ended, "ended_at", span_id),
+        data, dict(error) if error else None, None,
+    )
+
+
 def feed(exporter: AgentExporter, entries: Iterable[Any]) -> None:
     """Data entries (a frame's, in order) into ``exporter`` through
     :meth:`~agent_otlp.core.exporter.AgentExporter.ingest`, on this thread: no hand-off to
@@ -87,15 +99,10 @@ def feed(exporter: AgentExporter, entries: Iterable[Any]) -> None:
     for entry in entries:
         kind = entry[0]
         if kind == _SPAN:
-            _, span_id, trace_id, parent_id, started, ended, data, error = entry
             try:
-                record = AgentSpan(
-                    span_id, trace_id, parent_id or None,
-                    parse_timestamp(started, "started_at", span_id),
-                    parse_timestamp(ended, "ended_at", span_id),
-                    data, dict(error) if error else None, None,
-                )
+                record = span_record(entry)
             except InputError:  # the validated path reports it
+                _, span_id, trace_id, parent_id, started, ended, data, error = entry
                 exporter.submit_items([{
                     "object": "trace.span", "id": span_id, "trace_id": trace_id,
                     "parent_id": parent_id, "started_at": started, "ended_at": ended,

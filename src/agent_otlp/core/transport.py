@@ -122,10 +122,9 @@ def _partial_rejections(body: bytes) -> tuple[int, str]:
 
 
 class HttpTransport(Transport):
-    """OTLP/HTTP with protobuf bodies: plain ``http://`` over one kept-alive
-    :mod:`http.client` connection, ``https://`` (and anything behind a proxy or netrc
-    credentials) through a pooled :mod:`requests` session. Thread-safe: concurrent sends
-    use one connection each.
+    """OTLP/HTTP with protobuf bodies: plain ``http://`` over kept-alive :mod:`http.client`
+    connections, ``https://`` (and anything behind a proxy or netrc credentials) through a
+    pooled :mod:`requests` session. Thread-safe: concurrent sends use one connection each.
 
     The environment (proxy variables, ``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE``, ``~/.netrc``)
     is read once, when the transport is made, not on every request.
