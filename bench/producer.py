@@ -76,6 +76,11 @@ def _otel_provider(sink: str) -> tuple[Any, Any]:
     return provider, processor
 
 
+def _protocol(args: argparse.Namespace) -> dict[str, Any]:
+    """``protocol=`` for ``create_exporter`` when ``--protocol`` was given (else the adapter's)."""
+    return {"protocol": args.protocol} if args.protocol else {}
+
+
 def setup_baseline(args: argparse.Namespace) -> Setup:
     from agents.tracing import set_trace_processors
 
@@ -88,7 +93,9 @@ def setup_agent_otlp(args: argparse.Namespace) -> Setup:
 
     import agent_otlp
 
-    exporter = agent_otlp.create_exporter(args.adapter, endpoint=args.sink, env={})
+    exporter = agent_otlp.create_exporter(
+        args.adapter, endpoint=args.sink, env={}, **_protocol(args)
+    )
     set_trace_processors([agent_otlp.make_processor(exporter)])
 
     def flush() -> Any:
@@ -96,7 +103,7 @@ def setup_agent_otlp(args: argparse.Namespace) -> Setup:
         return {"delivered": report.delivered, "pending": report.pending,
                 "stats": _plain(exporter.stats.snapshot())}
 
-    return flush, 11, {"adapter": args.adapter}
+    return flush, 11, {"adapter": args.adapter, **_protocol(args)}
 
 
 def setup_agent_otlp_offload(args: argparse.Namespace) -> Setup:
@@ -105,7 +112,9 @@ def setup_agent_otlp_offload(args: argparse.Namespace) -> Setup:
 
     import agent_otlp
 
-    exporter = agent_otlp.create_exporter(args.adapter, endpoint=args.sink, env={}, offload=True)
+    exporter = agent_otlp.create_exporter(
+        args.adapter, endpoint=args.sink, env={}, offload=True, **_protocol(args)
+    )
     set_trace_processors([agent_otlp.make_processor(exporter)])
 
     def flush() -> Any:
@@ -114,7 +123,7 @@ def setup_agent_otlp_offload(args: argparse.Namespace) -> Setup:
         return {"delivered": report.delivered, "pending": report.pending,
                 "child_maxrss_kb": stats["offload"]["child_maxrss_kb"], "stats": _plain(stats)}
 
-    return flush, 11, {"adapter": args.adapter}
+    return flush, 11, {"adapter": args.adapter, **_protocol(args)}
 
 
 def setup_openinference(args: argparse.Namespace) -> Setup:
@@ -183,9 +192,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--traces", type=int, default=5000)
     parser.add_argument("--warmup", type=int, default=100)
     parser.add_argument("--sink", default="http://127.0.0.1:4318")
+    parser.add_argument("--protocol", choices=("http/protobuf", "grpc"), default=None,
+                        help="agent-otlp pipelines: create_exporter(protocol=...); default: the "
+                             "adapter's (http/protobuf); with grpc, --sink is the gRPC endpoint")
     parser.add_argument("--samples", default="0.1,0.5,1.0",
                         help="fractions of the run at which to sample RSS")
     args = parser.parse_args(argv)
+    if args.protocol and not args.pipeline.startswith("agent-otlp"):
+        parser.error("--protocol is for the agent-otlp pipelines")
 
     work = _workload()
     from agents.tracing import set_trace_processors

@@ -6,8 +6,9 @@
     python bench/run.py --only memory-1m
 
 Every producer run is a fresh process (``bench/producer.py``) with its pipeline's interpreter;
-the OTLP/HTTP sink is another process (``bench/sink.py``) that decodes every request. Results
-go to ``bench/results/latest.json`` and ``bench/results/latest.md``. See ``bench/README.md``.
+the OTLP sink (HTTP, plus gRPC for the ``*-grpc`` rows) is another process (``bench/sink.py``)
+that decodes every request. Results go to ``bench/results/latest.json`` and
+``bench/results/latest.md``. See ``bench/README.md``.
 """
 
 from __future__ import annotations
@@ -46,12 +47,14 @@ def _alt_ready() -> bool:
 @dataclass(frozen=True)
 class Pipeline:
     """One row of the table: ``producer`` is bench/producer.py's --pipeline, ``env`` the
-    interpreter ("main": the project's venv, "alt": bench/.venv-alt)."""
+    interpreter ("main": the project's venv, "alt": bench/.venv-alt), ``protocol`` how it
+    sends ("grpc": ``--protocol grpc`` to the sink's gRPC port)."""
 
     name: str
     producer: str
     env: str = "main"
     args: tuple[str, ...] = ()
+    protocol: str = "http/protobuf"
     available: Callable[[], bool] = field(default=lambda: True)
     note: str = ""
 
@@ -67,6 +70,12 @@ PIPELINES: list[Pipeline] = [
     Pipeline("agent-otlp-offload-jaeger", "agent-otlp-offload", args=("--adapter", "jaeger"),
              available=_exists("src/agent_otlp/adapters/jaeger.py"),
              note="offload mode with the jaeger adapter's mapping and limits"),
+    Pipeline("agent-otlp-grpc", "agent-otlp", args=("--adapter", "jaeger"), protocol="grpc",
+             available=_exists("src/agent_otlp/adapters/jaeger.py"),
+             note="the jaeger adapter over OTLP/gRPC"),
+    Pipeline("agent-otlp-offload-grpc", "agent-otlp-offload", args=("--adapter", "jaeger"),
+             protocol="grpc", available=_exists("src/agent_otlp/adapters/jaeger.py"),
+             note="offload mode with the jaeger adapter over OTLP/gRPC"),
     Pipeline("openinference", "openinference", "alt", available=_alt_ready,
              note="openinference-instrumentation-openai-agents 2.6.0 + BatchSpanProcessor"),
     Pipeline("openllmetry", "openllmetry", "alt", available=_alt_ready,
@@ -98,14 +107,17 @@ def _child_env() -> dict[str, str]:
 
 
 class Sink:
-    def __init__(self, delay: float = 0.0) -> None:
+    def __init__(self, delay: float = 0.0, grpc: bool = False) -> None:
         self.proc = subprocess.Popen(
-            [MAIN_PYTHON, str(BENCH / "sink.py"), "--port", "0", "--delay", str(delay)],
+            [MAIN_PYTHON, str(BENCH / "sink.py"), "--port", "0", "--delay", str(delay),
+             *(("--grpc-port", "0") if grpc else ())],
             stdout=subprocess.PIPE, text=True, env=_child_env(),
         )
         assert self.proc.stdout is not None
-        self.port = json.loads(self.proc.stdout.readline())["port"]
+        ports = json.loads(self.proc.stdout.readline())
+        self.port = ports["port"]
         self.url = f"http://127.0.0.1:{self.port}"
+        self.grpc_url = f"http://127.0.0.1:{ports['grpc_port']}" if grpc else None
 
     def _call(self, path: str, post: bool = False) -> dict[str, Any]:
         request = urllib.request.Request(self.url + path, data=b"" if post else None)
@@ -139,8 +151,8 @@ class Sink:
 
 
 @contextmanager
-def sink(delay: float = 0.0) -> Iterator[Sink]:
-    s = Sink(delay)
+def sink(delay: float = 0.0, grpc: bool = False) -> Iterator[Sink]:
+    s = Sink(delay, grpc)
     try:
         yield s
     finally:
@@ -162,14 +174,19 @@ def run_json(cmd: list[str], timeout: float = 1800.0) -> dict[str, Any]:
 
 def produce(pipeline: Pipeline | str, traces: int, s: Sink | None, *extra: str) -> dict[str, Any]:
     if isinstance(pipeline, str):  # a baseline: "main" or "alt"
-        python, name, args = PYTHONS[pipeline], "baseline", ()
+        python, name, args, grpc = PYTHONS[pipeline], "baseline", (), False
     else:
         python, name, args = PYTHONS[pipeline.env], pipeline.producer, pipeline.args
+        grpc = pipeline.protocol == "grpc"
     cmd = [python, str(BENCH / "producer.py"), "--pipeline", name, "--traces", str(traces),
            *args, *extra]
     if s is not None:
         s.reset()
-        cmd += ["--sink", s.url]
+        if grpc:
+            assert s.grpc_url is not None, "a gRPC row needs sink(grpc=True)"
+            cmd += ["--protocol", "grpc", "--sink", s.grpc_url]
+        else:
+            cmd += ["--sink", s.url]
     result = run_json(cmd)
     if s is not None:
         stats = s.drain(result["expected"])
@@ -323,7 +340,7 @@ def main(argv: list[str] | None = None) -> int:
         print(text, file=sys.stderr, flush=True)
 
     if pipelines:
-        with sink() as s:
+        with sink(grpc=any(p.protocol == "grpc" for p in pipelines)) as s:
             for rep in range(repeat):
                 # Interleaved: every pipeline and its baseline see the same machine load.
                 for env in envs:

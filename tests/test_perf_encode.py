@@ -73,5 +73,26 @@ def test_value_cache_is_bounded_per_key() -> None:
     ]
     decoded = ExportTraceServiceRequest.FromString(encoder.encode(batch))
     assert decoded == encode_request(batch, {})
-    assert encoder._strings["unique"] is None
-    assert encoder._strings["same"] == {"x": encoder._strings["same"]["x"]}  # type: ignore[index]
+    assert 0 < len(encoder._values["unique"]) <= 64
+    assert list(encoder._values["same"]) == ["x"]
+
+
+def test_long_strings_are_not_cached() -> None:
+    encoder = WireEncoder({})
+    encoder.encode([SpanRecord(bytes(16), bytes(8), b"", "s", 1, 0, 0, {"text": "x" * 1000})])
+    assert "text" not in encoder._values
+
+
+# Values that compare (and hash) equal but are written differently on the wire.
+_LOOKALIKES = [1, True, 1.0, 0, False, 0.0, -0.0, [1], [True], [1.0], ["1"], "1", [], [""]]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from(_LOOKALIKES), min_size=1, max_size=12), st.integers(1, 3))
+def test_cached_encodings_are_byte_identical(sequence: list[Any], rounds: int) -> None:
+    """A cache hit writes the very bytes a fresh encoder writes (not those of an equal value
+    of another type: 1 and True, 0.0 and -0.0)."""
+    batch = [SpanRecord(bytes(16), bytes(8), b"", "s", 1, 0, 0, {"k": v}) for v in sequence]
+    warm = WireEncoder({})
+    for _ in range(rounds):
+        assert [warm.encode([r]) for r in batch] == [WireEncoder({}).encode([r]) for r in batch]

@@ -424,13 +424,16 @@ def convert_span(span: AgentSpan, options: ConvertOptions) -> SpanRecord:
     kind = data.get("type")
     if not isinstance(kind, str):
         kind = "unknown"
+    source_id = span.id
+    source_trace = span.trace_id
     attrs: Attributes = {
-        _SPAN_ID_KEY: clean_str(span.id),
-        _TRACE_ID_KEY: clean_str(span.trace_id),
+        _SPAN_ID_KEY: clean_str(source_id),
+        _TRACE_ID_KEY: clean_str(source_trace),
         _SPAN_TYPE_KEY: clean_str(kind),
     }
-    if span.parent_id:
-        attrs[_PARENT_ID_KEY] = clean_str(span.parent_id)
+    source_parent = span.parent_id
+    if source_parent:
+        attrs[_PARENT_ID_KEY] = clean_str(source_parent)
     mapper = _MAPPERS.get(kind)
     name = mapper(attrs, data, options) if mapper else _name(data, clean_str(kind))
     skip = _SKIP.get(kind, _DEFAULT_SKIP)
@@ -448,23 +451,16 @@ def convert_span(span: AgentSpan, options: ConvertOptions) -> SpanRecord:
         attrs[INCOMPLETE] = True
     elif end < start:
         end = start
+    events: list[EventRecord] = []
     record = SpanRecord(
-        trace_id,
-        span_id,
-        parent_id,
-        name,
+        trace_id, span_id, parent_id, name,
         SpanKind.CLIENT if kind in _CLIENT_TYPES else SpanKind.INTERNAL,
-        start,
-        end,
-        attrs,
-        source_trace_id=span.trace_id,
-        source_span_id=span.id,
-        source_type=kind,
+        start, end, attrs, events, StatusCode.UNSET, "", source_trace, source_id, kind,
     )
     if options.legacy_attributes and ga.GEN_AI_PROVIDER_NAME in attrs:
         attrs[ga.GEN_AI_SYSTEM] = attrs[ga.GEN_AI_PROVIDER_NAME]
     if kind == "guardrail":
-        record.events.append(
+        events.append(
             EventRecord(
                 GUARDRAIL_EVENT,
                 end,

@@ -283,6 +283,9 @@ class Destination:
             self._queue.clear()
             self._queued = 0
         source = self.source
+        if source is None and self._buffer is None:  # only span records are queued then
+            self._ready.extend(entries)
+            return
         if source is not None and source.has_unread():
             held = self._buffer.held if self._buffer is not None else 0
             room = min(self.settings.max_queue_size - len(self._ready) - held, self.settings.batch_size * 10)

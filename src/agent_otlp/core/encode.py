@@ -33,9 +33,13 @@ _pack_times = struct.Struct("<BQBQ").pack  # Span fields 7 and 8 (fixed64)
 _pack_event_time = struct.Struct("<BQ").pack  # Span.Event field 1 (fixed64)
 _FLAGS: Final = b"\x85\x01" + struct.pack("<I", 0x100)  # Span field 16 (fixed32)
 _SMALL: Final = tuple(bytes((i,)) for i in range(128))
-#: Strings cached per attribute key at most; a key with more distinct values is not cached.
+#: Values cached per attribute key; a full cache is emptied and fills again, so a key whose
+#: values repeat only within a trace (its id, a parent's id) still hits.
 _VALUES_PER_KEY: Final = 64
-_UNSEEN: Final[dict[str, bytes]] = {}  # "no cache for this key yet" (never filled)
+#: Longer strings are encoded every time (content, JSON): caching them would hold memory.
+_CACHED_STRING_MAX: Final = 256
+#: Span names cached (``chat gpt-4o``, ``execute_tool get_order``...), emptied when full.
+_NAMES_MAX: Final = 1024
 
 
 def _varint(value: int) -> bytes:
@@ -86,16 +90,18 @@ class WireEncoder:
     """``ExportTraceServiceRequest`` bytes for span records under one resource and scope.
 
     One instance per destination (not thread-safe; the destination's worker owns it). The
-    caches are bounded: at most :data:`_VALUES_PER_KEY` string values per key, and the key
-    table is reset when it grows past ``max_keys``.
+    caches are bounded: at most :data:`_VALUES_PER_KEY` values per key (short strings,
+    numbers, booleans, lists of strings), :data:`_NAMES_MAX` span names, and the key table
+    is reset when it grows past ``max_keys``.
     """
 
     def __init__(self, resource: Mapping[str, AttrValue], *, max_keys: int = 4096) -> None:
         self._max_keys = max_keys
         self._keys: dict[str, bytes] = {}
-        #: Per key: string value -> the whole span attribute field (tag 9, KeyValue);
-        #: ``None`` once the key had too many distinct values to be worth caching.
-        self._strings: dict[str, dict[str, bytes] | None] = {}
+        #: Per key: value (a string, or ``(type, value)`` for other values) -> the whole span
+        #: attribute field (tag 9, KeyValue).
+        self._values: dict[str, dict[object, bytes]] = {}
+        self._names: dict[str, bytes] = {}
         resource_block = _field(b"\x0a", self._attributes(resource, b"\x0a"))
         scope = _field(b"\x0a", _field(b"\x0a", _utf8(SCOPE_NAME)) + _field(b"\x12", _utf8(__version__)))
         self._resource = resource_block
@@ -106,7 +112,7 @@ class WireEncoder:
         if prefix is None:
             if len(self._keys) >= self._max_keys:
                 self._keys.clear()
-                self._strings.clear()
+                self._values.clear()
             prefix = self._keys[key] = _field(b"\x0a", _utf8(key))
         return prefix
 
@@ -115,20 +121,39 @@ class WireEncoder:
         return b"".join([_field(tag, key(k) + _field(b"\x12", _any_value(v))) for k, v in attributes.items()])
 
     def _span_attributes(self, attributes: Mapping[str, AttrValue]) -> list[bytes]:
-        strings = self._strings
+        caches = self._values
         keys = self._keys
         parts: list[bytes] = []
         append = parts.append
         for k, v in attributes.items():
+            kind = type(v)
             if type(v) is str:
-                per_key = strings.get(k, _UNSEEN)
-                if per_key is not None and per_key is not _UNSEEN:
-                    hit = per_key.get(v)
-                    if hit is not None:
-                        append(hit)
-                        continue
+                if len(v) > _CACHED_STRING_MAX:
+                    prefix = keys.get(k) or self._key(k)
+                    append(_field(b"\x4a", prefix + _field(b"\x12", _field(b"\x0a", _utf8(v)))))
+                    continue
+                token: object = v
+            elif kind is bool or kind is int or (kind is float and v):  # 0.0 == -0.0: not cached
+                token = (kind, v)
+            elif kind is list and v and all([type(x) is str for x in v]):  # type: ignore[union-attr]
+                token = (list, *v)  # type: ignore[misc]
+            else:
                 prefix = keys.get(k) or self._key(k)
-                text = _utf8(v)
+                append(_field(b"\x4a", prefix + _field(b"\x12", _any_value(v))))
+                continue
+            cache = caches.get(k)
+            if cache is None:
+                cache = caches[k] = {}
+            else:
+                hit = cache.get(token)
+                if hit is not None:
+                    append(hit)
+                    continue
+                if len(cache) >= _VALUES_PER_KEY:
+                    cache.clear()
+            prefix = keys.get(k) or self._key(k)
+            if kind is str:
+                text = _utf8(v)  # type: ignore[arg-type]
                 n = len(text)
                 size = len(prefix) + n + 4  # KeyValue: key field, value field (2 + AnyValue)
                 if size < 128:  # every length fits in one byte: one concatenation
@@ -136,21 +161,10 @@ class WireEncoder:
                                         b"\x0a", _SMALL[n], text))
                 else:
                     encoded = _field(b"\x4a", prefix + _field(b"\x12", _field(b"\x0a", text)))
-                if per_key is _UNSEEN:
-                    strings[k] = {v: encoded}
-                elif per_key is not None:
-                    if len(per_key) >= _VALUES_PER_KEY:
-                        strings[k] = None
-                    else:
-                        per_key[v] = encoded
-                append(encoded)
             else:
-                prefix = keys.get(k) or self._key(k)
-                if type(v) is int and 0 <= v < 128 and len(prefix) < 124:  # small counts
-                    append(b"".join((b"\x4a", _SMALL[len(prefix) + 4], prefix, b"\x12\x02\x18",
-                                     _SMALL[v])))
-                else:
-                    append(_field(b"\x4a", prefix + _field(b"\x12", _any_value(v))))
+                encoded = _field(b"\x4a", prefix + _field(b"\x12", _any_value(v)))
+            cache[token] = encoded
+            append(encoded)
         return parts
 
     def _span(self, r: SpanRecord) -> bytes:
@@ -162,8 +176,15 @@ class WireEncoder:
         parent = r.parent_span_id
         if parent:
             parts.append(b"\x22\x08" + parent if len(parent) == 8 else _field(b"\x22", parent))
-        if r.name:
-            parts.append(_field(b"\x2a", _utf8(r.name)))
+        name = r.name
+        if name:
+            names = self._names
+            encoded = names.get(name)
+            if encoded is None:
+                if len(names) >= _NAMES_MAX:
+                    names.clear()
+                encoded = names[name] = _field(b"\x2a", _utf8(name))
+            parts.append(encoded)
         if r.kind:
             parts.append(b"\x30" + _varint(r.kind))
         parts.append(_pack_times(0x39, r.start_ns, 0x41, r.end_ns))

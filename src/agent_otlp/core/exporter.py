@@ -53,6 +53,7 @@ if TYPE_CHECKING:
 __all__ = ["AgentExporter", "FlushReport"]
 
 logger = logging.getLogger("agent_otlp.export")
+_monotonic = time.monotonic
 
 #: Seconds a trace fed from files or the bridge may stay quiet before it is finalized.
 TRACE_IDLE_TIMEOUT: Final = 30.0
@@ -110,9 +111,13 @@ class _OpenTrace:
     touched: float = field(default_factory=time.monotonic)
 
     def cover(self, start: int, end: int) -> None:
-        self.start_ns = start if self.start_ns is None else min(self.start_ns, start)
-        self.end_ns = end if self.end_ns is None else max(self.end_ns, end)
-        self.touched = time.monotonic()
+        first = self.start_ns
+        if first is None or start < first:
+            self.start_ns = start
+        last = self.end_ns
+        if last is None or end > last:
+            self.end_ns = end
+        self.touched = _monotonic()
 
 
 def sdk_span_item(span: Any, capture_content: bool) -> dict[str, Any]:
@@ -511,16 +516,18 @@ class AgentExporter:
             self._rows.append(span_row(payload))
             start = payload.started_ns if payload.started_ns is not None else payload.ended_ns
             end = payload.ended_ns if payload.ended_ns is not None else start
+            if start is not None and end is not None and end < start:
+                end = start
         else:
             record = convert_span(payload, self._options)
             out.append(record)
-            start, end = record.start_ns, record.end_ns
+            start, end = record.start_ns, record.end_ns  # end >= start
         self.stats.converted_spans += 1
         state = self._open.get(payload.trace_id)
         if state is None and payload.trace_id not in self._ended:
             state = self._open[payload.trace_id] = self._new_trace(payload.trace_id, None)
         if state is not None and start is not None and end is not None:
-            state.cover(start, max(start, end))
+            state.cover(start, end)
 
     def _finish(self, trace_id: str, out: list[SpanRecord], ends: list[str]) -> None:
         state = self._open.pop(trace_id, None)

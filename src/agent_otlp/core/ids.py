@@ -31,10 +31,21 @@ def _is_hex(text: str, length: int) -> bool:
     return len(text) == length and all(c in _HEX for c in text)
 
 
+#: Hash objects with their size and personalisation set: copying one costs less than
+#: building one from its parameters.
+_HASHES: Final = {
+    (8, b"agent-otlp-span"): blake2b(digest_size=8, person=b"agent-otlp-span"),
+    (16, b"agent-otlp-trace"): blake2b(digest_size=16, person=b"agent-otlp-trace"),
+}
+
+
 def _digest(text: str, size: int, person: bytes) -> bytes:
     data = text.encode("utf-8", "surrogatepass")
-    out = blake2b(data, digest_size=size, person=person).digest()
-    if out == bytes(size):  # astronomically unlikely; keeps the "never zero" promise anyway
+    hasher = _HASHES[size, person].copy()
+    hasher.update(data)
+    out = hasher.digest()
+    # All zeros is astronomically unlikely; this keeps the "never zero" promise anyway.
+    if out == (_ZERO_SPAN if size == 8 else bytes(size)):
         out = blake2b(data + b"\x00", digest_size=size, person=person).digest()
     return out
 

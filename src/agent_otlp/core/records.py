@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, Final, TypeAlias
 
 from agent_otlp.core.errors import InputError
@@ -57,7 +57,6 @@ class StatusCode:
 
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _MAX_NS: Final = 2**64 - 1
-_MICROSECOND: Final = timedelta(microseconds=1)
 
 
 def parse_timestamp(value: object, field_name: str, item_id: str | None = None) -> int | None:
@@ -74,7 +73,8 @@ def parse_timestamp(value: object, field_name: str, item_id: str | None = None) 
             ) from None
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=UTC)
-        ns = (moment - _EPOCH) // _MICROSECOND * 1000
+        since = moment - _EPOCH  # exact: days, seconds and microseconds as integers
+        ns = since.days * 86_400_000_000_000 + since.seconds * 1_000_000_000 + since.microseconds * 1000
     elif value is None:
         return None
     elif isinstance(value, bool):
