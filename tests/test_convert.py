@@ -285,6 +285,15 @@ def test_metadata_and_none_omitted() -> None:
     assert "openai_agents.span_data.nothing" not in rec.attributes
 
 
+def test_field_names_are_valid_utf8() -> None:
+    """A span_data field name with a lone surrogate gets U+FFFD in its attribute key, like a
+    nested key does (the same name twice: the second comes from the key cache)."""
+    for _ in range(2):
+        rec = convert_span(span({"type": "custom", "name": "x", "f\ud800": 1, 7: "seven"}), OFF)
+        assert rec.attributes["openai_agents.span_data.f\ufffd"] == 1
+        assert rec.attributes["openai_agents.span_data.7"] == "seven"
+
+
 def test_workflow_span() -> None:
     trace = AgentTrace(TRACE, "Support", group_id="conv_1", metadata={"tier": "gold"})
     rec = convert_trace(trace, 100, 50)

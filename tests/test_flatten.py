@@ -52,6 +52,11 @@ def encodes(attrs: Attributes) -> bytes:
         (-(2**63), {"k": -(2**63)}),
         ([2**64, 1], {"k": [float(2**64), 1.0]}),
         ("a\ud800b", {"k": "a\ufffdb"}),
+        (["a\ud800", "b"], {"k": ["a\ufffd", "b"]}),
+        (("x", "y"), {"k": ["x", "y"]}),
+        ([True, 1], {"k": "[true,1]"}),
+        ([1, 2**63], {"k": [1.0, float(2**63)]}),
+        ([0.5, math.inf], {"k": '[0.5,"Infinity"]'}),
     ],
 )
 def test_rules(value: Any, expected: Attributes) -> None:

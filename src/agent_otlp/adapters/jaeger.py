@@ -87,12 +87,16 @@ def agent_otlp_map_attributes(
     attrs = span.attributes
     # One cheap pass finds the few attributes that need work (usually none): long strings
     # and lists of strings, and (only when content is captured) the content attributes.
-    todo = [
-        key
-        for key, value in attrs.items()
-        if (isinstance(value, str) and len(value) > limit)
-        or (type(value) is list and value and isinstance(value[0], str))
-    ]
+    todo: list[str] = []
+    for key, value in attrs.items():
+        if type(value) is str:
+            if len(value) > limit:
+                todo.append(key)
+        elif type(value) is list:
+            if value and isinstance(value[0], str):
+                todo.append(key)
+        elif isinstance(value, str) and len(value) > limit:  # a str subclass from a hook
+            todo.append(key)
     if settings.capture_content and not CONTENT_ATTRIBUTES.isdisjoint(attrs):
         todo = [key for key in attrs if key in CONTENT_ATTRIBUTES or key in todo]
     if not todo:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, TypeGuard
 
 from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as ga
 from opentelemetry.semconv._incubating.attributes import mcp_attributes as mcp
@@ -133,8 +133,13 @@ def _number(value: Any) -> int | float | None:
     return value
 
 
+def _mapping(value: Any) -> TypeGuard[Mapping[str, Any]]:
+    """``isinstance(value, Mapping)``, deciding plain dicts and ``None`` without the ABC."""
+    return type(value) is dict or (value is not None and isinstance(value, Mapping))
+
+
 def _usage(attrs: Attributes, usage: Any, legacy: bool) -> None:
-    if not isinstance(usage, Mapping):
+    if not _mapping(usage):
         return
     inp = _number(usage.get("input_tokens", usage.get("prompt_tokens")))
     out = _number(usage.get("output_tokens", usage.get("completion_tokens")))
@@ -147,12 +152,12 @@ def _usage(attrs: Attributes, usage: Any, legacy: bool) -> None:
         if legacy:
             attrs[ga.GEN_AI_USAGE_COMPLETION_TOKENS] = int(out)
     in_details = usage.get("input_tokens_details")
-    if isinstance(in_details, Mapping):
+    if _mapping(in_details):
         cached = _number(in_details.get("cached_tokens"))
         if cached is not None:
             attrs[ga.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] = int(cached)
     out_details = usage.get("output_tokens_details")
-    if isinstance(out_details, Mapping):
+    if _mapping(out_details):
         reasoning = _number(out_details.get("reasoning_tokens"))
         if reasoning is not None:
             attrs[ga.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS] = int(reasoning)
@@ -162,7 +167,7 @@ def _usage(attrs: Attributes, usage: Any, legacy: bool) -> None:
 
 
 def _model_config(attrs: Attributes, config: Any) -> None:
-    if not isinstance(config, Mapping):
+    if not _mapping(config):
         return
     for key, value in config.items():
         target = _REQUEST_PARAMS.get(key)
@@ -221,7 +226,7 @@ def _message(message: Any) -> dict[str, Any]:
 def _finish_reasons(output: Any) -> list[str]:
     reasons: list[str] = []
     for message in output if isinstance(output, list) else ():
-        if not isinstance(message, Mapping):
+        if not _mapping(message):
             continue
         reason = message.get("finish_reason")
         if isinstance(reason, str):
@@ -390,10 +395,10 @@ _DATA_KEYS: dict[str, str] = {}
 
 def _data_key(field_name: Any) -> str:
     if type(field_name) is not str:  # 1, 1.0 and True are equal dict keys: never cached
-        return f"{SPAN_DATA}.{field_name}"
+        return f"{SPAN_DATA}.{clean_str(str(field_name))}"
     key = _DATA_KEYS.get(field_name)
     if key is None:
-        key = f"{SPAN_DATA}.{field_name}"
+        key = f"{SPAN_DATA}.{clean_str(field_name)}"
         if len(_DATA_KEYS) < 1024:
             _DATA_KEYS[field_name] = key
     return key
@@ -437,9 +442,10 @@ def convert_span(span: AgentSpan, options: ConvertOptions) -> SpanRecord:
     mapper = _MAPPERS.get(kind)
     name = mapper(attrs, data, options) if mapper else _name(data, clean_str(kind))
     skip = _SKIP.get(kind, _DEFAULT_SKIP)
-    for key, value in data.items():
-        if key not in skip:
-            flatten_into(attrs, _data_key(key), value)
+    if not skip.issuperset(data):  # usually every field is mapped already
+        for key, value in data.items():
+            if key not in skip:
+                flatten_into(attrs, _data_key(key), value)
     if span.metadata:
         flatten_into(attrs, _METADATA_KEY, span.metadata)
     start = span.started_ns

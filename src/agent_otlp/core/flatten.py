@@ -102,30 +102,44 @@ def safe_json(value: Any) -> str:
     return clean_str(text)
 
 
+_STR: Final = frozenset({str})
+_BOOL: Final = frozenset({bool})
+_INT: Final = frozenset({int})
+_NUMBER: Final = frozenset({int, float})
+
+
 def _array(values: list[Any] | tuple[Any, ...]) -> AttrValue | None:
     if not values:
         return None
-    first = type(values[0])
-    if first is str and all(type(v) is str for v in values):
-        return [clean_str(v) for v in values]
-    if first is bool and all(type(v) is bool for v in values):
+    types = set(map(type, values))
+    if types == _STR:
+        return list(values) if all(map(str.isascii, values)) else [clean_str(v) for v in values]
+    if types == _BOOL:
         return list(values)
-    if all(type(v) is int and _INT64_MIN <= v <= _INT64_MAX for v in values):
+    if types == _INT and min(values) >= _INT64_MIN and max(values) <= _INT64_MAX:
         return list(values)
-    if all(type(v) in (int, float) and math.isfinite(v) for v in values):
+    if types <= _NUMBER and all(map(math.isfinite, values)):
         return [float(v) for v in values]
     return None
 
 
 def flatten_into(out: Attributes, key: str, value: Any, depth: int = 0) -> None:
     """Add ``value`` to ``out`` under ``key`` following the module's rules."""
+    kind = type(value)
+    if kind is str:  # the usual cases first, by exact type
+        out[key] = clean_str(value)
+        return
+    if kind is list:
+        array = _array(value) if value else []
+        out[key] = array if array is not None else safe_json(value)
+        return
     if value is None:
         return
     single = scalar(value)
     if single is not None:
         out[key] = single
         return
-    if isinstance(value, Mapping):
+    if kind is dict or isinstance(value, Mapping):
         if depth >= MAX_DEPTH:
             out[key] = safe_json(value)
             return

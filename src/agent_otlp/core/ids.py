@@ -28,7 +28,7 @@ _ZERO_SPAN: Final = bytes(8)
 
 
 def _is_hex(text: str, length: int) -> bool:
-    return len(text) == length and all(c in _HEX for c in text)
+    return len(text) == length and _HEX.issuperset(text)
 
 
 #: Hash objects with their size and personalisation set: copying one costs less than
