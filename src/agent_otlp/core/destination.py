@@ -482,18 +482,22 @@ class Destination:
         settings, state, hooks = self.settings, self._state, self._hooks
         caller = getattr(hooks, "_map", None)
         calls = _direct_calls(caller) if caller is not None else None
+        # The usual signature, (span, settings, state), is called without an argument list.
+        usual = None if calls is None or any(names != _MAP_ARGS for _, names in calls) else [
+            function for function, _ in calls
+        ]
         mapped: list[SpanRecord] = []
         for span in batch:
             try:
-                if calls is None:
+                if usual is not None:
+                    for function in usual:
+                        function(span, settings, state)
+                elif calls is None:
                     hooks.map_attributes(span=span, settings=settings, state=state)
                 else:
+                    values = {"span": span, "settings": settings, "state": state}
                     for function, argnames in calls:
-                        if argnames == _MAP_ARGS:  # the usual signature: no argument list
-                            function(span, settings, state)
-                        else:
-                            values = {"span": span, "settings": settings, "state": state}
-                            function(*[values[name] for name in argnames])
+                        function(*[values[name] for name in argnames])
                 mapped.append(span)
             except Exception as exc:
                 self.stats.drop("adapter", 1)
