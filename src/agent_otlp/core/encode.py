@@ -129,7 +129,7 @@ class WireEncoder:
         append = parts.append
         for k, v in attributes.items():
             kind = type(v)
-            if type(v) is str:
+            if type(v) is str:  # (not ``kind is str``: mypy narrows ``v`` on this form only)
                 if len(v) > _CACHED_STRING_MAX:
                     prefix = keys.get(k) or self._key(k)
                     append(_field(b"\x4a", prefix + _field(b"\x12", _field(b"\x0a", _utf8(v)))))
