@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from agent_otlp.core.convert import (
     CONTENT_ATTRIBUTES,
@@ -276,6 +278,30 @@ def test_parse_timestamp() -> None:
     assert parse_timestamp(None, "f") is None
     with pytest.raises(InputError, match="started_at"):
         parse_timestamp("yesterday", "started_at")
+
+
+_FORMS = [
+    lambda t: t.isoformat(),  # the SDK's: 2024-05-01T10:00:00.000001+00:00
+    lambda t: t.replace(tzinfo=None).isoformat(),  # naive: UTC
+    lambda t: t.isoformat().replace("+00:00", "Z"),
+    lambda t: t.isoformat(sep=" ", timespec="milliseconds"),
+    lambda t: t.strftime("%Y%m%dT%H%M%S.%fZ"),  # basic format
+    lambda t: t.astimezone(timezone(timedelta(hours=5, minutes=30))).isoformat(),
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.datetimes(min_value=datetime(1970, 1, 1), max_value=datetime(2500, 1, 1),
+                    timezones=st.just(UTC)), st.sampled_from(range(len(_FORMS))))
+def test_parse_timestamp_is_exact(moment: datetime, form: int) -> None:
+    """Unix nanoseconds of every ISO form, the minute cache included (each text is parsed
+    twice: the second time its minute is cached)."""
+    text = _FORMS[form](moment)
+    expected = (datetime.fromisoformat(text).replace(tzinfo=None) - datetime(1970, 1, 1)
+                if form in (1, 4) else datetime.fromisoformat(text) - datetime(1970, 1, 1, tzinfo=UTC))
+    exact = expected // timedelta(microseconds=1) * 1000
+    assert parse_timestamp(text, "f") == exact
+    assert parse_timestamp(text, "f") == exact
 
 
 def test_metadata_and_none_omitted() -> None:

@@ -129,10 +129,16 @@ class WireEncoder:
         append = parts.append
         for k, v in attributes.items():
             kind = type(v)
-            if type(v) is str:  # (not ``kind is str``: mypy narrows ``v`` on this form only)
-                if len(v) > _CACHED_STRING_MAX:
+            if kind is str:
+                cache = caches.get(k)
+                if cache is not None:  # the usual case first: a string seen before
+                    hit = cache.get(v)
+                    if hit is not None:
+                        append(hit)
+                        continue
+                if len(v) > _CACHED_STRING_MAX:  # type: ignore[arg-type]
                     prefix = keys.get(k) or self._key(k)
-                    append(_field(b"\x4a", prefix + _field(b"\x12", _field(b"\x0a", _utf8(v)))))
+                    append(_field(b"\x4a", prefix + _field(b"\x12", _field(b"\x0a", _utf8(v)))))  # type: ignore[arg-type]
                     continue
                 token: object = v
             elif kind is bool or kind is int or (kind is float and v):  # 0.0 == -0.0: not cached
