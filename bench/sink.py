@@ -73,16 +73,12 @@ DELAY = 0.0
 
 def record(request: ExportTraceServiceRequest, size: int) -> None:
     """Count one decoded export request of ``size`` bytes, after ``--delay``."""
-    keys = [
-        span.trace_id + span.span_id
-        for resource_spans in request.resource_spans
-        for scope_spans in resource_spans.scope_spans
-        for span in scope_spans.spans
-    ]
+    keys: list[bytes] = []
     names: dict[str, int] = {}
     for resource_spans in request.resource_spans:
         for scope_spans in resource_spans.scope_spans:
             for span in scope_spans.spans:
+                keys.append(span.trace_id + span.span_id)
                 names[span.name] = names.get(span.name, 0) + 1
     if DELAY:
         time.sleep(DELAY)

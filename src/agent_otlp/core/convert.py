@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final, TypeGuard
+from typing import Any, Final
 
 from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as ga
 from opentelemetry.semconv._incubating.attributes import mcp_attributes as mcp
 from opentelemetry.semconv.attributes import error_attributes, exception_attributes
 
-from agent_otlp.core.flatten import clean_str, flatten_into, safe_json
+from agent_otlp.core.flatten import clean_str, flatten_into, is_mapping, safe_json
 from agent_otlp.core.ids import span_id_for, trace_id_for, workflow_span_id_for
 from agent_otlp.core.records import (
     AgentSpan,
@@ -133,13 +133,8 @@ def _number(value: Any) -> int | float | None:
     return value
 
 
-def _mapping(value: Any) -> TypeGuard[Mapping[str, Any]]:
-    """``isinstance(value, Mapping)``, deciding plain dicts and ``None`` without the ABC."""
-    return type(value) is dict or (value is not None and isinstance(value, Mapping))
-
-
 def _usage(attrs: Attributes, usage: Any, legacy: bool) -> None:
-    if not _mapping(usage):
+    if not is_mapping(usage):
         return
     inp = _number(usage.get("input_tokens", usage.get("prompt_tokens")))
     out = _number(usage.get("output_tokens", usage.get("completion_tokens")))
@@ -152,12 +147,12 @@ def _usage(attrs: Attributes, usage: Any, legacy: bool) -> None:
         if legacy:
             attrs[ga.GEN_AI_USAGE_COMPLETION_TOKENS] = int(out)
     in_details = usage.get("input_tokens_details")
-    if _mapping(in_details):
+    if is_mapping(in_details):
         cached = _number(in_details.get("cached_tokens"))
         if cached is not None:
             attrs[ga.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] = int(cached)
     out_details = usage.get("output_tokens_details")
-    if _mapping(out_details):
+    if is_mapping(out_details):
         reasoning = _number(out_details.get("reasoning_tokens"))
         if reasoning is not None:
             attrs[ga.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS] = int(reasoning)
@@ -167,7 +162,7 @@ def _usage(attrs: Attributes, usage: Any, legacy: bool) -> None:
 
 
 def _model_config(attrs: Attributes, config: Any) -> None:
-    if not _mapping(config):
+    if not is_mapping(config):
         return
     for key, value in config.items():
         target = _REQUEST_PARAMS.get(key)
@@ -226,7 +221,7 @@ def _message(message: Any) -> dict[str, Any]:
 def _finish_reasons(output: Any) -> list[str]:
     reasons: list[str] = []
     for message in output if isinstance(output, list) else ():
-        if not _mapping(message):
+        if not is_mapping(message):
             continue
         reason = message.get("finish_reason")
         if isinstance(reason, str):

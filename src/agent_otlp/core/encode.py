@@ -2,7 +2,7 @@
 
 :class:`WireEncoder` writes the protobuf wire format of ``ExportTraceServiceRequest``
 directly (varints, length-delimited fields), with the encodings of attribute keys,
-recurring ``(key, string value)`` pairs and the resource and scope blocks cached. It is what
+recurring ``(key, value)`` pairs and the resource and scope blocks cached. It is what
 destinations send: building message objects costs several times more per span (see
 ``docs/performance.md``). Its bytes decode to exactly the message
 :func:`agent_otlp.core.messages.encode_request` builds (``tests/test_perf_encode.py``).
@@ -100,8 +100,8 @@ class WireEncoder:
     def __init__(self, resource: Mapping[str, AttrValue], *, max_keys: int = 4096) -> None:
         self._max_keys = max_keys
         self._keys: dict[str, bytes] = {}
-        #: Per key: value (a string, or ``(type, value)`` for other values) -> the whole span
-        #: attribute field (tag 9, KeyValue).
+        #: Per key: value (a string, or a tuple of the value's type and the value, or of
+        #: ``list`` and the items) -> the whole span attribute field (tag 9, KeyValue).
         self._values: dict[str, dict[object, bytes]] = {}
         self._names: dict[str, bytes] = {}
         resource_block = _field(b"\x0a", self._attributes(resource, b"\x0a"))
@@ -130,16 +130,6 @@ class WireEncoder:
         for k, v in attributes.items():
             kind = type(v)
             if kind is str:
-                cache = caches.get(k)
-                if cache is not None:  # the usual case first: a string seen before
-                    hit = cache.get(v)
-                    if hit is not None:
-                        append(hit)
-                        continue
-                if len(v) > _CACHED_STRING_MAX:  # type: ignore[arg-type]
-                    prefix = keys.get(k) or self._key(k)
-                    append(_field(b"\x4a", prefix + _field(b"\x12", _field(b"\x0a", _utf8(v)))))  # type: ignore[arg-type]
-                    continue
                 token: object = v
             elif kind is bool or kind is int or (kind is float and v):  # 0.0 == -0.0: not cached
                 token = (kind, v)
@@ -150,15 +140,19 @@ class WireEncoder:
                 append(_field(b"\x4a", prefix + _field(b"\x12", _any_value(v))))
                 continue
             cache = caches.get(k)
-            if cache is None:
-                cache = caches[k] = {}
-            else:
+            if cache is not None:
                 hit = cache.get(token)
                 if hit is not None:
                     append(hit)
                     continue
-                if len(cache) >= _VALUES_PER_KEY:
-                    cache.clear()
+            if kind is str and len(v) > _CACHED_STRING_MAX:  # type: ignore[arg-type]
+                prefix = keys.get(k) or self._key(k)
+                append(_field(b"\x4a", prefix + _field(b"\x12", _field(b"\x0a", _utf8(v)))))  # type: ignore[arg-type]
+                continue
+            if cache is None:
+                cache = caches[k] = {}
+            elif len(cache) >= _VALUES_PER_KEY:
+                cache.clear()
             prefix = keys.get(k) or self._key(k)
             if kind is str:
                 text = _utf8(v)  # type: ignore[arg-type]

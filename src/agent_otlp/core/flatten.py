@@ -21,11 +21,11 @@ import json
 import math
 import re
 from collections.abc import Mapping
-from typing import Any, Final
+from typing import Any, Final, TypeGuard
 
 from agent_otlp.core.records import Attributes, AttrValue
 
-__all__ = ["MAX_DEPTH", "clean_str", "flatten_into", "safe_json", "scalar"]
+__all__ = ["MAX_DEPTH", "clean_str", "flatten_into", "is_mapping", "safe_json", "scalar"]
 
 MAX_DEPTH: Final = 8
 _INT64_MIN: Final = -(2**63)
@@ -51,6 +51,11 @@ def _float(value: float) -> AttrValue:
     if math.isnan(value):
         return "NaN"
     return "Infinity" if value > 0 else "-Infinity"
+
+
+def is_mapping(value: Any) -> TypeGuard[Mapping[str, Any]]:
+    """``isinstance(value, Mapping)``, deciding plain dicts and ``None`` without the ABC."""
+    return type(value) is dict or (value is not None and isinstance(value, Mapping))
 
 
 def scalar(value: Any) -> AttrValue | None:
@@ -139,7 +144,7 @@ def flatten_into(out: Attributes, key: str, value: Any, depth: int = 0) -> None:
     if single is not None:
         out[key] = single
         return
-    if kind is dict or isinstance(value, Mapping):
+    if is_mapping(value):
         if depth >= MAX_DEPTH:
             out[key] = safe_json(value)
             return
