@@ -113,7 +113,8 @@ def setup_agent_otlp_offload(args: argparse.Namespace) -> Setup:
     import agent_otlp
 
     exporter = agent_otlp.create_exporter(
-        args.adapter, endpoint=args.sink, env={}, offload=True, **_protocol(args)
+        args.adapter, endpoint=args.sink, env={}, offload=True if args.offload == 1 else args.offload,
+        **_protocol(args),
     )
     set_trace_processors([agent_otlp.make_processor(exporter)])
 
@@ -123,7 +124,7 @@ def setup_agent_otlp_offload(args: argparse.Namespace) -> Setup:
         return {"delivered": report.delivered, "pending": report.pending,
                 "child_maxrss_kb": stats["offload"]["child_maxrss_kb"], "stats": _plain(stats)}
 
-    return flush, 11, {"adapter": args.adapter, **_protocol(args)}
+    return flush, 11, {"adapter": args.adapter, "offload": args.offload, **_protocol(args)}
 
 
 def setup_openinference(args: argparse.Namespace) -> Setup:
@@ -195,11 +196,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--protocol", choices=("http/protobuf", "grpc"), default=None,
                         help="agent-otlp pipelines: create_exporter(protocol=...); default: the "
                              "adapter's (http/protobuf); with grpc, --sink is the gRPC endpoint")
+    parser.add_argument("--offload", type=int, default=1,
+                        help="agent-otlp-offload: the number of child processes (offload=N)")
     parser.add_argument("--samples", default="0.1,0.5,1.0",
                         help="fractions of the run at which to sample RSS")
     args = parser.parse_args(argv)
     if args.protocol and not args.pipeline.startswith("agent-otlp"):
         parser.error("--protocol is for the agent-otlp pipelines")
+    if args.offload != 1 and args.pipeline != "agent-otlp-offload":
+        parser.error("--offload is for the agent-otlp-offload pipeline")
 
     work = _workload()
     from agents.tracing import set_trace_processors

@@ -70,12 +70,21 @@ PIPELINES: list[Pipeline] = [
     Pipeline("agent-otlp-offload-jaeger", "agent-otlp-offload", args=("--adapter", "jaeger"),
              available=_exists("src/agent_otlp/adapters/jaeger.py"),
              note="offload mode with the jaeger adapter's mapping and limits"),
+    Pipeline("agent-otlp-offload2-jaeger", "agent-otlp-offload",
+             args=("--adapter", "jaeger", "--offload", "2"),
+             available=_exists("src/agent_otlp/adapters/jaeger.py"),
+             note="create_exporter(offload=2): two child processes, each trace in one; RSS "
+                  "of the agent's process, the children's peaks added in the flush info"),
     Pipeline("agent-otlp-grpc", "agent-otlp", args=("--adapter", "jaeger"), protocol="grpc",
              available=_exists("src/agent_otlp/adapters/jaeger.py"),
              note="the jaeger adapter over OTLP/gRPC"),
     Pipeline("agent-otlp-offload-grpc", "agent-otlp-offload", args=("--adapter", "jaeger"),
              protocol="grpc", available=_exists("src/agent_otlp/adapters/jaeger.py"),
              note="offload mode with the jaeger adapter over OTLP/gRPC"),
+    Pipeline("agent-otlp-offload2-grpc", "agent-otlp-offload",
+             args=("--adapter", "jaeger", "--offload", "2"), protocol="grpc",
+             available=_exists("src/agent_otlp/adapters/jaeger.py"),
+             note="two child processes, the jaeger adapter over OTLP/gRPC"),
     Pipeline("openinference", "openinference", "alt", available=_alt_ready,
              note="openinference-instrumentation-openai-agents 2.6.0 + BatchSpanProcessor"),
     Pipeline("openllmetry", "openllmetry", "alt", available=_alt_ready,
@@ -91,7 +100,8 @@ ENCODERS: dict[str, tuple[str, ...]] = {
     "encode-sdk": ("--which", "sdk"),
 }
 EXTRAS = ("memory-1m", "rate-10x", "slow-backend", "memory-1m-offload", "rate-10x-offload",
-          "slow-backend-offload")
+          "slow-backend-offload", "memory-1m-offload2", "rate-10x-offload2",
+          "slow-backend-offload2")
 PYTHONS = {"main": MAIN_PYTHON, "alt": ALT_PYTHON}
 
 
@@ -213,6 +223,7 @@ def summarize(runs: list[dict[str, Any]], base: list[dict[str, Any]]) -> dict[st
              if isinstance(r.get("flush"), dict) and r["flush"].get("child_maxrss_kb")]
     return {
         "child_rss_mb": _stat(child) if child else None,
+        "processes": runs[0].get("offload", 1),
         "overhead_us": _stat(overhead),
         "throughput": _stat([r["throughput"] for r in runs]),
         "lost": [r["lost"] for r in runs],
@@ -228,10 +239,14 @@ def _fmt_range(s: dict[str, float], fmt: str) -> str:
     return f"{s['median']:{fmt}} ({s['min']:{fmt}}-{s['max']:{fmt}})"
 
 
-def _child_rss(flush: Any) -> str:
-    """The offload child's own peak RSS, when the run had one."""
+def _children(processes: int) -> str:
+    return "child" if processes == 1 else f"{processes} children"
+
+
+def _child_rss(flush: Any, processes: int) -> str:
+    """The offload child's own peak RSS (the children's added), when the run had one."""
     kb = flush.get("child_maxrss_kb") if isinstance(flush, dict) else None
-    return f" (+ child process {kb / 1024:.1f} MB)" if kb else ""
+    return f" (+ {_children(processes)} {kb / 1024:.1f} MB)" if kb else ""
 
 
 def table(results: dict[str, Any]) -> str:
@@ -249,7 +264,8 @@ def table(results: dict[str, Any]) -> str:
             f"| {name} | {_fmt_range(row['overhead_us'], '.1f')} "
             f"| {_fmt_range(row['throughput'], ',.0f')} | {lost} (of {row['expected']:,}) "
             f"| {row['rss_mb']['median']:.1f} (+{row['rss_delta_mb']['median']:.1f})"
-            + (f" + child {row['child_rss_mb']['median']:.1f}" if row.get("child_rss_mb") else "")
+            + (f" + {_children(row.get('processes', 1))} {row['child_rss_mb']['median']:.1f}"
+               if row.get("child_rss_mb") else "")
             + " |"
         )
     for name, row in results["encoders"].items():
@@ -263,7 +279,7 @@ def table(results: dict[str, Any]) -> str:
     lines = []
     for name, m in extras.items():
         who = m.get("pipeline", "agent-otlp")
-        child = _child_rss(m.get("flush"))
+        child = _child_rss(m.get("flush"), m.get("processes", 1))
         if name.startswith("memory-1m"):
             samples = ", ".join(f"{int(f * 100)}%: {rss / 1024:.1f} MB" for f, rss, _ in m["rss"])
             base = ", ".join(f"{int(f * 100)}%: {rss / 1024:.1f} MB"
@@ -377,7 +393,8 @@ def main(argv: list[str] | None = None) -> int:
     by_name = {p.name: p for p in PIPELINES}
     scale = 0.02 if quick else 1.0
     for suffix, pipe in (("", by_name["agent-otlp"]),
-                         ("-offload", by_name["agent-otlp-offload-jaeger"])):
+                         ("-offload", by_name["agent-otlp-offload-jaeger"]),
+                         ("-offload2", by_name["agent-otlp-offload2-jaeger"])):
         extra = "memory-1m" + suffix
         if selected(extra) and (wanted or not quick):
             n = max(100, int(100_000 * scale))
@@ -388,6 +405,7 @@ def main(argv: list[str] | None = None) -> int:
                 **{k: r[k] for k in ("spans", "expected", "lost", "throughput", "maxrss_kb",
                                      "rss", "flush_s", "produce_s")},
                 "pipeline": pipe.name,
+                "processes": r.get("offload", 1),
                 "baseline_rss": base["rss"], "baseline_maxrss_kb": base["maxrss_kb"],
                 "flush": r.get("flush"),
             }
@@ -406,6 +424,7 @@ def main(argv: list[str] | None = None) -> int:
                 **{k: r[k] for k in ("spans", "expected", "lost", "throughput", "maxrss_kb",
                                      "flush_s", "produce_s")},
                 "pipeline": pipe.name,
+                "processes": r.get("offload", 1),
                 "delay": delay,
                 "flush": r.get("flush"),
                 "overhead_us": (r["produce_s"] - base_s) / r["spans"] * 1e6,

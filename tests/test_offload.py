@@ -19,7 +19,8 @@ from agent_otlp.core.errors import ConfigError  # noqa: E402
 from agent_otlp.core.exporter import INTAKE_WAIT  # noqa: E402
 from agent_otlp.core.factory import offload_requested  # noqa: E402
 from agent_otlp.core.ids import span_id_for, workflow_span_id_for  # noqa: E402
-from agent_otlp.core.offload import OffloadConfig, OffloadExporter  # noqa: E402
+from agent_otlp.core.offload import OffloadConfig, OffloadExporter, OffloadGroup  # noqa: E402
+from agent_otlp.core.offload_child import CHILD_NICE  # noqa: E402
 from agent_otlp.core.plugins import AdapterManager  # noqa: E402
 from agent_otlp.testing import OTLPReceiver, ReceivedSpan, Reply  # noqa: E402
 from agent_otlp.workloads import DemoResult, record_demo_items, run_demo_workflow  # noqa: E402
@@ -30,19 +31,22 @@ SECRET = "Bearer s3cr3t-offload-7f1e"
 
 
 @pytest.fixture
-def exporters() -> Iterator[list[OffloadExporter]]:
+def exporters() -> Iterator[list[Any]]:
     """Offload exporters made by a test; shut down (and their child reaped) afterwards."""
-    made: list[OffloadExporter] = []
+    made: list[Any] = []
     yield made
     for exporter in made:
         exporter.shutdown(5)
 
 
-def _offload_exporter(receiver: OTLPReceiver, made: list[OffloadExporter], **kwargs: Any) -> OffloadExporter:
+def _offload_exporter(
+    receiver: OTLPReceiver, made: list[Any], offload_count: int = 1, **kwargs: Any
+) -> Any:
     exporter = agent_otlp.create_exporter(
-        "otlp", endpoint=receiver.endpoint, env={}, schedule_delay=0.02, offload=True, **kwargs
+        "otlp", endpoint=receiver.endpoint, env={}, schedule_delay=0.02,
+        offload=True if offload_count == 1 else offload_count, **kwargs
     )
-    assert isinstance(exporter, OffloadExporter)
+    assert isinstance(exporter, OffloadExporter if offload_count == 1 else OffloadGroup)
     made.append(exporter)
     return exporter
 
@@ -94,11 +98,21 @@ def test_instrument_with_env_var_delivers_the_demo_tree(otlp_receiver: OTLPRecei
 
 
 def test_offload_switch_values() -> None:
-    assert offload_requested({}) is False
-    assert offload_requested({"AGENT_OTLP_OFFLOAD": "on"}) is True
-    assert offload_requested({"AGENT_OTLP_OFFLOAD": "0"}) is False
-    with pytest.raises(ConfigError, match="AGENT_OTLP_OFFLOAD"):
-        offload_requested({"AGENT_OTLP_OFFLOAD": "maybe"})
+    assert offload_requested({}) == 0
+    assert offload_requested({"AGENT_OTLP_OFFLOAD": "on"}) == 1
+    assert offload_requested({"AGENT_OTLP_OFFLOAD": "0"}) == 0
+    assert offload_requested({"AGENT_OTLP_OFFLOAD": " 3 "}) == 3
+    for bad in ("maybe", "9", "-2", "1.5"):
+        with pytest.raises(ConfigError, match="AGENT_OTLP_OFFLOAD"):
+            offload_requested({"AGENT_OTLP_OFFLOAD": bad})
+    for bad_count in (-1, 9, 2.0):
+        with pytest.raises(ConfigError, match="offload"):
+            agent_otlp.create_exporter("otlp", env={}, offload=bad_count)
+    # several children would each write the one store: refused, from the argument or the env
+    with pytest.raises(ConfigError, match="span store"):
+        agent_otlp.create_exporter("otlp", env={}, offload=2, store=True)
+    with pytest.raises(ConfigError, match="span store"):
+        agent_otlp.create_exporter("otlp", env={"AGENT_OTLP_STORE": "on"}, offload=2)
     with pytest.raises(ConfigError, match="offload"):
         agent_otlp.create_exporter("otlp", env={}, offload=True, manager=AdapterManager(env={}))
     # settings are validated in the agent process, before any child is started
@@ -107,7 +121,7 @@ def test_offload_switch_values() -> None:
 
 
 def test_force_flush_round_trip_and_stats(
-    otlp_receiver: OTLPReceiver, exporters: list[OffloadExporter]
+    otlp_receiver: OTLPReceiver, exporters: list[Any]
 ) -> None:
     exporter = _offload_exporter(otlp_receiver, exporters)
     agents_tracing.set_trace_processors([agent_otlp.make_processor(exporter)])
@@ -129,7 +143,7 @@ def test_force_flush_round_trip_and_stats(
 
 
 def test_shutdown_delivers_and_stops_the_child(
-    otlp_receiver: OTLPReceiver, exporters: list[OffloadExporter]
+    otlp_receiver: OTLPReceiver, exporters: list[Any]
 ) -> None:
     exporter = _offload_exporter(otlp_receiver, exporters)
     processor = agent_otlp.make_processor(exporter)
@@ -151,7 +165,7 @@ def test_shutdown_delivers_and_stops_the_child(
 
 def test_secrets_stay_off_the_command_line_and_out_of_logs(
     otlp_receiver: OTLPReceiver,
-    exporters: list[OffloadExporter],
+    exporters: list[Any],
     capfd: pytest.CaptureFixture[str],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -180,7 +194,7 @@ def test_secrets_stay_off_the_command_line_and_out_of_logs(
 
 def test_child_killed_mid_stream_falls_back_in_process(
     otlp_receiver: OTLPReceiver,
-    exporters: list[OffloadExporter],
+    exporters: list[Any],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.WARNING, logger="agent_otlp")
@@ -208,8 +222,55 @@ def test_child_killed_mid_stream_falls_back_in_process(
     assert len(warnings) == 1
 
 
+def test_two_processes_each_export_whole_traces(
+    otlp_receiver: OTLPReceiver, exporters: list[Any]
+) -> None:
+    exporter = _offload_exporter(otlp_receiver, exporters, offload_count=2)
+    assert isinstance(exporter, OffloadGroup)
+    pids = [lane.child_pid for lane in exporter.lanes]
+    assert len(set(pids)) == 2 and None not in pids
+    agents_tracing.set_trace_processors([agent_otlp.make_processor(exporter)])
+    results = [run_demo_workflow() for _ in range(24)]
+    # items from a file take the same routes: trace by trace (the errors keep their index)
+    items = record_demo_items()
+    errors = exporter.submit_items([*items[:5], {"object": "trace.span", "id": 5}, *items[5:]])
+    assert [getattr(e, "index", None) for e in errors] == [5]
+    report = exporter.force_flush(10)
+    assert report.delivered and report.pending == 0
+    assert [(d.name, d.delivered, d.pending) for d in report.destinations] == [("otlp", True, 0)]
+    for result in results:
+        spans = _spans_of(otlp_receiver, result)
+        assert len(spans) == 14, result.trace_id
+        _check_tree(result, spans)  # one child saw the whole trace: one workflow span
+    # the submitted trace has no end: its workflow span waits for the idle timeout or shutdown
+    assert len(otlp_receiver.spans()) == 25 * 14 - 1
+    snapshot = exporter.stats.snapshot()
+    assert snapshot["converted_spans"] == 25 * 13
+    assert snapshot["destinations"]["otlp"]["exported"] == 25 * 14 - 1
+    assert snapshot["destinations"]["otlp"]["breaker"] == "closed"
+    assert snapshot["offload"]["processes"] == 2
+    assert snapshot["offload"]["child_pids"] == pids
+    assert snapshot["offload"]["mode"] == "child process"
+    # both children did part of the work (24 traces all in one: a 2**-23 chance)
+    per_child = [lane.stats.snapshot()["converted_spans"] for lane in exporter.lanes]
+    assert all(per_child) and sum(per_child) == 25 * 13
+    assert exporter.pending() == 0 and not exporter.is_full()
+    assert exporter.shutdown(10).delivered
+    assert len(otlp_receiver.spans()) == 25 * 14
+    assert all(lane._child is not None and lane._child.poll() is not None for lane in exporter.lanes)
+    assert exporter.shutdown(1).delivered  # idempotent
+
+
+def test_children_run_below_the_agents_priority(
+    otlp_receiver: OTLPReceiver, exporters: list[Any]
+) -> None:
+    exporter = _offload_exporter(otlp_receiver, exporters)
+    ours = os.getpriority(os.PRIO_PROCESS, 0)
+    assert os.getpriority(os.PRIO_PROCESS, exporter.child_pid or 0) == min(19, ours + CHILD_NICE)
+
+
 def test_full_queue_waits_a_bounded_time_then_drops(
-    otlp_receiver: OTLPReceiver, exporters: list[OffloadExporter]
+    otlp_receiver: OTLPReceiver, exporters: list[Any]
 ) -> None:
     config = OffloadConfig("otlp", None, None, None,
                            {"endpoint": otlp_receiver.endpoint, "schedule_delay": 0.02}, {})
@@ -266,3 +327,16 @@ def test_span_entry_matches_the_in_process_record() -> None:
     assert record.data["type"] == "function" and record.data["name"] == "lookup"
     assert (record.started_ns, record.ended_ns) == (
         parse_timestamp(started, "started_at", span_id), parse_timestamp(ended, "ended_at", span_id))
+
+
+def test_merged_statistics_of_several_children() -> None:
+    merged = offload._merged([
+        {"exported": 3, "child_lost": False, "last_error": "", "breaker": "closed",
+         "dropped": {"failed": 1}},
+        {"exported": 4, "child_lost": True, "last_error": "503", "breaker": "open",
+         "dropped": {"rejected": 2}},
+        {"exported": 0, "child_lost": False, "last_error": "timeout", "breaker": "half-open",
+         "dropped": {}},
+    ])
+    assert merged == {"exported": 7, "child_lost": True, "last_error": "503", "breaker": "open",
+                      "dropped": {"failed": 1, "rejected": 2}}

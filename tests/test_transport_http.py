@@ -90,3 +90,33 @@ def test_refused_and_timeout_are_retryable_with_the_reason() -> None:
     finally:
         silent.close()
     assert (result.ok, result.retryable, result.status) == (False, True, "timeout")
+
+
+def test_an_empty_success_answer_is_not_decoded() -> None:
+    """An empty ``ExportTraceServiceResponse`` (zero bytes, the usual answer) needs no
+    protobuf: a sending-only process (offload mode's child) never loads it."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from agent_otlp.core.transport import _http_result\n"
+        "result = _http_result(200, b'', None)\n"
+        "assert result.ok and result.rejected_spans == 0 and not result.message, result\n"
+        "print('google.protobuf' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"
+    # a partial success is still read, through protobuf
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+        ExportTracePartialSuccess,
+        ExportTraceServiceResponse,
+    )
+
+    from agent_otlp.core.transport import _http_result
+
+    body = ExportTraceServiceResponse(
+        partial_success=ExportTracePartialSuccess(rejected_spans=3, error_message="too old")
+    ).SerializeToString()
+    result = _http_result(200, body, None)
+    assert (result.ok, result.rejected_spans, result.message) == (True, 3, "too old")

@@ -125,8 +125,9 @@ AGENT_OTLP_OFFLOAD: Final = "AGENT_OTLP_OFFLOAD"
 .. envvar:: AGENT_OTLP_OFFLOAD
 
 ``true`` runs the export pipeline in a child process (offload mode, see
-``docs/performance.md``) when :func:`agent_otlp.instrument_openai_agents` builds the exporter.
-Default ``false``. ``create_exporter`` takes ``offload=True`` as an argument instead (the CLI
+``docs/performance.md``) when :func:`agent_otlp.instrument_openai_agents` builds the exporter;
+a number from 2 to 8 runs that many child processes, each trace in one of them. Default
+``false``. ``create_exporter`` takes ``offload=True`` as an argument instead (the CLI
 and the file paths stay in-process).
 """
 """

@@ -24,10 +24,13 @@ from agent_otlp.core.settings import (
 from agent_otlp.core.transport import Transport
 
 if TYPE_CHECKING:
-    from agent_otlp.core.offload import OffloadExporter
+    from agent_otlp.core.offload import OffloadExporter, OffloadGroup
     from agent_otlp.store.sqlite import SpanStore
 
-__all__ = ["create_exporter", "open_store", "resolve_all"]
+__all__ = ["MAX_OFFLOAD_PROCESSES", "create_exporter", "open_store", "resolve_all"]
+
+#: The most child processes offload mode runs (``offload=N``, ``AGENT_OTLP_OFFLOAD=N``).
+MAX_OFFLOAD_PROCESSES = 8
 
 TransportFactory = Callable[[Settings], Transport]
 
@@ -96,11 +99,9 @@ def open_store(
     label = "store (argument)"
     if store is None:
         store, label = env.get(ev.AGENT_OTLP_STORE) or None, ev.AGENT_OTLP_STORE
-    if store is None or store is False:
+    if not _store_wanted(store):
         return None
     text = str(store).strip()
-    if text.lower() in ("0", "false", "off", "no", ""):
-        return None
     path = default_store_path(dict(env)) if store is True or text.lower() in ("1", "true", "on", "yes") else text
     budget_raw = env.get(ev.AGENT_OTLP_STORE_BUDGET)
     budget = DEFAULT_UNDELIVERED_BUDGET
@@ -117,6 +118,13 @@ def open_store(
         raise ConfigError(label, str(path), f"cannot open the span store: {exc}") from None
 
 
+def _store_wanted(store: object) -> bool:
+    """A store argument or ``AGENT_OTLP_STORE`` value that asks for a store."""
+    if store is None or store is False:
+        return False
+    return str(store).strip().lower() not in ("0", "false", "off", "no", "")
+
+
 def create_exporter(
     adapters: str | list[str] | None = None,
     *,
@@ -126,7 +134,7 @@ def create_exporter(
     transport_factory: TransportFactory | None = None,
     store: bool | str | os.PathLike[str] | SpanStore | None = None,
     trace_idle_timeout: float | None = None,
-    offload: bool = False,
+    offload: bool | int = False,
     **arguments: Any,
 ) -> AgentExporter:
     """An exporter for the configured destinations, started.
@@ -147,6 +155,9 @@ def create_exporter(
         copies each span's fields. Not with ``manager``, ``transport_factory`` or a
         ``SpanStore`` object (they cannot cross to the child). Returns an
         :class:`~agent_otlp.core.offload.OffloadExporter` (an :class:`AgentExporter`).
+        A number ``N`` > 1 runs ``N`` child processes, each trace in one of them
+        (:class:`~agent_otlp.core.offload.OffloadGroup`; not with a store): for agents
+        producing more spans than one child can export, given free cores.
     :param arguments: any setting by name (``endpoint``, ``protocol``, ``headers``,
         ``capture_content``, ``service_name``, ``resource``, ``options``...), applied to every
         destination; ``destinations={"name": {...}}`` for one destination only.
@@ -157,7 +168,7 @@ def create_exporter(
     resolved = resolve_all(adapters, config_file=config_file, env=env, manager=manager, **arguments)
     if offload:
         return _offload(resolved, adapters, config_file, env, manager, transport_factory, store,
-                        trace_idle_timeout, arguments)
+                        trace_idle_timeout, arguments, offload)
     span_store = open_store(store, env)
     destinations = []
     for settings, hooks in resolved:
@@ -186,14 +197,18 @@ def create_exporter(
     return AgentExporter(destinations, store=span_store, **extra)
 
 
-def offload_requested(env: Mapping[str, str]) -> bool:
-    """``AGENT_OTLP_OFFLOAD`` as a boolean (``true``/``1``/``on``/``yes``; default off)."""
+def offload_requested(env: Mapping[str, str]) -> int:
+    """``AGENT_OTLP_OFFLOAD`` as a number of child processes: 0 for off (the default, or
+    ``false``/``0``/``off``/``no``), 1 for ``true``/``1``/``on``/``yes``, or ``N``."""
     raw = (env.get(ev.AGENT_OTLP_OFFLOAD) or "").strip().lower()
     if raw in ("", "0", "false", "off", "no"):
-        return False
+        return 0
     if raw in ("1", "true", "on", "yes"):
-        return True
-    raise ConfigError(ev.AGENT_OTLP_OFFLOAD, raw, "expected true or false")
+        return 1
+    if raw.isdigit() and 1 < int(raw) <= MAX_OFFLOAD_PROCESSES:
+        return int(raw)
+    raise ConfigError(ev.AGENT_OTLP_OFFLOAD, raw,
+                      f"expected true, false or a number of processes up to {MAX_OFFLOAD_PROCESSES}")
 
 
 def _offload(
@@ -206,13 +221,21 @@ def _offload(
     store: Any,
     trace_idle_timeout: float | None,
     arguments: dict[str, Any],
-) -> OffloadExporter:
+    processes: bool | int = 1,
+) -> OffloadExporter | OffloadGroup:
     """The settings are validated here (errors surface in the agent process); the child
     builds the same exporter from the same arguments and environment snapshot."""
     import pickle
 
-    from agent_otlp.core.offload import OffloadConfig, OffloadExporter
+    from agent_otlp.core.offload import OffloadConfig, OffloadExporter, OffloadGroup
 
+    count = 1 if processes is True else processes
+    if type(count) is not int or not 1 <= count <= MAX_OFFLOAD_PROCESSES:
+        raise ConfigError("offload", processes,
+                          f"expected True or a number of processes from 1 to {MAX_OFFLOAD_PROCESSES}")
+    if count > 1 and _store_wanted(env.get(ev.AGENT_OTLP_STORE) or None if store is None else store):
+        raise ConfigError("offload", processes, "one process with a span store (it has one "
+                          "writer); use offload=True")
     if os.name != "posix":
         raise ConfigError("offload", True, "offload mode needs a POSIX system")
     if manager is not None or transport_factory is not None:
@@ -233,4 +256,14 @@ def _offload(
     except Exception as exc:
         raise ConfigError("offload", True, f"arguments must be picklable: {exc}") from None
     capture = any(s.capture_content for s, _ in resolved if not s.disabled)
-    return OffloadExporter(config, capture_content=capture)
+    if count == 1:
+        return OffloadExporter(config, capture_content=capture)
+    lanes: list[OffloadExporter] = []
+    try:
+        for _ in range(count):
+            lanes.append(OffloadExporter(config, capture_content=capture))
+    except BaseException:
+        for lane in lanes:
+            lane.shutdown(1.0)
+        raise
+    return OffloadGroup(lanes)

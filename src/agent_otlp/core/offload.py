@@ -56,6 +56,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
+from agent_otlp.core.destination import FlushResult
 from agent_otlp.core.errors import ConfigError, InputError
 from agent_otlp.core.exporter import (
     AgentExporter,
@@ -84,7 +85,7 @@ from agent_otlp.core.offload_child import (
 from agent_otlp.core.records import parse_item
 from agent_otlp.core.stats import ExporterStats
 
-__all__ = ["MAX_PENDING_BYTES", "OffloadConfig", "OffloadExporter"]
+__all__ = ["MAX_PENDING_BYTES", "GroupStats", "OffloadConfig", "OffloadExporter", "OffloadGroup"]
 
 logger = logging.getLogger("agent_otlp.offload")
 
@@ -597,3 +598,175 @@ class OffloadExporter(AgentExporter):
 def _child_timeout(timeout: float) -> float:
     """The child's share of ``timeout``: it must answer before the agent process gives up."""
     return max(0.0, timeout - min(0.5, timeout * 0.1))
+
+
+# --- several child processes -------------------------------------------------------------
+
+
+_BREAKER_ORDER: Final = ("closed", "half-open", "open")
+
+
+def _merged(values: list[Any], key: str = "") -> Any:
+    """Several children's statistics as one: counts added, the worst breaker state, the
+    first error text, mappings merged key by key."""
+    first = values[0]
+    if isinstance(first, bool):
+        return any(values)
+    if isinstance(first, int | float):
+        return sum(values)
+    if isinstance(first, dict):
+        keys = dict.fromkeys(k for value in values for k in value)
+        return {k: _merged([v[k] for v in values if k in v], k) for k in keys}
+    if key == "breaker":
+        return max(values, key=lambda v: _BREAKER_ORDER.index(v) if v in _BREAKER_ORDER else 0)
+    if isinstance(first, str):
+        return next((v for v in values if v), first)
+    return first
+
+
+def _merged_reports(reports: list[FlushReport]) -> FlushReport:
+    by_name: dict[str, list[FlushResult]] = {}
+    for report in reports:
+        for result in report.destinations:
+            by_name.setdefault(result.name, []).append(result)
+    return FlushReport(
+        all(r.delivered for r in reports),
+        sum(r.pending for r in reports),
+        tuple(
+            FlushResult(name, all(r.delivered for r in results), sum(r.pending for r in results))
+            for name, results in by_name.items()
+        ),
+    )
+
+
+@dataclass
+class GroupStats(ExporterStats):
+    """The statistics of an :class:`OffloadGroup`: :meth:`snapshot` merges its children's
+    (counts added); ``offload`` lists every child's pid and adds their peak memory."""
+
+    owner: Any = field(default=None, repr=False, compare=False)
+
+    def snapshot(self) -> dict[str, Any]:
+        lanes: list[OffloadExporter] = self.owner.lanes
+        snapshots = [lane.stats.snapshot() for lane in lanes]
+        data: dict[str, Any] = _merged(snapshots)
+        modes = {s["offload"]["mode"] for s in snapshots}
+        data["offload"].update(
+            mode="child process" if modes == {"child process"} else "in-process fallback",
+            processes=len(lanes),
+            child_pid=lanes[0].child_pid,
+            child_pids=[lane.child_pid for lane in lanes],
+        )
+        return data
+
+
+class OffloadGroup(AgentExporter):
+    """Offload mode over several child processes (``create_exporter(offload=N)``).
+
+    Each trace belongs to one child, chosen by its id, so every child sees whole traces
+    (its workflow span, its open-trace bookkeeping) and the children need nothing from each
+    other. Each child is an :class:`OffloadExporter` with its own pipe and writer thread;
+    flush and shutdown go to all of them at once and their reports are merged. More than
+    one child pays off when one child's Python cannot keep up with the agent: with two
+    children the export is bounded by the machine's free cores instead of one core
+    (``docs/performance.md``). Not with the span store (it has one writer).
+    """
+
+    def __init__(self, lanes: list[OffloadExporter]) -> None:  # the base __init__ is not called
+        self.destinations = []
+        self.store = None
+        self.lanes = lanes
+        self._count = len(lanes)
+        self._exit_timeout = max(lane._exit_timeout for lane in lanes)
+        self.stats: GroupStats = GroupStats(owner=self)
+        self.child_pid = lanes[0].child_pid
+        # One exit callback for all: the children are stopped at once, not one after another.
+        for lane in lanes:
+            atexit.unregister(lane._at_exit)
+        self._at_exit = functools.partial(_shutdown_at_exit, weakref.ref(self))
+        atexit.register(self._at_exit)
+
+    def _lane(self, trace_id: Any) -> OffloadExporter:
+        try:
+            return self.lanes[hash(trace_id) % self._count]
+        except Exception:  # an unhashable id: any child reports the bad item
+            return self.lanes[0]
+
+    def on_sdk_span_end(self, span: Any) -> None:
+        try:
+            trace_id = span.trace_id
+        except Exception:
+            trace_id = None
+        self._lane(trace_id).on_sdk_span_end(span)
+
+    def on_sdk_trace_start(self, trace: Any) -> None:
+        try:
+            trace_id = trace.trace_id
+        except Exception:
+            trace_id = None
+        self._lane(trace_id).on_sdk_trace_start(trace)
+
+    def on_sdk_trace_end(self, trace: Any) -> None:
+        try:
+            trace_id = trace.trace_id
+        except Exception:
+            trace_id = None
+        self._lane(trace_id).on_sdk_trace_end(trace)
+
+    def submit_items(self, items: Iterable[Any]) -> list[InputError]:
+        """Items go to the child of their trace (``trace_id``, or ``id`` for a trace item);
+        the errors' ``index`` is the position in ``items``."""
+        parts: dict[int, tuple[list[Any], list[int]]] = {}
+        for index, item in enumerate(items):
+            trace_id = None
+            if isinstance(item, dict):
+                trace_id = item.get("id") if item.get("object") == "trace" else item.get("trace_id")
+            lane = self.lanes.index(self._lane(trace_id))
+            batch, positions = parts.setdefault(lane, ([], []))
+            batch.append(item)
+            positions.append(index)
+        errors: list[InputError] = []
+        for lane, (batch, positions) in parts.items():
+            for error in self.lanes[lane].submit_items(batch):
+                error.index = positions[getattr(error, "index", 0)]  # type: ignore[attr-defined]
+                errors.append(error)
+        return sorted(errors, key=lambda e: getattr(e, "index", 0))
+
+    def end_trace(self, trace_id: str) -> None:
+        self._lane(trace_id).end_trace(trace_id)
+
+    def end_all_traces(self) -> None:
+        for lane in self.lanes:
+            lane.end_all_traces()
+
+    def set_trace_idle_timeout(self, seconds: float) -> None:
+        for lane in self.lanes:
+            lane.set_trace_idle_timeout(seconds)
+
+    def pending(self) -> int:
+        return sum(lane.pending() for lane in self.lanes)
+
+    def is_full(self) -> bool:
+        return any(lane.is_full() for lane in self.lanes)
+
+    def _all(self, call: Any) -> FlushReport:
+        """``call(lane)`` for every child at once (each bounded by its own timeout)."""
+        reports: list[FlushReport | None] = [None] * self._count
+
+        def run(index: int) -> None:
+            reports[index] = call(self.lanes[index])
+
+        threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(1, self._count)]
+        for thread in threads:
+            thread.start()
+        run(0)
+        for thread in threads:
+            thread.join()
+        return _merged_reports([r if r is not None else FlushReport(False, 0) for r in reports])
+
+    def force_flush(self, timeout: float = 30.0) -> FlushReport:
+        return self._all(lambda lane: lane.force_flush(timeout))
+
+    def shutdown(self, timeout: float = 30.0) -> FlushReport:
+        atexit.unregister(self._at_exit)
+        return self._all(lambda lane: lane.shutdown(timeout))

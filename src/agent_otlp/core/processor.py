@@ -70,7 +70,7 @@ def instrument_openai_agents(
     exporter: AgentExporter | None = None,
     *,
     replace_openai_exporter: bool = False,
-    offload: bool | None = None,
+    offload: bool | int | None = None,
     **config: Any,
 ) -> TracingProcessor:
     """Export every trace of the OpenAI Agents SDK through agent-otlp. One line::
@@ -82,7 +82,8 @@ def instrument_openai_agents(
     :param replace_openai_exporter: remove the SDK's other processors (including the one that
         uploads to OpenAI's hosted traces) instead of running beside them.
     :param offload: build the exporter in offload mode (the pipeline in a child process, see
-        ``docs/performance.md``); default ``AGENT_OTLP_OFFLOAD`` (off). Only when no
+        ``docs/performance.md``; a number for that many child processes); default
+        ``AGENT_OTLP_OFFLOAD`` (off). Only when no
         ``exporter`` is given (pass ``offload=True`` to ``create_exporter`` instead).
     :param config: settings for :func:`agent_otlp.create_exporter` (``adapters=...``...).
     :return: the installed processor; its ``exporter`` attribute gives flush, shutdown and

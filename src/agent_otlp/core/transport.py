@@ -109,6 +109,8 @@ def _gzip(body: bytes) -> bytes:
 
 
 def _partial_rejections(body: bytes) -> tuple[int, str]:
+    if not body:  # the usual answer: an empty message (no partial success to read)
+        return 0, ""
     from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
         ExportTraceServiceResponse,
     )
