@@ -222,14 +222,19 @@ def main(argv: list[str] | None = None) -> None:
             samples.append([fraction, _rss_kb(), _maxrss_kb()])
 
     t0 = time.monotonic()
+    c0, p0 = time.thread_time(), time.process_time()
     spans = work.produce_benchmark_traces(args.traces, on_trace_done=on_trace_done)
     t1 = time.monotonic()
+    c1, p1 = time.thread_time(), time.process_time()
     flushed = flush()
     t2 = time.monotonic()
     result = {
         "pipeline": args.pipeline,
         "t0": t0,
         "produce_s": t1 - t0,
+        # CPU time while producing: the agent's thread, and all the process's threads
+        "produce_cpu_s": c1 - c0,
+        "produce_process_cpu_s": p1 - p0,
         "flush_s": t2 - t1,
         "t_end": t2,
         "spans": spans,

@@ -229,6 +229,8 @@ def test_two_processes_each_export_whole_traces(
     assert isinstance(exporter, OffloadGroup)
     pids = [lane.child_pid for lane in exporter.lanes]
     assert len(set(pids)) == 2 and None not in pids
+    # one budget for the frames waiting in this process, shared by the children
+    assert [lane._max_bytes for lane in exporter.lanes] == [offload.MAX_PENDING_BYTES // 2] * 2
     agents_tracing.set_trace_processors([agent_otlp.make_processor(exporter)])
     results = [run_demo_workflow() for _ in range(24)]
     # items from a file take the same routes: trace by trace (the errors keep their index)

@@ -227,7 +227,12 @@ def _offload(
     builds the same exporter from the same arguments and environment snapshot."""
     import pickle
 
-    from agent_otlp.core.offload import OffloadConfig, OffloadExporter, OffloadGroup
+    from agent_otlp.core.offload import (
+        MAX_PENDING_BYTES,
+        OffloadConfig,
+        OffloadExporter,
+        OffloadGroup,
+    )
 
     count = 1 if processes is True else processes
     if type(count) is not int or not 1 <= count <= MAX_OFFLOAD_PROCESSES:
@@ -260,8 +265,9 @@ def _offload(
         return OffloadExporter(config, capture_content=capture)
     lanes: list[OffloadExporter] = []
     try:
-        for _ in range(count):
-            lanes.append(OffloadExporter(config, capture_content=capture))
+        for _ in range(count):  # the frames waiting in this process: one budget for all
+            lanes.append(OffloadExporter(config, capture_content=capture,
+                                         max_pending_bytes=MAX_PENDING_BYTES // count))
     except BaseException:
         for lane in lanes:
             lane.shutdown(1.0)
