@@ -17,6 +17,7 @@ agents_tracing = pytest.importorskip("agents.tracing")
 import agent_otlp  # noqa: E402
 from agent_otlp.core.content import MARK  # noqa: E402
 from agent_otlp.core.ids import span_id_for, workflow_span_id_for  # noqa: E402
+from agent_otlp.core.offload import OffloadGroup  # noqa: E402
 from agent_otlp.workloads import DEMO_MODEL, DemoResult, run_demo_workflow  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("sdk_processors")
@@ -74,6 +75,21 @@ def _sid(result: DemoResult, key: str) -> str:
     return span_id_for(result.span_ids[key]).hex()
 
 
+def _expected_tree(result: DemoResult) -> dict[str, tuple[str, str, str]]:
+    """Span id -> (name, kind, parent id) of the demo trace, the workflow span included."""
+    workflow_id = workflow_span_id_for(result.trace_id).hex()
+    tree = {workflow_id: ("invoke_workflow Customer support", "INTERNAL", "")}
+    for exp in result.expected:
+        template, kind = _NAMES[exp.sdk_type]
+        parent = _sid(result, exp.parent_key) if exp.parent_key else workflow_id
+        tree[_sid(result, exp.key)] = (template.format(exp.name_hint), kind, parent)
+    return tree
+
+
+def _tree(spans: dict[str, dict[str, Any]]) -> dict[str, tuple[str, str, str]]:
+    return {sid: (s["name"], s["kind"], s["parent_span_id"]) for sid, s in spans.items()}
+
+
 @pytest.mark.parametrize("protocol", PROTOCOLS)
 def test_demo_tree_in_jaeger(jaeger: Any, protocol: str) -> None:
     result, spans = _export_demo(jaeger, protocol)
@@ -86,15 +102,7 @@ def test_demo_tree_in_jaeger(jaeger: Any, protocol: str) -> None:
 
     # The exact tree: every span's id, name, kind and parent.
     workflow_id = workflow_span_id_for(result.trace_id).hex()
-    expected_tree = {workflow_id: ("invoke_workflow Customer support", "INTERNAL", "")}
-    for exp in result.expected:
-        template, kind = _NAMES[exp.sdk_type]
-        parent = _sid(result, exp.parent_key) if exp.parent_key else workflow_id
-        expected_tree[_sid(result, exp.key)] = (template.format(exp.name_hint), kind, parent)
-    actual_tree = {
-        sid: (s["name"], s["kind"], s["parent_span_id"]) for sid, s in spans.items()
-    }
-    assert actual_tree == expected_tree
+    assert _tree(spans) == _expected_tree(result)
     # Spelled out for the spans that matter most.
     triage, refund = _sid(result, "triage_agent"), _sid(result, "refund_agent")
     assert spans[triage]["parent_span_id"] == spans[refund]["parent_span_id"] == workflow_id
@@ -264,3 +272,25 @@ def test_content_event_and_tag_limit_in_jaeger(jaeger: Any, protocol: str) -> No
             for key, value in event["attributes"].items():
                 assert len(value.encode()) <= 300, (span["name"], key)
                 json.loads(value)
+
+
+def test_two_export_processes_deliver_whole_traces(jaeger: Any) -> None:
+    """``offload=2``: each trace goes to one of two child processes; Jaeger gets every
+    trace whole (one workflow span, every parent link), and both children did part."""
+    exporter = _exporter(jaeger, "http", offload=2)
+    assert isinstance(exporter, OffloadGroup)
+    agents_tracing.set_trace_processors([agent_otlp.make_processor(exporter)])
+    try:
+        results = [run_demo_workflow() for _ in range(16)]
+    finally:
+        agents_tracing.set_trace_processors([])
+        per_child = [lane.stats.snapshot()["converted_spans"] for lane in exporter.lanes]
+        report = exporter.shutdown(15)
+    assert report.delivered, exporter.stats.snapshot()
+    assert all(per_child), per_child  # all 16 traces in one child: a 2**-15 chance
+    for result in results:
+        hex_id = result.trace_id.removeprefix("trace_")
+        spans = jaeger.query.get_trace(hex_id, timeout=20, min_spans=result.span_count + 1)
+        by_id = {s["span_id"]: s for s in spans}
+        assert len(by_id) == len(spans) == 14, result.trace_id
+        assert _tree(by_id) == _expected_tree(result)

@@ -137,6 +137,8 @@ def test_force_flush_round_trip_and_stats(
     assert snapshot["dropped_intake_full"] == 0
     assert snapshot["offload"]["mode"] == "child process"
     assert snapshot["offload"]["child_pid"] == exporter.child_pid
+    assert snapshot["offload"]["child_pids"] == [exporter.child_pid]
+    assert snapshot["offload"]["processes"] == 1
     assert snapshot["offload"]["child_maxrss_kb"] > 0
     assert exporter.pending() == 0
     assert not exporter.is_full()
@@ -257,6 +259,8 @@ def test_two_processes_each_export_whole_traces(
     per_child = [lane.stats.snapshot()["converted_spans"] for lane in exporter.lanes]
     assert all(per_child) and sum(per_child) == 25 * 13
     assert exporter.pending() == 0 and not exporter.is_full()
+    exporter.on_sdk_span_end(object())  # no trace_id: one child counts it, nothing raises
+    assert exporter.stats.snapshot()["invalid_items"] == 2  # with the submitted bad item
     assert exporter.shutdown(10).delivered
     assert len(otlp_receiver.spans()) == 25 * 14
     assert all(lane._child is not None and lane._child.poll() is not None for lane in exporter.lanes)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sqlite3
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from agent_otlp.core import envvars as ev
 from agent_otlp.core.convert import ConvertOptions
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 __all__ = ["MAX_OFFLOAD_PROCESSES", "create_exporter", "open_store", "resolve_all"]
 
 #: The most child processes offload mode runs (``offload=N``, ``AGENT_OTLP_OFFLOAD=N``).
-MAX_OFFLOAD_PROCESSES = 8
+MAX_OFFLOAD_PROCESSES: Final = 8
 
 TransportFactory = Callable[[Settings], Transport]
 

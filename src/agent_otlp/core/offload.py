@@ -83,6 +83,7 @@ from agent_otlp.core.offload_child import (
     read_frame,
 )
 from agent_otlp.core.records import parse_item
+from agent_otlp.core.retry import CircuitBreaker
 from agent_otlp.core.stats import ExporterStats
 
 __all__ = ["MAX_PENDING_BYTES", "GroupStats", "OffloadConfig", "OffloadExporter", "OffloadGroup"]
@@ -159,6 +160,8 @@ class OffloadStats(ExporterStats):
         data["offload"] = {
             "mode": "in-process fallback" if owner._fallback is not None else "child process",
             "child_pid": owner.child_pid,
+            "processes": 1,
+            "child_pids": [owner.child_pid],
             "queued": owner._queued(),
             "pending_bytes": owner._pending_bytes,
             "dropped_intake_full": self.dropped_intake_full,
@@ -603,7 +606,7 @@ def _child_timeout(timeout: float) -> float:
 # --- several child processes -------------------------------------------------------------
 
 
-_BREAKER_ORDER: Final = ("closed", "half-open", "open")
+_BREAKER_ORDER: Final = (CircuitBreaker.CLOSED, CircuitBreaker.HALF_OPEN, CircuitBreaker.OPEN)
 
 
 def _merged(values: list[Any], key: str = "") -> Any:
@@ -692,26 +695,21 @@ class OffloadGroup(AgentExporter):
         except Exception:  # an unhashable id: any child reports the bad item
             return self.lanes[0]
 
-    def on_sdk_span_end(self, span: Any) -> None:
+    def _lane_of(self, sdk_object: Any) -> OffloadExporter:
+        """The child for an SDK span or trace (a hostile object's child reports it)."""
         try:
-            trace_id = span.trace_id
+            return self._lane(sdk_object.trace_id)
         except Exception:
-            trace_id = None
-        self._lane(trace_id).on_sdk_span_end(span)
+            return self.lanes[0]
+
+    def on_sdk_span_end(self, span: Any) -> None:
+        self._lane_of(span).on_sdk_span_end(span)
 
     def on_sdk_trace_start(self, trace: Any) -> None:
-        try:
-            trace_id = trace.trace_id
-        except Exception:
-            trace_id = None
-        self._lane(trace_id).on_sdk_trace_start(trace)
+        self._lane_of(trace).on_sdk_trace_start(trace)
 
     def on_sdk_trace_end(self, trace: Any) -> None:
-        try:
-            trace_id = trace.trace_id
-        except Exception:
-            trace_id = None
-        self._lane(trace_id).on_sdk_trace_end(trace)
+        self._lane_of(trace).on_sdk_trace_end(trace)
 
     def submit_items(self, items: Iterable[Any]) -> list[InputError]:
         """Items go to the child of their trace (``trace_id``, or ``id`` for a trace item);
@@ -721,13 +719,13 @@ class OffloadGroup(AgentExporter):
             trace_id = None
             if isinstance(item, dict):
                 trace_id = item.get("id") if item.get("object") == "trace" else item.get("trace_id")
-            lane = self.lanes.index(self._lane(trace_id))
-            batch, positions = parts.setdefault(lane, ([], []))
+            batch, positions = parts.setdefault(id(self._lane(trace_id)), ([], []))
             batch.append(item)
             positions.append(index)
         errors: list[InputError] = []
+        lanes = {id(lane): lane for lane in self.lanes}
         for lane, (batch, positions) in parts.items():
-            for error in self.lanes[lane].submit_items(batch):
+            for error in lanes[lane].submit_items(batch):
                 error.index = positions[getattr(error, "index", 0)]  # type: ignore[attr-defined]
                 errors.append(error)
         return sorted(errors, key=lambda e: getattr(e, "index", 0))
@@ -754,7 +752,10 @@ class OffloadGroup(AgentExporter):
         reports: list[FlushReport | None] = [None] * self._count
 
         def run(index: int) -> None:
-            reports[index] = call(self.lanes[index])
+            try:
+                reports[index] = call(self.lanes[index])
+            except Exception:  # never into the agent's code; the report says not delivered
+                logger.exception("agent-otlp: export process %d of %d", index + 1, self._count)
 
         threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(1, self._count)]
         for thread in threads:
