@@ -346,3 +346,17 @@ def test_merged_statistics_of_several_children() -> None:
     ])
     assert merged == {"exported": 7, "child_lost": True, "last_error": "503", "breaker": "open",
                       "dropped": {"failed": 1, "rejected": 2}}
+
+
+def test_pending_is_zero_right_after_a_flush(
+    otlp_receiver: OTLPReceiver, exporters: list[Any]
+) -> None:
+    """A frame the writer thread has not let go of yet was read by the child once the child
+    answered a later request: it is not pending (counting it made ``pending()`` report 1 in
+    about one flush in 16)."""
+    exporter = _offload_exporter(otlp_receiver, exporters, offload_count=2)
+    agents_tracing.set_trace_processors([agent_otlp.make_processor(exporter)])
+    for _ in range(40):
+        run_demo_workflow()
+        assert exporter.force_flush(10).delivered
+        assert exporter.pending() == 0

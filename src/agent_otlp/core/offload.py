@@ -208,8 +208,13 @@ class OffloadExporter(AgentExporter):
         self.stats: OffloadStats = OffloadStats(owner=self)
         self._entries: list[Any] = []  # the open batch
         self._batch_lock = threading.Lock()
-        #: frames to write: (bytes with header, spans, entries)
-        self._frames: deque[tuple[bytes, int, int]] = deque()
+        #: frames to write: (bytes with header, spans, data entries, data entries sealed so
+        #: far including this frame's)
+        self._frames: deque[tuple[bytes, int, int, int]] = deque()
+        self._sealed_entries = 0
+        #: Data entries sealed before the last request the child answered: the child has
+        #: read them (a frame the writer has not yet let go of no longer counts as queued).
+        self._entries_seen = 0
         self._pending_bytes = 0
         self._sealed_spans = 0
         self._wake = threading.Event()
@@ -359,16 +364,21 @@ class OffloadExporter(AgentExporter):
         self._entries = []
         frame = _dump(entries)
         spans = sum(1 for e in entries if e[0] <= _SPAN_ITEM)
+        data = sum(1 for e in entries if e[0] < _FLUSH)
         self._sealed_spans += spans
+        self._sealed_entries += data
         for entry in entries:
             if entry[0] == _FLUSH:  # spans this flush covers: confirmed when it succeeds
                 self._flush_marks[entry[1]] = self._sealed_spans
-        self._frames.append((HEADER.pack(len(frame)) + frame, spans, len(entries)))
+        self._frames.append((HEADER.pack(len(frame)) + frame, spans, data, self._sealed_entries))
         self._pending_bytes += len(frame)
         self._wake.set()
 
     def _queued(self) -> int:
-        return len(self._entries) + sum(f[2] for f in list(self._frames))
+        """Data entries not yet read by the child (as far as this process knows)."""
+        seen = self._entries_seen
+        waiting = sum(f[2] for f in list(self._frames) if f[3] > seen)
+        return sum(1 for e in list(self._entries) if e[0] < _FLUSH) + waiting
 
     def _write_loop(self) -> None:
         frames = self._frames
@@ -378,7 +388,7 @@ class OffloadExporter(AgentExporter):
                     self._seal()
             self._wake.clear()
             while frames:
-                frame, spans, _ = frames[0]
+                frame, spans, _, _ = frames[0]
                 self._send(frame, spans)
                 with self._batch_lock:
                     frames.popleft()
@@ -514,7 +524,10 @@ class OffloadExporter(AgentExporter):
         with self._batch_lock:
             self._entries.append((kind, ticket) if argument is None else (kind, ticket, argument))
             self._seal()
+            sealed = self._sealed_entries
         answer = self._wait_reply(ticket, deadline)
+        if answer is not None:  # the child read everything sealed before the request
+            self._entries_seen = max(self._entries_seen, sealed)
         mark = self._flush_marks.pop(ticket, None)
         if answer is not None and mark is not None and getattr(answer, "delivered", False):
             self._confirmed = max(self._confirmed, mark)
@@ -583,7 +596,7 @@ class OffloadExporter(AgentExporter):
                 with self._batch_lock:
                     self._seal()
                 while self._frames:  # the writer did not finish in time: feed them here
-                    frame, spans, _ = self._frames.popleft()
+                    frame, spans, _, _ = self._frames.popleft()
                     self._send(frame, spans)
                 report = self._fallback.shutdown(max(0.0, deadline - time.monotonic()))
                 if self.stats.possibly_lost_in_child:
