@@ -113,8 +113,7 @@ def setup_agent_otlp_offload(args: argparse.Namespace) -> Setup:
     import agent_otlp
 
     exporter = agent_otlp.create_exporter(
-        args.adapter, endpoint=args.sink, env={}, offload=True if args.offload == 1 else args.offload,
-        **_protocol(args),
+        args.adapter, endpoint=args.sink, env={}, offload=args.offload, **_protocol(args)
     )
     set_trace_processors([agent_otlp.make_processor(exporter)])
 

@@ -363,13 +363,19 @@ class OffloadExporter(AgentExporter):
             return
         self._entries = []
         frame = _dump(entries)
-        spans = sum(1 for e in entries if e[0] <= _SPAN_ITEM)
-        data = sum(1 for e in entries if e[0] < _FLUSH)
+        spans = data = 0
+        flushes: list[int] = []
+        for entry in entries:  # one pass: spans, data entries, flush requests
+            kind = entry[0]
+            if kind < _FLUSH:
+                data += 1
+                spans += kind <= _SPAN_ITEM
+            elif kind == _FLUSH:
+                flushes.append(entry[1])
         self._sealed_spans += spans
         self._sealed_entries += data
-        for entry in entries:
-            if entry[0] == _FLUSH:  # spans this flush covers: confirmed when it succeeds
-                self._flush_marks[entry[1]] = self._sealed_spans
+        for ticket in flushes:  # spans this flush covers: confirmed when it succeeds
+            self._flush_marks[ticket] = self._sealed_spans
         self._frames.append((HEADER.pack(len(frame)) + frame, spans, data, self._sealed_entries))
         self._pending_bytes += len(frame)
         self._wake.set()
@@ -727,18 +733,17 @@ class OffloadGroup(AgentExporter):
     def submit_items(self, items: Iterable[Any]) -> list[InputError]:
         """Items go to the child of their trace (``trace_id``, or ``id`` for a trace item);
         the errors' ``index`` is the position in ``items``."""
-        parts: dict[int, tuple[list[Any], list[int]]] = {}
+        parts: dict[OffloadExporter, tuple[list[Any], list[int]]] = {}
         for index, item in enumerate(items):
             trace_id = None
             if isinstance(item, dict):
                 trace_id = item.get("id") if item.get("object") == "trace" else item.get("trace_id")
-            batch, positions = parts.setdefault(id(self._lane(trace_id)), ([], []))
+            batch, positions = parts.setdefault(self._lane(trace_id), ([], []))
             batch.append(item)
             positions.append(index)
         errors: list[InputError] = []
-        lanes = {id(lane): lane for lane in self.lanes}
         for lane, (batch, positions) in parts.items():
-            for error in lanes[lane].submit_items(batch):
+            for error in lane.submit_items(batch):
                 error.index = positions[getattr(error, "index", 0)]  # type: ignore[attr-defined]
                 errors.append(error)
         return sorted(errors, key=lambda e: getattr(e, "index", 0))
