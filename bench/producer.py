@@ -242,9 +242,20 @@ def main(argv: list[str] | None = None) -> None:
         "maxrss_kb": _maxrss_kb(),
         "rss": samples,
         "flush": flushed if isinstance(flushed, dict) else None,
+        "compiled": _compiled(),
         **info,
     }
     print(json.dumps(result), flush=True)
+
+
+def _compiled() -> list[str]:
+    """agent-otlp's per-span modules this interpreter loaded compiled (none: plain Python,
+    or agent-otlp not installed, as in bench/.venv-alt)."""
+    try:
+        from agent_otlp._compiled import compiled_modules
+    except ImportError:
+        return []
+    return compiled_modules()
 
 
 if __name__ == "__main__":

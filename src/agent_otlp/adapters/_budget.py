@@ -10,10 +10,10 @@ from __future__ import annotations
 import ipaddress
 from typing import Final
 
-from agent_otlp.core.builtin import TRUNCATED
-from agent_otlp.core.content import truncate_json_text, truncate_text, utf8_len
+from agent_otlp.core.content import MARK, truncate_json_text, truncate_text, utf8_len
 from agent_otlp.core.convert import CONTENT_ATTRIBUTES, NAMESPACE
-from agent_otlp.core.records import AttrValue, SpanRecord
+from agent_otlp.core.limits import TRUNCATED
+from agent_otlp.core.records import AttrValue, EventRecord, SpanRecord
 
 __all__ = [
     "CONTENT_EVENT",
@@ -21,6 +21,7 @@ __all__ = [
     "attr_bytes",
     "cut_value",
     "is_loopback",
+    "limit_tag_values",
     "mark_truncated",
     "shed_content",
     "span_bytes",
@@ -70,6 +71,59 @@ def mark_truncated(span: SpanRecord, keys: list[str], marker: str = TRUNCATED) -
     previous = span.attributes.get(marker)
     known = [str(k) for k in previous] if isinstance(previous, list) else []
     span.attributes[marker] = [*known, *(k for k in keys if k not in known)]
+
+
+def limit_tag_values(span: SpanRecord, limit: int, capture_content: bool, content_limit: int) -> None:
+    """Cut every string attribute (and list of strings) that is not message content to
+    ``limit`` characters, and move message content, cut to ``content_limit`` bytes, into one
+    :data:`CONTENT_EVENT` span event; the keys cut are listed by :func:`mark_truncated`."""
+    attrs = span.attributes
+    # One cheap pass finds the few attributes that need work (usually none): long strings
+    # and lists of strings, and (only when content is captured) the content attributes.
+    todo: list[str] = []
+    for key, value in attrs.items():
+        if type(value) is str:
+            if len(value) > limit:
+                todo.append(key)
+        elif type(value) is list:
+            if value and isinstance(value[0], str):
+                todo.append(key)
+        elif isinstance(value, str) and len(value) > limit:  # a str subclass from a hook
+            todo.append(key)
+    if capture_content and not CONTENT_ATTRIBUTES.isdisjoint(attrs):
+        todo = [key for key in attrs if key in CONTENT_ATTRIBUTES or key in todo]
+    if not todo:
+        return
+    cut: list[str] = []
+    content: dict[str, AttrValue] = {}
+    for key in todo:
+        value = attrs[key]
+        if key in CONTENT_ATTRIBUTES:
+            if capture_content and isinstance(value, str):
+                shortened = cut_value(key, value, content_limit)
+                if shortened != value:
+                    cut.append(key)
+                content[key] = shortened
+                del attrs[key]
+            continue  # with capture off the core removes it
+        if isinstance(value, str) and len(value) > limit:
+            attrs[key] = _cut_chars(value, limit)
+            cut.append(key)
+        elif (
+            isinstance(value, list)
+            and value
+            and isinstance(value[0], str)
+            and any(len(str(v)) > limit for v in value)
+        ):
+            attrs[key] = [_cut_chars(str(v), limit) for v in value]
+            cut.append(key)
+    if content:
+        span.events.append(EventRecord(CONTENT_EVENT, span.end_ns, content))
+    mark_truncated(span, cut)
+
+
+def _cut_chars(value: str, limit: int) -> str:
+    return value if len(value) <= limit else value[: limit - len(MARK)] + MARK
 
 
 def shed_content(span: SpanRecord) -> list[str]:

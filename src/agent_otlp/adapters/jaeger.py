@@ -31,11 +31,10 @@ from __future__ import annotations
 from collections.abc import Mapping, MutableMapping
 from typing import Any, Final
 
-from agent_otlp.adapters._budget import CONTENT_EVENT, cut_value, mark_truncated
-from agent_otlp.core.convert import CONTENT_ATTRIBUTES
+from agent_otlp.adapters._budget import limit_tag_values
 from agent_otlp.core.errors import ConfigError
 from agent_otlp.core.hookspecs import hookimpl
-from agent_otlp.core.records import AttrValue, EventRecord, SpanRecord
+from agent_otlp.core.records import AttrValue, SpanRecord
 from agent_otlp.core.settings import Settings, TransportDefaults
 
 DEFAULT_SERVICE_NAME: Final = "agent-workflows"
@@ -52,12 +51,6 @@ def tag_value_limit(options: Mapping[str, Any]) -> int:
     if value < 16:
         raise ConfigError("tag_value_limit", raw, "expected a whole number >= 16")
     return value
-
-
-def _cut_chars(value: str, limit: int) -> str:
-    from agent_otlp.core.content import MARK
-
-    return value if len(value) <= limit else value[: limit - len(MARK)] + MARK
 
 
 @hookimpl
@@ -84,46 +77,4 @@ def agent_otlp_map_attributes(
     limit = state.get("jaeger_tag_limit")
     if limit is None:
         limit = state["jaeger_tag_limit"] = tag_value_limit(settings.options)
-    attrs = span.attributes
-    # One cheap pass finds the few attributes that need work (usually none): long strings
-    # and lists of strings, and (only when content is captured) the content attributes.
-    todo: list[str] = []
-    for key, value in attrs.items():
-        if type(value) is str:
-            if len(value) > limit:
-                todo.append(key)
-        elif type(value) is list:
-            if value and isinstance(value[0], str):
-                todo.append(key)
-        elif isinstance(value, str) and len(value) > limit:  # a str subclass from a hook
-            todo.append(key)
-    if settings.capture_content and not CONTENT_ATTRIBUTES.isdisjoint(attrs):
-        todo = [key for key in attrs if key in CONTENT_ATTRIBUTES or key in todo]
-    if not todo:
-        return
-    cut: list[str] = []
-    content: dict[str, AttrValue] = {}
-    for key in todo:
-        value = attrs[key]
-        if key in CONTENT_ATTRIBUTES:
-            if settings.capture_content and isinstance(value, str):
-                shortened = cut_value(key, value, settings.content_limit)
-                if shortened != value:
-                    cut.append(key)
-                content[key] = shortened
-                del attrs[key]
-            continue  # with capture off the core removes it
-        if isinstance(value, str) and len(value) > limit:
-            attrs[key] = _cut_chars(value, limit)
-            cut.append(key)
-        elif (
-            isinstance(value, list)
-            and value
-            and isinstance(value[0], str)
-            and any(len(str(v)) > limit for v in value)
-        ):
-            attrs[key] = [_cut_chars(str(v), limit) for v in value]
-            cut.append(key)
-    if content:
-        span.events.append(EventRecord(CONTENT_EVENT, span.end_ns, content))
-    mark_truncated(span, cut)
+    limit_tag_values(span, limit, settings.capture_content, settings.content_limit)

@@ -420,7 +420,7 @@ def _error(record: SpanRecord, error: Mapping[str, Any]) -> None:
 def convert_span(span: AgentSpan, options: ConvertOptions) -> SpanRecord:
     """One agent span as an OpenTelemetry span record."""
     trace_id, span_id, parent_id = _ids(span)
-    data = span.data
+    data: Mapping[Any, Any] = span.data  # keys are not always str (hostile input)
     kind = data.get("type")
     if not isinstance(kind, str):
         kind = "unknown"

@@ -31,7 +31,9 @@ MAX_DEPTH: Final = 8
 _INT64_MIN: Final = -(2**63)
 _INT64_MAX: Final = 2**63 - 1
 _JSON_DEPTH_LIMIT: Final = 200
-_SURROGATE: Final = re.compile("[\ud800-\udfff]")
+# built with chr(): the compiled module keeps its string constants as UTF-8, where a lone
+# surrogate cannot be written
+_SURROGATE: Final = re.compile(f"[{chr(0xD800)}-{chr(0xDFFF)}]")
 
 
 def clean_str(text: str) -> str:
