@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from agent_otlp._compiled import COMPILED_MODULES, compiled_modules
+from agent_otlp._compiled import COMPILED_MODULES
 
 ROOT = Path(__file__).resolve().parents[1]
 #: The tests that exercise the compiled modules, directly and through the exporter, the
@@ -52,8 +52,9 @@ def test_the_checkout_holds_no_compiled_module() -> None:
     suffixes = (".so", ".pyd")
     found = [p for p in (ROOT / "src").rglob("*") if p.suffix in suffixes]
     assert found == []
-    assert compiled_modules() == []
-    assert "(pure Python)" in _version(os.environ)
+    # whatever this interpreter imports (an installed wheel, when the suite runs against
+    # one), the checkout's own modules are plain Python
+    assert "(pure Python)" in _version(_env(ROOT / "src"))
 
 
 def _build_wheel(out: Path) -> Path:
