@@ -47,11 +47,13 @@ def test_the_wheel_hook_compiles_exactly_the_listed_modules() -> None:
     assert hook["enable-by-default"] is False  # source and editable installs stay pure
 
 
+def _compiled_files_in_checkout() -> list[Path]:
+    return [p for p in (ROOT / "src").rglob("*") if p.suffix in (".so", ".pyd")]
+
+
 def test_the_checkout_holds_no_compiled_module() -> None:
     """A compiled module next to its source would shadow every edit of the source."""
-    suffixes = (".so", ".pyd")
-    found = [p for p in (ROOT / "src").rglob("*") if p.suffix in suffixes]
-    assert found == []
+    assert _compiled_files_in_checkout() == []
     # whatever this interpreter imports (an installed wheel, when the suite runs against
     # one), the checkout's own modules are plain Python
     assert "(pure Python)" in _version(_env(ROOT / "src"))
@@ -86,7 +88,7 @@ def unpacked_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for info in target.glob("*.dist-info"):
         shutil.rmtree(info)
     # built in a copy of the sources, never next to them
-    assert [p for p in (ROOT / "src").rglob("*") if p.suffix in (".so", ".pyd")] == []
+    assert _compiled_files_in_checkout() == []
     return target
 
 

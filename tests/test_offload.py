@@ -44,7 +44,7 @@ def _offload_exporter(
 ) -> Any:
     exporter = agent_otlp.create_exporter(
         "otlp", endpoint=receiver.endpoint, env={}, schedule_delay=0.02,
-        offload=True if offload_count == 1 else offload_count, **kwargs
+        offload=offload_count, **kwargs
     )
     assert isinstance(exporter, OffloadExporter if offload_count == 1 else OffloadGroup)
     made.append(exporter)

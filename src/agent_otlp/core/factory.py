@@ -96,9 +96,7 @@ def open_store(
 
     if isinstance(store, SpanStore):
         return store
-    label = "store (argument)"
-    if store is None:
-        store, label = env.get(ev.AGENT_OTLP_STORE) or None, ev.AGENT_OTLP_STORE
+    store, label = _store_asked(store, env)
     if not _store_wanted(store):
         return None
     text = str(store).strip()
@@ -116,6 +114,14 @@ def open_store(
         return SpanStore(path, undelivered_budget=budget)
     except (OSError, sqlite3.Error, RuntimeError) as exc:  # RuntimeError: a newer schema
         raise ConfigError(label, str(path), f"cannot open the span store: {exc}") from None
+
+
+def _store_asked(store: object, env: Mapping[str, str]) -> tuple[Any, str]:
+    """The store value asked for and where it came from: the argument, else
+    ``AGENT_OTLP_STORE``."""
+    if store is None:
+        return env.get(ev.AGENT_OTLP_STORE) or None, ev.AGENT_OTLP_STORE
+    return store, "store (argument)"
 
 
 def _store_wanted(store: object) -> bool:
@@ -238,7 +244,7 @@ def _offload(
     if type(count) is not int or not 1 <= count <= MAX_OFFLOAD_PROCESSES:
         raise ConfigError("offload", processes,
                           f"expected True or a number of processes from 1 to {MAX_OFFLOAD_PROCESSES}")
-    if count > 1 and _store_wanted(env.get(ev.AGENT_OTLP_STORE) or None if store is None else store):
+    if count > 1 and _store_wanted(_store_asked(store, env)[0]):
         raise ConfigError("offload", processes, "one process with a span store (it has one "
                           "writer); use offload=True")
     if os.name != "posix":
