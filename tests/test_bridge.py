@@ -50,7 +50,8 @@ def request(
     parts = urlsplit(url)
     conn = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=timeout)
     try:
-        conn.request(method, path, body=body, headers=headers or {})
+        conn.request(method, path, body=body,
+                     headers={"Content-Type": "application/json", **(headers or {})})
         return Reply(conn.getresponse())
     finally:
         conn.close()
@@ -227,7 +228,8 @@ def test_body_limits_and_encodings(make_bridge: BridgeFactory, otlp_receiver: OT
     assert deflated.status == 200
     parts = urlsplit(bridge.url)
     conn = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=10)
-    conn.request("POST", INGEST_PATH, body=iter([body[:1000], body[1000:]]), encode_chunked=True)
+    conn.request("POST", INGEST_PATH, body=iter([body[:1000], body[1000:]]), encode_chunked=True,
+                 headers={"Content-Type": "application/json"})
     chunked = Reply(conn.getresponse())
     conn.close()
     assert chunked.status == 200 and chunked.json == {"accepted": len(items)}

@@ -36,7 +36,8 @@ def call(url: str, method: str = "POST", path: str = INGEST_PATH, body: bytes | 
     parts = urlsplit(url)
     conn = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=timeout)
     try:
-        conn.request(method, path, body=body, headers=headers or {})
+        conn.request(method, path, body=body,
+                     headers={"Content-Type": "application/json", **(headers or {})})
         response = conn.getresponse()
         return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
     finally:
@@ -124,7 +125,7 @@ def test_stop_finishes_in_flight_requests_and_flushes(
     body = json.dumps({"data": second}).encode()
     sock = socket.create_connection((bridge.host, bridge.port), timeout=10)
     sock.sendall(
-        f"POST {INGEST_PATH} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        f"POST {INGEST_PATH} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
         f"Content-Length: {len(body)}\r\n\r\n".encode() + body[:100]
     )
     idle = socket.create_connection((bridge.host, bridge.port), timeout=10)  # kept-alive, idle

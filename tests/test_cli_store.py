@@ -102,7 +102,7 @@ def test_send_stores_by_default_and_the_next_run_delivers_leftovers(
     path, trace_id = sample(tmp_path)
     monkeypatch.setenv("AGENT_OTLP_RETRY_DEADLINE", "0.1")
     dead = run("send", str(path), "--adapter", "otlp", "--endpoint", "http://127.0.0.1:9", "--timeout", "1")
-    assert dead.exit_code == 1
+    assert dead.exit_code == 4  # not delivered: kept in the store
     default = tmp_path / "data" / "agent-otlp" / "spans.db"
     assert SpanStore(default).cursors()[0].queued == DEMO_SPAN_COUNT + 1
     empty = tmp_path / "empty.jsonl"
@@ -141,7 +141,7 @@ def test_export_command_resumes(tmp_path: Path, otlp_receiver: OTLPReceiver, sdk
     dry = run(*args, "--dry-run")
     assert f"dry run: {total} spans" in dry.output and otlp_receiver.span_count() == 0
     stopped = run(*args, "--stop-after", "2")
-    assert stopped.exit_code == 1 and "resume" in stopped.output
+    assert stopped.exit_code == 4 and "resume" in stopped.output
     assert otlp_receiver.span_count() == 40
     done = run(*args)
     assert done.exit_code == 0, done.output

@@ -613,7 +613,7 @@ def test_send_command_on_generated_files(
         result = CliRunner().invoke(app, args, env={"COLUMNS": "200"})
         outputs.append(result.output)
         assert result.exception is None or isinstance(result.exception, SystemExit), result.output
-        assert result.exit_code == 0, result.output
+        assert result.exit_code == 3, result.output  # items rejected, the valid ones delivered
         assert "Traceback" not in result.output
         files_run += 1
         expected |= ids
@@ -627,7 +627,8 @@ def test_send_command_on_generated_files(
               "types, NaN, 1e400, negative times, lone surrogates, invalid UTF-8, garbage, a cut "
               "line), with and without the span store, one with a 10,000-level line",
         cases=files_run,
-        outcome="exit 0; each refused item listed on stderr as 'skipped: FIELD=VALUE: reason'; "
+        outcome="exit 3 (items rejected); each refused item listed once on stderr as "
+                "'skipped: FIELD=VALUE: reason'; "
                 "no traceback; every valid span delivered",
         lost=len(missing),
         method="`test_send_command_on_generated_files` runs the real command (typer CliRunner) "

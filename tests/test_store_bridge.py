@@ -24,7 +24,8 @@ def post(url: str, items: list[Any]) -> tuple[int, dict[str, str]]:
     parts = urlsplit(url)
     conn = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=10)
     try:
-        conn.request("POST", INGEST_PATH, body=json.dumps({"data": items}).encode())
+        conn.request("POST", INGEST_PATH, body=json.dumps({"data": items}).encode(),
+                     headers={"Content-Type": "application/json"})
         response = conn.getresponse()
         response.read()
         return response.status, {k.lower(): v for k, v in response.getheaders()}

@@ -100,8 +100,8 @@ def test_an_empty_success_answer_is_not_decoded() -> None:
 
     code = (
         "import sys\n"
-        "from agent_otlp.core.transport import _http_result\n"
-        "result = _http_result(200, b'', None)\n"
+        "from agent_otlp.core.transport import http_answer\n"
+        "result = http_answer(200, b'', None, 'application/x-protobuf')\n"
         "assert result.ok and result.rejected_spans == 0 and not result.message, result\n"
         "print('google.protobuf' in sys.modules)\n"
     )
@@ -113,10 +113,10 @@ def test_an_empty_success_answer_is_not_decoded() -> None:
         ExportTraceServiceResponse,
     )
 
-    from agent_otlp.core.transport import _http_result
+    from agent_otlp.core.transport import http_answer
 
     body = ExportTraceServiceResponse(
         partial_success=ExportTracePartialSuccess(rejected_spans=3, error_message="too old")
     ).SerializeToString()
-    result = _http_result(200, body, None)
+    result = http_answer(200, body, None, "application/x-protobuf")
     assert (result.ok, result.rejected_spans, result.message) == (True, 3, "too old")

@@ -27,6 +27,7 @@ def render_metrics(
         ("converted_spans", "Spans converted to OpenTelemetry."),
         ("invalid_items", "Items refused as invalid."),
         ("dropped_intake_full", "Items dropped because the intake was full."),
+        ("store_write_errors", "Span store writes that failed (disk full, I/O errors)."),
     ):
         out.family(f"agent_otlp_exporter_{key}_total", "counter", help_text)
         out.sample(f"agent_otlp_exporter_{key}_total", stats[key])

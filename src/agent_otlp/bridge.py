@@ -14,12 +14,22 @@ Answers:
   not (the valid ones of the same request are kept and exported), or when the body is not
   JSON with a ``data`` list;
 * ``401`` when a bearer token is configured and the request does not carry it;
-* ``413`` when the body (compressed or not) is larger than ``max_body``;
+* ``403`` for a ``Host`` that is not a name of the bridge, or a foreign ``Origin`` (see
+  :mod:`agent_otlp._bridge_access`);
+* ``408`` when the request head and body did not arrive within ``request_timeout``;
+* ``413`` when the body (compressed or not) is larger than ``max_body``, or holds more than
+  ``max_items`` items;
+* ``415`` when the body is not declared ``Content-Type: application/json``;
 * ``429`` with ``Retry-After`` while the exporter is full (see :class:`Backpressure`);
-* ``GET /healthz`` and ``GET /metrics`` (Prometheus text format) for operations.
+* ``503`` with ``Retry-After`` when the span store cannot keep the items (disk full). With a
+  store, ``200`` comes only once the request's items are committed to it;
+* ``GET /healthz`` (``503 {"status": "degraded"}`` while the store cannot write) and
+  ``GET /metrics`` (Prometheus text format) for operations.
 
-The server is the standard library's threading HTTP server: one thread per connection, at
-most ``max_connections`` of them, with a socket read timeout. :meth:`BridgeServer.stop` stops
+The server is the standard library's threading HTTP server: one thread per connection. Past
+``max_connections`` open connections, the oldest one not being answered is closed to make
+room, and each request must arrive whole within ``request_timeout`` (see
+:mod:`agent_otlp._bridge_conn`). :meth:`BridgeServer.stop` stops
 accepting, lets in-flight requests finish, then finalizes the open traces and flushes the
 exporter.
 """
@@ -28,6 +38,7 @@ from __future__ import annotations
 
 import contextlib
 import hmac
+import io
 import json
 import logging
 import math
@@ -40,6 +51,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, Final, Protocol
 
+from agent_otlp._bridge_access import AccessPolicy, check_content_type, is_loopback
+from agent_otlp._bridge_conn import ConnectionTable, DeadlineReader, close_read
 from agent_otlp._ingest_body import RequestError, decode_body, parse_body
 from agent_otlp._metrics import render_metrics
 from agent_otlp.core.errors import InputError
@@ -48,6 +61,7 @@ from agent_otlp.core.stats import ExporterStats
 
 __all__ = [
     "DEFAULT_MAX_BODY",
+    "DEFAULT_MAX_ITEMS",
     "DEFAULT_MAX_PENDING",
     "DEFAULT_PORT",
     "INGEST_PATH",
@@ -67,10 +81,13 @@ INGEST_PATH: Final = "/v1/traces/ingest"
 DEFAULT_PORT: Final = 4319
 DEFAULT_MAX_BODY: Final = 8 * 1024 * 1024
 DEFAULT_MAX_PENDING: Final = 50_000
+#: Most items one request may hold (the SDK's exporter sends batches of 128 at most).
+DEFAULT_MAX_ITEMS: Final = 10_000
 #: Environment variable holding the bearer token clients must send.
 TOKEN_ENV: Final = "AGENT_OTLP_BRIDGE_TOKEN"  # noqa: S105 - a variable name
 #: At most this many rejected items are listed in one response (all are counted).
 MAX_LISTED_REJECTIONS: Final = 1000
+_SUBMIT_CHUNK: Final = 512
 _DRAIN_SECONDS: Final = 2.0
 
 
@@ -135,6 +152,10 @@ class _Server(ThreadingHTTPServer):
         self.bridge = bridge
         super().__init__(address, _Handler)
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        logger.debug("bridge: connection from %s ended with an error", client_address,
+                     exc_info=True)
+
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
@@ -145,8 +166,20 @@ class _Handler(BaseHTTPRequestHandler):
 
     def setup(self) -> None:
         super().setup()
-        self.connection.settimeout(self.server.bridge.read_timeout)
-        self.server.bridge._connection_opened(self.connection)
+        bridge = self.server.bridge
+        self.connection.settimeout(bridge.read_timeout)
+        # answers go out as head and body in two writes: without this, Nagle's algorithm holds
+        # the body until the client's delayed ACK (~40 ms per request on keep-alive connections)
+        with contextlib.suppress(OSError):
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.rfile.close()
+        self.reader = DeadlineReader(self.connection, bridge.read_timeout, bridge.request_timeout)
+        self.rfile = io.BufferedReader(self.reader)
+        bridge._connection_opened(self.connection)
+
+    def handle_one_request(self) -> None:
+        self.reader.next_request()
+        super().handle_one_request()
 
     def finish(self) -> None:
         try:
@@ -182,7 +215,15 @@ class BridgeServer:
     :param retry_after: seconds advertised in ``Retry-After`` of 429 answers.
     :param read_timeout: seconds a socket read may wait (request headers, body, idle
         keep-alive connections).
-    :param max_connections: open connections served at once; more are answered 503.
+    :param request_timeout: seconds from a request's first byte to the end of its body;
+        answered 408 (or closed) when late.
+    :param max_connections: open connections; past it the oldest one not being answered is
+        closed, and requests beyond it that are all being answered get 503.
+    :param max_items: most items in one request (more: 413).
+    :param allowed_hosts: ``Host`` names clients may use besides IP addresses, loopback
+        names and ``host``; ``"*"`` allows any. Their origins may also post.
+    :param allow_unauthenticated: listen on a non-loopback ``host`` without a token
+        (refused with :class:`ValueError` otherwise).
     """
 
     def __init__(
@@ -197,11 +238,20 @@ class BridgeServer:
         is_full: Backpressure | None = None,
         retry_after: float = 1.0,
         read_timeout: float = 30.0,
+        request_timeout: float = 30.0,
         max_connections: int = 256,
+        max_items: int = DEFAULT_MAX_ITEMS,
+        allowed_hosts: Iterable[str] = (),
+        allow_unauthenticated: bool = False,
         shutdown_exporter: bool = True,
     ) -> None:
         if max_body <= 0:
             raise ValueError(f"max_body must be positive, not {max_body!r}")
+        if max_items <= 0:
+            raise ValueError(f"max_items must be positive, not {max_items!r}")
+        if not token and not allow_unauthenticated and not is_loopback(host):
+            raise ValueError(f"host={host!r} is not a loopback address and no token is set: "
+                             "set a token, or allow_unauthenticated=True")
         self.exporter = exporter
         self.host = host
         self._port = port
@@ -213,12 +263,15 @@ class BridgeServer:
         self.is_full: Backpressure = is_full or QueueBackpressure(exporter, max_pending)
         self.retry_after = retry_after
         self.read_timeout = read_timeout
+        self.request_timeout = request_timeout
         self.max_connections = max_connections
+        self.max_items = max_items
+        self.access = AccessPolicy(host, allowed_hosts)
         self.shutdown_exporter = shutdown_exporter
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self._lock = threading.Condition()
-        self._connections: dict[socket.socket, bool] = {}  # socket -> busy with a request
+        self._connections = ConnectionTable(max_connections)
         self._in_flight = 0
         self._stopping = False
         self._stopped = False
@@ -241,6 +294,12 @@ class BridgeServer:
     @property
     def ingest_url(self) -> str:
         return self.url + INGEST_PATH
+
+    @property
+    def address(self) -> str:
+        """``host:port`` the bridge is bound to, as given (``0.0.0.0:4319``: all interfaces)."""
+        host = self.host or "0.0.0.0"  # noqa: S104 - what "" means to bind()
+        return f"[{host}]:{self._port}" if ":" in host else f"{host}:{self._port}"
 
     def start(self) -> BridgeServer:
         """Listen and serve from a background thread."""
@@ -287,10 +346,9 @@ class BridgeServer:
         with self._lock:
             while self._in_flight and time.monotonic() < deadline:
                 self._lock.wait(min(0.1, max(deadline - time.monotonic(), 0.0)))
-            idle = [conn for conn, busy in self._connections.items() if not busy]
+            idle = self._connections.waiting()
         for conn in idle:  # kept-alive connections waiting for a next request
-            with contextlib.suppress(OSError):
-                conn.shutdown(socket.SHUT_RD)
+            close_read(conn)
 
     def __enter__(self) -> BridgeServer:
         return self.start()
@@ -305,19 +363,20 @@ class BridgeServer:
 
     def _connection_opened(self, conn: socket.socket) -> None:
         with self._lock:
-            self._connections[conn] = False
+            victim = self._connections.opened(conn)
+        if victim is not None:  # too many open: the oldest one not being answered goes
+            close_read(victim)
 
     def _connection_closed(self, conn: socket.socket) -> None:
         with self._lock:
-            self._connections.pop(conn, None)
+            self._connections.closed(conn)
 
     # --- requests ------------------------------------------------------------------------
 
     def _handle(self, h: _Handler, method: str) -> None:
         with self._lock:
             self._in_flight += 1
-            self._connections[h.connection] = True
-            crowded = len(self._connections) > self.max_connections
+            crowded = self._connections.busy(h.connection) > self.max_connections
         try:
             status, body, headers = self._route(h, method, crowded)
             if self._stopping:  # one answer per connection from now on
@@ -326,22 +385,23 @@ class BridgeServer:
         finally:
             with self._lock:
                 self._in_flight -= 1
-                if h.connection in self._connections:
-                    self._connections[h.connection] = False
+                self._connections.done(h.connection)
                 self._lock.notify_all()
 
     def _route(self, h: _Handler, method: str, crowded: bool) -> tuple[int, bytes, dict[str, str]]:
         headers = {"Content-Type": "application/json"}
         try:
-            if crowded:
-                raise RequestError(503, "too many connections", close=True)
+            self._admit(h, method)
             path = h.path.split("?", 1)[0].rstrip("/") or "/"
             if path == INGEST_PATH:
                 if method != "POST":
                     raise RequestError(405, f"use POST for {INGEST_PATH}")
+                if crowded:
+                    self._discard(h, self._declared_length(h))
+                    raise RequestError(503, "too many connections", close=True)
                 status, payload = self._ingest(h)
             elif path == "/healthz" and method != "POST":
-                status, payload = 200, {"status": "stopping" if self._stopping else "ok"}
+                status, payload = self._health()
             elif path == "/metrics" and method != "POST":
                 headers["Content-Type"] = "text/plain; version=0.0.4; charset=utf-8"
                 return 200, self.metrics().encode("utf-8"), headers
@@ -359,11 +419,24 @@ class BridgeServer:
             status, payload = 500, {"error": f"internal error: {type(exc).__name__}"}
         return status, json.dumps(payload, ensure_ascii=False).encode("utf-8"), headers
 
+    def _admit(self, h: _Handler, method: str) -> None:
+        """Refuse a foreign ``Host`` or ``Origin`` (403), reading away a posted body."""
+        try:
+            self.access.check(h.headers)
+        except RequestError:
+            if method == "POST":
+                try:
+                    self._discard(h, self._declared_length(h))
+                except RequestError:
+                    h.close_connection = True
+            raise
+
     def _respond(self, h: _Handler, status: int, body: bytes, headers: Mapping[str, str],
                  *, head: bool = False) -> None:
         with self._lock:
             self.requests[status] += 1
         try:
+            h.connection.settimeout(self.read_timeout)  # reads may have left less
             h.send_response(status)
             for name, value in headers.items():
                 h.send_header(name, value)
@@ -392,6 +465,11 @@ class BridgeServer:
         if not self._authorized(h):
             self._discard(h, length)
             raise RequestError(401, "missing or wrong bearer token")
+        try:
+            check_content_type(h.headers)
+        except RequestError:
+            self._discard(h, length)
+            raise
         if length is not None and length > self.max_body:
             self._discard(h, length)
             raise RequestError(413, f"body of {length} bytes exceeds the limit of {self.max_body}",
@@ -401,27 +479,61 @@ class BridgeServer:
             raise RequestError(429, "exporter queue is full, retry later")
         encoding = h.headers.get("Content-Encoding", "identity")
         body = decode_body(encoding, self._read_body(h, length), self.max_body)
-        items, unreadable = parse_body(body)
-        if unreadable:  # items nested too deeply for the JSON parser: refused one by one
-            kept = [i for i in range(len(items)) if i not in unreadable]
-            errors = self.exporter.submit_items([items[i] for i in kept])
-            for error in errors:
-                error.index = kept[error.index]  # type: ignore[attr-defined]
-            for index, reason in unreadable.items():
-                error = InputError("item", "...", reason)
-                error.index = index  # type: ignore[attr-defined]
-                errors.append(error)
-            errors.sort(key=lambda e: e.index)  # type: ignore[attr-defined]
-        else:
-            errors = self.exporter.submit_items(items)
-        accepted = len(items) - len(errors)
+        items, unreadable = parse_body(body, self.max_items)
+        del body
+        listed, rejected_count = self._submit(items, unreadable)
+        accepted = len(items) - rejected_count
         with self._lock:
             self.items["accepted"] += accepted
-            self.items["rejected"] += len(errors)
-        if not errors:
+            self.items["rejected"] += rejected_count
+        if not rejected_count:
             return 200, {"accepted": accepted}
-        rejected = [_describe(e) for e in errors[:MAX_LISTED_REJECTIONS]]
-        return 400, {"accepted": accepted, "rejected_count": len(errors), "rejected": rejected}
+        return 400, {"accepted": accepted, "rejected_count": rejected_count, "rejected": listed}
+
+    def _health(self) -> tuple[int, dict[str, Any]]:
+        """``ok``; ``stopping``; or ``degraded`` (503) while the span store cannot write."""
+        if self._stopping:
+            return 200, {"status": "stopping"}
+        problem = getattr(self.exporter, "store_problem", lambda: None)()
+        if problem:
+            return 503, {"status": "degraded", "store": f"cannot write: {problem}"}
+        return 200, {"status": "ok"}
+
+    def _hand_over(self, items: list[Any]) -> list[InputError]:
+        """Give items to the exporter; with a span store, return once they are committed.
+        When the store cannot keep them, the request is refused with 503 and Retry-After:
+        nothing answered 200 is ever lost, and the client sends them again."""
+        durable = getattr(self.exporter, "submit_items_durable", None)
+        if durable is None or getattr(self.exporter, "store", None) is None:
+            return self.exporter.submit_items(items)
+        outcome = durable(items)
+        if outcome.problem is not None:
+            raise RequestError(503, f"span store cannot keep the items ({outcome.problem}); retry later")
+        errors: list[InputError] = outcome.errors
+        return errors
+
+    def _submit(self, items: list[Any], unreadable: Mapping[int, str]) -> tuple[list[dict[str, Any]], int]:
+        """Hand the readable items to the exporter a chunk at a time; the first
+        :data:`MAX_LISTED_REJECTIONS` refusals described, in item order, and the count of all."""
+        listed: list[dict[str, Any]] = []
+        count = 0
+        for first in range(0, len(items), _SUBMIT_CHUNK):
+            indexes = [i for i in range(first, min(first + _SUBMIT_CHUNK, len(items)))
+                       if i not in unreadable]
+            errors = self._hand_over([items[i] for i in indexes])
+            for error in errors:
+                error.index = indexes[error.index]  # type: ignore[attr-defined]
+            for index in range(first, min(first + _SUBMIT_CHUNK, len(items))):
+                if index in unreadable:
+                    error = InputError("item", "...", unreadable[index])
+                    error.index = index  # type: ignore[attr-defined]
+                    errors.append(error)
+            count += len(errors)
+            room = MAX_LISTED_REJECTIONS - len(listed)
+            if room > 0:
+                errors.sort(key=lambda e: e.index)  # type: ignore[attr-defined]
+                listed.extend(_describe(e) for e in errors[:room])
+        return listed, count
 
     @staticmethod
     def _declared_length(h: _Handler) -> int | None:

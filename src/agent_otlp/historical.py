@@ -36,6 +36,7 @@ from agent_otlp.core.jsonitems import loads_item
 from agent_otlp.core.messages import encode_request
 from agent_otlp.core.plugins import DestinationHooks
 from agent_otlp.core.records import AgentSpan, AgentTrace, AttrValue, SpanRecord, parse_item
+from agent_otlp.core.repair import TraceLinks
 from agent_otlp.core.retry import Backoff
 from agent_otlp.core.secrets import redact_text
 from agent_otlp.core.settings import Settings
@@ -46,18 +47,23 @@ from agent_otlp.store.sqlite import KIND_TRACE_START, SpanStore
 
 __all__ = [
     "ExportInterrupted",
+    "ExportRange",
     "ExportResult",
     "ExportTarget",
     "HistoricalExport",
     "destination_arguments",
+    "files_source",
+    "is_relative",
     "parse_time",
     "resolve_target",
+    "store_source",
 ]
 
 logger = logging.getLogger("agent_otlp.historical")
 
 _RELATIVE: Final = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*(?:ago)?\s*$", re.IGNORECASE)
 _UNIT_SECONDS: Final = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 Progress = Callable[[int, int], None]
 
 
@@ -82,6 +88,65 @@ def parse_time(text: str, now: datetime | None = None) -> int:
             moment = moment.replace(tzinfo=UTC)
     delta = moment - datetime(1970, 1, 1, tzinfo=UTC)
     return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1000
+
+
+def is_relative(text: str) -> bool:
+    """True for the forms of :func:`parse_time` that depend on when they are read."""
+    raw = text.strip()
+    return raw.lower() == "now" or _RELATIVE.match(raw) is not None
+
+
+def _moment(ns: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=ns // 1000)
+
+
+def _iso(ns: int | None) -> str:
+    return "-" if ns is None else _moment(ns).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+@dataclass(frozen=True, slots=True)
+class ExportRange:
+    """The time range of an export, relative times resolved.
+
+    ``resolved_ns`` is the moment relative times (``2h``, ``now``) were resolved against,
+    ``None`` when both ends are absolute. A relative ``--since`` without ``--until`` ends at
+    that moment, so the range of a job never moves.
+    """
+
+    since_ns: int | None
+    until_ns: int | None
+    resolved_ns: int | None = None
+
+    @classmethod
+    def resolve(cls, since: str | None, until: str | None, now_ns: int) -> ExportRange:
+        now = _moment(now_ns)
+        since_ns = parse_time(since, now) if since else None
+        until_ns = parse_time(until, now) if until else None
+        if not any(text and is_relative(text) for text in (since, until)):
+            return cls(since_ns, until_ns)
+        if until_ns is None:
+            until_ns = parse_time("now", now)
+        return cls(since_ns, until_ns, parse_time("now", now))
+
+    def length_ns(self) -> int:
+        """How long the range is (up to its resolution for an open start)."""
+        end = self.until_ns if self.until_ns is not None else self.resolved_ns or 0
+        start = self.since_ns if self.since_ns is not None else self.until_ns or 0
+        return max(0, end - start)
+
+    def describe(self) -> str:
+        text = f"{_iso(self.since_ns)} to {_iso(self.until_ns)}"
+        return text if self.resolved_ns is None else f"{text}, relative times read at {_iso(self.resolved_ns)}"
+
+
+def store_source(store: SpanStore) -> str:
+    """The source part of a job's key for a store."""
+    return f"store:{Path(store.path).resolve()}"
+
+
+def files_source(paths: Sequence[Path]) -> str:
+    """The source part of a job's key for JSONL files."""
+    return "files:" + "\n".join(str(Path(p).resolve()) for p in paths)
 
 
 def destination_arguments(
@@ -230,7 +295,13 @@ class _FileSource:
                 ) -> Iterator[tuple[int, SpanRecord | None]]:
         """``(position, record)`` after ``after``; ``None`` records for skipped items."""
         self.invalid = 0
+        links: dict[str, TraceLinks] = {}
         for number, parsed in self._parsed():
+            if isinstance(parsed, AgentSpan):  # every span, so that a resumed run repairs alike
+                trace_links = links.get(parsed.trace_id)
+                if trace_links is None:
+                    trace_links = links[parsed.trace_id] = TraceLinks()
+                trace_links.check(parsed)
             if number <= after:
                 continue
             if parsed is None:
@@ -289,11 +360,42 @@ class HistoricalExport:
     # --- sources -------------------------------------------------------------------------
 
     def store_job(self, store: SpanStore, since_ns: int | None, until_ns: int | None) -> str:
-        return job_key(f"store:{Path(store.path).resolve()}", since_ns, until_ns, self._destination())
+        return job_key(store_source(store), since_ns, until_ns, self._destination())
 
     def file_job(self, paths: Sequence[Path], since_ns: int | None, until_ns: int | None) -> str:
-        source = "files:" + "\n".join(str(Path(p).resolve()) for p in paths)
-        return job_key(source, since_ns, until_ns, self._destination())
+        return job_key(files_source(paths), since_ns, until_ns, self._destination())
+
+    def export_range(self, source: str, since: str | None, until: str | None, *,
+                     restart: bool = False, record: bool = True, now_ns: int | None = None
+                     ) -> ExportRange:
+        """The range of the export ``since``..``until`` (texts as given) of ``source``.
+
+        Relative times are resolved once per job: the same command (source, texts,
+        destination) run again reuses the moment they were first resolved at, stored with
+        the job, while that job is unfinished (so it resumes), and after it finished for as
+        long as the range is long (so it says "already exported"); later, or with
+        ``restart``, they are resolved again from now. ``record=False`` (a dry run) stores
+        nothing.
+        """
+        now_ns = time.time_ns() if now_ns is None else now_ns
+        fresh = ExportRange.resolve(since, until, now_ns)
+        if fresh.resolved_ns is None:
+            return fresh
+        anchor_job = "resolved:" + job_key(source, None, None, f"{since}|{until}|{self._destination()}")
+        anchor, _, _ = self.jobs.job_position(anchor_job)  # its position: the resolution time
+        if anchor and not restart:
+            earlier = ExportRange.resolve(since, until, anchor)
+            done = self.job_state(job_key(source, earlier.since_ns, earlier.until_ns,
+                                          self._destination()))[2]
+            if not done or now_ns < anchor + earlier.length_ns():
+                return earlier
+        if record:
+            self.jobs.save_job(anchor_job, fresh.resolved_ns, 0)
+        return fresh
+
+    def job_state(self, job: str) -> tuple[int, int, bool]:
+        """``(position, sent, done)`` of a job (zeros when it never ran)."""
+        return self.jobs.job_position(job)
 
     def _destination(self) -> str:
         """The destination part of a job's key: its name and where it sends."""

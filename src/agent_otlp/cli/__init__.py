@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from enum import IntEnum
 from importlib import import_module
 from typing import Final
 
@@ -13,11 +14,33 @@ import typer
 from agent_otlp.core.errors import AgentOTLPError
 from agent_otlp.core.secrets import redact_text
 
-__all__ = ["app", "main"]
+__all__ = ["EXIT_CODES_HELP", "ExitCode", "app", "main"]
+
+
+class ExitCode(IntEnum):
+    """What a command's exit status says. 1 and 2 keep click's meaning."""
+
+    OK = 0
+    #: an error (also Ctrl-C, or ``doctor`` finding a destination that fails)
+    ERROR = 1
+    #: a usage or configuration error: nothing was done
+    USAGE = 2
+    #: some input items were invalid and skipped; every valid one was delivered
+    REJECTED = 3
+    #: some spans were not delivered (kept in the store, when on, for the next run)
+    UNDELIVERED = 4
+
+
+EXIT_CODES_HELP: Final = (
+    "Exit codes: 0 everything delivered; 1 error; 2 usage or configuration error; "
+    "3 some items rejected as invalid (the valid ones delivered); "
+    "4 some spans not delivered (wins over 3)."
+)
 
 app = typer.Typer(
     name="agent-otlp",
     help="Deliver AI agent traces to Jaeger, Tempo, Honeycomb or any OpenTelemetry Collector.",
+    epilog=EXIT_CODES_HELP,
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -58,4 +81,4 @@ def main() -> None:
         app()
     except AgentOTLPError as exc:
         typer.secho(f"error: {redact_text(str(exc))}", err=True, fg=typer.colors.RED)
-        sys.exit(2)
+        sys.exit(ExitCode.USAGE)

@@ -1,26 +1,60 @@
-"""Options and helpers shared by the commands."""
+"""Options and helpers shared by the commands.
+
+Output goes through :data:`console` and :data:`err_console`, which print strings as they are:
+no rich markup, no ``:emoji:`` codes, so ids, names and messages from files, clients and
+backends can never style the terminal, link out or crash the print. Styling uses
+:class:`rich.text.Text`. Text from data passes through :func:`~agent_otlp.render.printable`,
+which shows control characters (an escape sequence in a span name) as ``\x1b``. When the
+output is not a terminal (CI logs, pipes, files) lines are not cut at 80 columns.
+"""
 
 from __future__ import annotations
 
+import logging
 import os
-from collections.abc import Mapping
+import sys
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Final, TextIO
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from agent_otlp.cli import ExitCode
 from agent_otlp.core import envvars as ev
+from agent_otlp.core.errors import InputError
 from agent_otlp.core.exporter import AgentExporter
 from agent_otlp.core.factory import create_exporter, open_store
 from agent_otlp.core.settings import load_config_file
+from agent_otlp.render import printable
 
 if TYPE_CHECKING:
     from agent_otlp.store.sqlite import SpanStore
 
-console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
+#: Width of output that is not a terminal, unless ``COLUMNS`` says otherwise: tables and
+#: lines are as wide as their content (a terminal's own width still applies to terminals).
+PLAIN_WIDTH: Final = 4096
+
+
+def _is_terminal(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):  # replaced or closed streams
+        return False
+
+
+def make_console(*, stderr: bool = False) -> Console:
+    """A console that prints data literally (no markup, no emoji codes, no highlighting),
+    full width when its stream is not a terminal."""
+    stream = sys.stderr if stderr else sys.stdout
+    wide = not _is_terminal(stream) and not os.environ.get("COLUMNS")
+    return Console(stderr=stderr, markup=False, emoji=False, highlight=False,
+                   width=PLAIN_WIDTH if wide else None)
+
+
+console = make_console()
+err_console = make_console(stderr=True)
 
 AdaptersOpt = Annotated[
     str | None,
@@ -28,7 +62,7 @@ AdaptersOpt = Annotated[
         "--adapter",
         "-a",
         help="Destination(s) by adapter name, comma-separated (default: AGENT_OTLP_ADAPTERS, "
-        "the config file, else console).",
+        "the config file, stored destinations, otlp with --endpoint, else console).",
     ),
 ]
 ConfigOpt = Annotated[
@@ -57,14 +91,17 @@ ContentOpt = Annotated[
 
 
 def cli_store(
-    store: Path | None, no_store: bool = False, env: Mapping[str, str] | None = None
+    store: Path | None, no_store: bool = False, env: Mapping[str, str] | None = None,
+    *, read_only: bool = False,
 ) -> SpanStore | None:
     """The span store of a command: ``--no-store`` turns it off; ``--store PATH`` beats
-    ``AGENT_OTLP_STORE`` (which may say ``off``); on by default, in the user data directory."""
+    ``AGENT_OTLP_STORE`` (which may say ``off``); on by default, in the user data directory.
+    ``read_only`` for commands that only read it (``status``, ``show``)."""
     env = os.environ if env is None else env
     if no_store:
         return None
-    return open_store(store if store is not None else env.get(ev.AGENT_OTLP_STORE) or True, env)
+    asked = store if store is not None else env.get(ev.AGENT_OTLP_STORE) or True
+    return open_store(asked, env, read_only=read_only)
 
 
 def stored_destination_arguments(
@@ -128,8 +165,9 @@ def build_exporter(
         raise
 
 
-def stats_table(exporter: AgentExporter) -> Table:
-    """Self-telemetry of an exporter as a table."""
+def stats_table(exporter: AgentExporter, *, input_errors: bool = True) -> Table:
+    """Self-telemetry of an exporter as a table; its caption counts the invalid items
+    (unless ``input_errors`` is false: the command reports them itself)."""
     snapshot = exporter.stats.snapshot()
     table = Table(title="export", title_justify="left")
     for column in ("destination", "received", "exported", "dropped", "retries", "failed batches",
@@ -137,18 +175,46 @@ def stats_table(exporter: AgentExporter) -> Table:
         table.add_column(column)
     for name, dest in snapshot["destinations"].items():
         dropped = ", ".join(f"{k}={v}" for k, v in dest["dropped"].items()) or "0"
-        table.add_row(
-            name,
-            str(dest["received"]),
-            str(dest["exported"]),
-            dropped,
-            str(dest["retries"]),
-            str(dest["failed_batches"]),
-            dest["breaker"],
-            dest["last_error"] or "-",
-        )
-    if snapshot["invalid_items"]:
-        table.caption = (
+        table.add_row(*(printable(cell) for cell in (
+            name, dest["received"], dest["exported"], dropped, dest["retries"],
+            dest["failed_batches"], dest["breaker"], dest["last_error"] or "-",
+        )))
+    if snapshot["invalid_items"] and input_errors:
+        table.caption = printable(
             f"{snapshot['invalid_items']} invalid items skipped; last: {snapshot['last_input_error']}"
         )
     return table
+
+
+def delivery_exit_code(*, rejected: int, delivered: bool) -> ExitCode:
+    """The exit code of a command that delivers: spans not delivered outrank rejected items."""
+    if not delivered:
+        return ExitCode.UNDELIVERED
+    return ExitCode.REJECTED if rejected else ExitCode.OK
+
+
+class _InvalidItemLogFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("agent-otlp: skipped invalid item")
+
+
+def submit_listed(exporter: AgentExporter, items: Iterable[Any]) -> list[InputError]:
+    """:meth:`AgentExporter.submit_items` for a command that lists the invalid items itself:
+    the exporter does not log each of them too (each is reported once)."""
+    log = logging.getLogger("agent_otlp.export")
+    quiet = _InvalidItemLogFilter()
+    log.addFilter(quiet)
+    try:
+        return exporter.submit_items(items)
+    finally:
+        log.removeFilter(quiet)
+
+
+def report_invalid_items(errors: list[InputError], shown: int = 20) -> None:
+    """Each invalid item on stderr, once (the first ``shown``), then how many there were."""
+    for error in errors[:shown]:
+        err_console.print(printable(f"skipped: {error}"))
+    if len(errors) > shown:
+        err_console.print(f"... and {len(errors) - shown} more invalid items")
+    if errors:
+        err_console.print(f"{len(errors)} invalid items skipped")

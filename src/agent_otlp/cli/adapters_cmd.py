@@ -16,7 +16,15 @@ from rich.text import Text
 
 from agent_otlp.adapters.tempo import DEDICATED_COLUMNS, dedicated_columns_yaml
 from agent_otlp.cli import app
-from agent_otlp.cli._common import AdaptersOpt, ConfigOpt, EndpointOpt, ProtocolOpt, console
+from agent_otlp.cli._common import (
+    AdaptersOpt,
+    ConfigOpt,
+    EndpointOpt,
+    ProtocolOpt,
+    StoreOpt,
+    console,
+)
+from agent_otlp.cli._stored import chosen_destinations
 from agent_otlp.core.errors import ConfigError
 from agent_otlp.core.factory import resolve_all, resource_for
 from agent_otlp.core.messages import encode_request
@@ -24,7 +32,8 @@ from agent_otlp.core.plugins import ENTRY_POINT_GROUP, AdapterManager
 from agent_otlp.core.records import SpanKind, SpanRecord
 from agent_otlp.core.secrets import redact_text
 from agent_otlp.core.settings import Settings
-from agent_otlp.core.transport import SendResult
+from agent_otlp.core.transport import NOT_OTLP, SendResult
+from agent_otlp.render import printable
 
 __all__ = ["collector_config_yaml", "hint_for"]
 
@@ -61,8 +70,9 @@ def list_adapters(
         table.add_column(column, overflow="fold")
     for info in infos:
         hooks = ", ".join(h.removeprefix(_PREFIX) for h in info.hooks) or "-"
-        status = f"[red]error: {info.error}[/red]" if info.error else "[green]ok[/green]"
-        table.add_row(info.name, info.distribution or "?", info.version or "?", hooks, status)
+        status = Text(printable(f"error: {info.error}"), "red") if info.error else Text("ok", "green")
+        table.add_row(printable(info.name), printable(info.distribution or "?"),
+                      printable(info.version or "?"), hooks, status)
     console.print(table)
     broken = [i for i in infos if i.error]
     if broken:
@@ -93,6 +103,14 @@ def hint_for(result: SendResult, settings: Settings) -> str:
     host, port = _host_port(settings)
     where = f"{host}:{port}"
     grpc = settings.protocol == "grpc"
+    if result.ok and result.rejected_spans:
+        return ("the receiver took the request but refused the span: see its message; "
+                "a backend's own limits (span age, attribute sizes) are the usual cause.")
+    if result.status == NOT_OTLP:
+        return (
+            f"{where} is not an OTLP receiver: point the endpoint at one (OTLP/HTTP: port "
+            "4318, path /v1/traces; OTLP/gRPC: port 4317 with protocol grpc), not at a UI."
+        )
     if "no org id" in text:
         return (
             "Tempo runs multi-tenant and got no tenant: set the tenant option "
@@ -192,17 +210,40 @@ def _show_settings(settings: Settings) -> None:
         console.print(Text(f"  {key:<16} {redact_text(text)}"), soft_wrap=True)
 
 
+#: Adapters that write locally: a doctor has no server to check for them.
+LOCAL_ADAPTERS: Final = frozenset({"console"})
+
+NOTHING_CONFIGURED: Final = (
+    "nothing remote to check: no destination is configured, so spans go to the console "
+    "adapter (a tree on the terminal, OTLP/JSON lines in agent-otlp-out/traces.jsonl).\n"
+    "To send to a backend, configure a destination, then run doctor again:\n"
+    "  --adapter jaeger (or tempo, honeycomb, collector), or --endpoint URL for plain OTLP\n"
+    "  AGENT_OTLP_ADAPTERS=jaeger, or OTEL_EXPORTER_OTLP_ENDPOINT=http://host:4318\n"
+    "  [destination.NAME] tables in the config file (agent-otlp.toml)\n"
+    "  agent-otlp destinations add NAME --adapter ADAPTER --endpoint URL"
+)
+
+
+def _status(word: str, style: str, rest: str) -> Text:
+    return Text.assemble("  ", (word, style), rest)
+
+
 def _check(settings: Settings, hooks: Any, timeout: float | None) -> bool:
-    console.print(f"[bold]destination {settings.name}[/bold] (adapter {settings.adapter})")
+    console.print(Text.assemble(("destination " + settings.name, "bold"),
+                                f" (adapter {settings.adapter})"))
     _show_settings(settings)
     if settings.disabled:
-        console.print("  [yellow]disabled[/yellow] (OTEL_SDK_DISABLED or disabled = true)")
+        console.print(_status("disabled", "yellow", " (OTEL_SDK_DISABLED or disabled = true)"))
+        return True
+    if settings.adapter in LOCAL_ADAPTERS:
+        console.print(_status("local", "green", f": the {settings.adapter} adapter writes on this "
+                              "machine; nothing remote to check"))
         return True
     host, port = _host_port(settings)
     resolved, detail = _resolve_host(host, port)
     console.print(Text(f"  {'dns':<16} {detail}"))
     if not resolved:
-        console.print("  [red]FAIL[/red] cannot resolve the endpoint host")
+        console.print(_status("FAIL", "red", " cannot resolve the endpoint host"))
         return False
     record = _test_span()
     hooks.map_attributes(span=record, settings=settings, state={})
@@ -214,17 +255,15 @@ def _check(settings: Settings, hooks: Any, timeout: float | None) -> bool:
         latency = (time.perf_counter() - start) * 1000
     finally:
         transport.close()
-    if result.ok:
-        console.print(
-            f"  [green]OK[/green] test span delivered in {latency:.0f} ms "
-            f"(status {result.status}; trace id {record.trace_id.hex()})"
-        )
+    if result.ok and not result.rejected_spans:
+        console.print(_status("OK", "green", f" test span delivered in {latency:.0f} ms "
+                              f"(status {result.status}; trace id {record.trace_id.hex()})"))
         return True
-    message = redact_text(result.message)[:300]
-    console.print(
-        Text.assemble("  ", ("FAIL", "red"), f" {result.status} after {latency:.0f} ms: {message}"),
-        soft_wrap=True,
-    )
+    if result.ok:  # a partial success that rejected the test span
+        message = redact_text(f"the receiver rejected the test span: {result.message}")[:300]
+    else:
+        message = redact_text(f"{result.status} after {latency:.0f} ms: {result.message}")[:300]
+    console.print(_status("FAIL", "red", f" {message}"), soft_wrap=True)
     console.print(Text(f"  hint: {hint_for(result, settings)}"), soft_wrap=True)
     return False
 
@@ -238,18 +277,26 @@ def doctor(
     timeout: Annotated[
         float | None, typer.Option(help="Seconds to wait for the test request.")
     ] = None,
+    store: StoreOpt = None,
 ) -> None:
-    """Check each destination: settings (secrets masked), DNS, and one real test span."""
+    """Check each destination (stored ones too): settings (secrets masked), DNS, and one
+    real test span."""
     arguments: dict[str, Any] = {}
     if endpoint:
         arguments["endpoint"] = endpoint
     if protocol:
         arguments["protocol"] = protocol
     try:
-        resolved = resolve_all(adapter, config_file=config, **arguments)
+        chosen = chosen_destinations(adapter, config, store, endpoint, os.environ)
+        if chosen.destinations:
+            arguments["destinations"] = chosen.destinations
+        resolved = resolve_all(chosen.adapters, config_file=config, **arguments)
     except ConfigError as exc:
         console.print(Text.assemble(("FAIL", "red"), f" configuration: {redact_text(str(exc))}"))
         raise typer.Exit(1) from None
+    if not chosen.configured:
+        console.print(Text(NOTHING_CONFIGURED))
+        return
     results = [_check(settings, hooks, timeout) for settings, hooks in resolved]
     if not all(results):
         raise typer.Exit(1)

@@ -3,21 +3,32 @@
 from __future__ import annotations
 
 import json
+import os
 import platform
+from typing import Any
 
 from agent_otlp._compiled import COMPILED_MODULES, compiled_modules
 from agent_otlp._version import __version__
 from agent_otlp.cli import app
-from agent_otlp.cli._common import AdaptersOpt, ConfigOpt, console
+from agent_otlp.cli._common import AdaptersOpt, ConfigOpt, StoreOpt, console
+from agent_otlp.cli._stored import chosen_destinations
 from agent_otlp.core.factory import resolve_all
 
 
 @app.command("config")
-def show_config(adapter: AdaptersOpt = None, config: ConfigOpt = None) -> None:
-    """Print every destination's resolved settings (secrets masked) and where each came from."""
-    for settings, _hooks in resolve_all(adapter, config_file=config):
+def show_config(adapter: AdaptersOpt = None, config: ConfigOpt = None, store: StoreOpt = None) -> None:
+    """Print every destination's resolved settings (secrets masked) and where each came from,
+    stored destinations included."""
+    chosen = chosen_destinations(adapter, config, store, None, os.environ)
+    arguments: dict[str, Any] = {"destinations": chosen.destinations} if chosen.destinations else {}
+    for settings, _hooks in resolve_all(chosen.adapters, config_file=config, **arguments):
         shown = settings.describe()
-        shown["origins"] = dict(settings.origins)
+        stored = settings.name in chosen.destinations
+        # the only arguments of this command are stored destinations
+        shown["origins"] = {
+            key: f"stored destination {settings.name!r}" if stored and origin == "argument" else origin
+            for key, origin in settings.origins.items()
+        }
         console.print_json(json.dumps(shown, default=str))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -9,7 +10,7 @@ from typing import Annotated, Any, TextIO
 
 import typer
 
-from agent_otlp.cli import app
+from agent_otlp.cli import EXIT_CODES_HELP, ExitCode, app
 from agent_otlp.cli._common import (
     AdaptersOpt,
     ConfigOpt,
@@ -20,14 +21,17 @@ from agent_otlp.cli._common import (
     StoreOpt,
     build_exporter,
     console,
+    delivery_exit_code,
     err_console,
+    report_invalid_items,
     stats_table,
+    submit_listed,
 )
 from agent_otlp.core.errors import InputError
 from agent_otlp.core.jsonitems import data_array_start, loads_item, split_array
 
 
-@app.command()
+@app.command(epilog=EXIT_CODES_HELP)
 def demo(
     adapter: AdaptersOpt = None,
     config: ConfigOpt = None,
@@ -42,7 +46,7 @@ def demo(
         from agents.tracing import set_trace_processors
     except ImportError:
         err_console.print("the demo needs the OpenAI Agents SDK: pip install 'agent-otlp[openai-agents]'")
-        raise typer.Exit(2) from None
+        raise typer.Exit(ExitCode.USAGE) from None
     from agent_otlp.core.processor import make_processor
     from agent_otlp.workloads import run_demo_workflow
 
@@ -59,26 +63,50 @@ def demo(
         console.print(f"  -> {dest.name}: {target}")
     console.print(stats_table(exporter))
     if not report.delivered:
-        raise typer.Exit(1)
+        raise typer.Exit(ExitCode.UNDELIVERED)
 
 
 def _iter_items(stream: TextIO, errors: list[InputError]) -> Iterator[Any]:
-    """Items from JSON (an object, a list, or ``{"data": [...]}``) or JSON Lines.
+    """Items from JSON Lines, or from one JSON document (an object, a list, or
+    ``{"data": [...]}``) spread over several lines.
 
-    A document that does not parse as a whole (cut short, or one item nested too deeply)
-    is read item by item: only the unreadable items are lost, each reported with its line.
+    JSON Lines are streamed: each line is handled as it arrives (a pipe that stays open is
+    exported while it is written) and only one line is held at a time. A line holding an
+    array or ``{"data": [...]}`` gives its items. When the first line is not a whole JSON
+    value, the input is one document and is read whole (:func:`_document`).
     """
-    text = stream.read()
+    first = True
+    for number, line in enumerate(stream, 1):
+        if not line.strip():
+            continue
+        item, problem = loads_item(line)
+        if problem is None:
+            yield from _items_of(item)
+        elif first:  # "[" or "{" alone, say: a document over several lines
+            yield from _document("\n" * (number - 1) + line + stream.read(), errors)
+            return
+        else:
+            errors.append(InputError(f"line {number}", line[:80], problem))
+        first = False
+
+
+def _items_of(value: Any) -> list[Any]:
+    """The items of one JSON value: a list's elements, ``{"data": [...]}``'s, or itself."""
+    if isinstance(value, list):
+        return value
+    data = value.get("data") if isinstance(value, dict) else None
+    return data if isinstance(data, list) else [value]
+
+
+def _document(text: str, errors: list[InputError]) -> Iterator[Any]:
+    """Items of a whole document. One that does not parse as a whole (cut short, or one
+    item nested too deeply) is read item by item: only the unreadable items are lost, each
+    reported with its line."""
     stripped = text.lstrip()
     if stripped.startswith(("[", "{")):
         whole, reason = loads_item(text)
         if reason is None:
-            if isinstance(whole, list):
-                yield from whole
-            elif isinstance(whole, dict):
-                yield from (whole["data"] if isinstance(whole.get("data"), list) else [whole])
-            else:  # pragma: no cover - starts with [ or {
-                yield whole
+            yield from _items_of(whole)
             return
         if "Extra data" not in reason:  # not JSON Lines: one document, damaged
             open_at = text.index("[") if stripped.startswith("[") else data_array_start(text)
@@ -103,7 +131,7 @@ def _iter_items(stream: TextIO, errors: list[InputError]) -> Iterator[Any]:
             errors.append(InputError(f"line {number}", line[:80], problem))
 
 
-@app.command()
+@app.command(epilog=EXIT_CODES_HELP)
 def send(
     files: Annotated[list[Path], typer.Argument(help="JSON or JSONL files of agent traces; - for stdin.")],
     adapter: AdaptersOpt = None,
@@ -119,27 +147,29 @@ def send(
 
     Items are recorded in the span store first (unless --no-store) and delivered from
     there: what a failing backend did not take is delivered by the next run on that store.
-    --adapter also takes stored destination names (agent-otlp destinations add)."""
+    --adapter also takes stored destination names (agent-otlp destinations add).
+    Invalid items are listed on stderr, each once, and skipped (exit code 3)."""
     exporter = build_exporter(
         adapter, config, endpoint, protocol, capture_content, store=store, no_store=no_store
     )
     errors: list[InputError] = []
     for path in files:
         if str(path) == "-":
-            errors.extend(exporter.submit_items(_iter_items(sys.stdin, errors)))
+            stdin = sys.stdin
+            if isinstance(stdin, io.TextIOWrapper):
+                stdin.reconfigure(errors="replace")  # like files: bad bytes become U+FFFD
+            errors.extend(submit_listed(exporter, _iter_items(stdin, errors)))
             continue
         try:
             with path.open(encoding="utf-8", errors="replace") as handle:
-                errors.extend(exporter.submit_items(_iter_items(handle, errors)))
+                errors.extend(submit_listed(exporter, _iter_items(handle, errors)))
         except OSError as exc:
             err_console.print(f"error: cannot read {path}: {exc.strerror}")
             raise typer.Exit(2) from None
     exporter.end_all_traces()
     report = exporter.shutdown(timeout)
-    for error in errors[:20]:
-        err_console.print(f"skipped: {error}")
-    if len(errors) > 20:
-        err_console.print(f"... and {len(errors) - 20} more invalid items")
-    console.print(stats_table(exporter))
-    if not report.delivered:
-        raise typer.Exit(1)
+    report_invalid_items(errors)
+    console.print(stats_table(exporter, input_errors=False))
+    code = delivery_exit_code(rejected=len(errors), delivered=report.delivered)
+    if code:
+        raise typer.Exit(code)

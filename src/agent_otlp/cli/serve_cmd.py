@@ -10,9 +10,12 @@ from typing import Annotated
 
 import typer
 
+from agent_otlp._bridge_access import is_loopback
 from agent_otlp.bridge import (
+    DEFAULT_MAX_ITEMS,
     DEFAULT_MAX_PENDING,
     DEFAULT_PORT,
+    INGEST_PATH,
     TOKEN_ENV,
     BridgeServer,
 )
@@ -29,19 +32,22 @@ from agent_otlp.cli._common import (
     console,
     stats_table,
 )
+from agent_otlp.cli._serve_state import StatePublisher, state_path
 from agent_otlp.core.errors import ConfigError
-from agent_otlp.core.exporter import AgentExporter
+from agent_otlp.core.exporter import TRACE_END_GRACE, AgentExporter
 from agent_otlp.core.secrets import Secret
 
-__all__ = ["parse_size", "serve_command"]
+__all__ = ["BRIDGE_TRACE_IDLE_TIMEOUT", "parse_size", "serve_command"]
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmg]i?b?|b)?\s*$", re.IGNORECASE)
 _UNITS = {"": 1, "b": 1, "k": 1000, "m": 1000**2, "g": 1000**3,
           "ki": 1024, "mi": 1024**2, "gi": 1024**3}
 
-#: Seconds a trace posted through the bridge may stay quiet before its workflow span is sent.
-#: Longer than the exporter's default: the SDK posts spans only when they end, so a trace can
-#: be quiet for as long as its slowest model call.
+#: Seconds a trace posted through the bridge may stay quiet before its workflow span is sent,
+#: while some of its root spans have not ended (or none came yet). Longer than the exporter's
+#: default: the SDK posts spans only when they end, so a trace can be quiet for as long as its
+#: slowest model call. Once its root spans have ended, the grace period applies instead
+#: (``--trace-end-grace``, :data:`~agent_otlp.core.exporter.TRACE_END_GRACE`).
 BRIDGE_TRACE_IDLE_TIMEOUT = 120.0
 
 
@@ -57,13 +63,28 @@ def parse_size(text: str) -> int:
     return size
 
 
-def set_trace_idle_timeout(exporter: AgentExporter, seconds: float) -> None:
-    """Configure how long a bridged trace may stay quiet before it is finalized."""
-    setter = getattr(exporter, "set_trace_idle_timeout", None)
-    if callable(setter):
-        setter(seconds)
-    else:  # the exporter reads this attribute on every expiry pass
-        exporter._idle_timeout = seconds
+def _check_exposure(host: str, token: str | None, allow_unauthenticated: bool) -> None:
+    if not token and not allow_unauthenticated and not is_loopback(host):
+        raise ConfigError(
+            "--host", host, f"not a loopback address and no token is set: set {TOKEN_ENV} "
+            "(or --token), or pass --allow-unauthenticated to accept posts from anyone who "
+            "can reach it"
+        )
+
+
+def _banner(bridge: BridgeServer, exporter: AgentExporter, authenticated: bool) -> None:
+    auth = "bearer token required" if authenticated else "no token required"
+    if is_loopback(bridge.host):
+        where = bridge.ingest_url
+    else:  # the real address, not the loopback URL this machine's clients would use
+        scope = "all interfaces" if bridge.host in ("", "0.0.0.0", "::") else "this address"  # noqa: S104
+        where = f"http://{bridge.address}{INGEST_PATH} ({scope})"
+    console.print(f"agent-otlp bridge: POST {where} ({auth})")
+    console.print(f"  health {bridge.url}/healthz, metrics {bridge.url}/metrics")
+    store = exporter.store
+    console.print(f"  store {store.path}" if store is not None else "  store off (--no-store)")
+    for dest in exporter.destinations:
+        console.print(f"  -> {dest.name}: {dest.settings.endpoint}")
 
 
 @app.command("serve")
@@ -96,9 +117,29 @@ def serve_command(
     read_timeout: Annotated[
         float, typer.Option(help="Seconds a request read (or an idle connection) may wait.")
     ] = 30.0,
+    request_timeout: Annotated[
+        float, typer.Option(help="Seconds from a request's first byte to the end of its body.")
+    ] = 30.0,
+    max_items: Annotated[
+        int, typer.Option(help="Most items one request may hold (more: 413).")
+    ] = DEFAULT_MAX_ITEMS,
+    allowed_host: Annotated[
+        list[str] | None,
+        typer.Option(help="Host name clients may use besides IP addresses and localhost "
+                     "(repeatable; * for any). Pages of that name may post too."),
+    ] = None,
+    allow_unauthenticated: Annotated[
+        bool, typer.Option("--allow-unauthenticated",
+                           help="Listen on a non-loopback --host without a token.")
+    ] = False,
     trace_idle_timeout: Annotated[
-        float, typer.Option(help="Seconds without new spans after which a trace is finalized.")
+        float, typer.Option(help="Seconds without new spans after which a trace whose root "
+                            "spans have not all ended is finalized.")
     ] = BRIDGE_TRACE_IDLE_TIMEOUT,
+    trace_end_grace: Annotated[
+        float, typer.Option(help="Seconds without new spans after which a trace whose root "
+                            "spans have ended is finalized.")
+    ] = TRACE_END_GRACE,
     timeout: Annotated[
         float, typer.Option(help="Seconds to deliver what is queued when stopping.")
     ] = 30.0,
@@ -114,12 +155,19 @@ def serve_command(
     the store, --max-pending bounds what waits in memory."""
     secret = Secret(token) if token else None
     limit = parse_size(max_body)
-    if trace_idle_timeout <= 0:
-        raise ConfigError("--trace-idle-timeout", trace_idle_timeout, "a positive number of seconds")
+    for name, seconds in (("--trace-idle-timeout", trace_idle_timeout),
+                          ("--trace-end-grace", trace_end_grace),
+                          ("--request-timeout", request_timeout)):
+        if seconds <= 0:
+            raise ConfigError(name, seconds, "a positive number of seconds")
+    if max_items <= 0:
+        raise ConfigError("--max-items", max_items, "a positive number")
+    _check_exposure(host, token, allow_unauthenticated)
     exporter = build_exporter(
         adapter, config, endpoint, protocol, capture_content, store=store, no_store=no_store
     )
-    set_trace_idle_timeout(exporter, trace_idle_timeout)
+    exporter.set_trace_idle_timeout(trace_idle_timeout)
+    exporter.set_trace_end_grace(trace_end_grace)
     bridge = BridgeServer(
         exporter,
         host=host,
@@ -129,6 +177,10 @@ def serve_command(
         max_pending=max_pending,
         retry_after=retry_after,
         read_timeout=read_timeout,
+        request_timeout=request_timeout,
+        max_items=max_items,
+        allowed_hosts=allowed_host or (),
+        allow_unauthenticated=allow_unauthenticated,
     )
     stop = threading.Event()
 
@@ -144,16 +196,16 @@ def serve_command(
             raise ConfigError(
                 "--port", port, f"cannot listen on {host}:{port}: {exc.strerror}"
             ) from None
+        publisher = (StatePublisher(state_path(exporter.store.path), bridge).start()
+                     if exporter.store is not None else None)
         try:
-            auth = "bearer token required" if secret else "no token required"
-            console.print(f"agent-otlp bridge: POST {bridge.ingest_url} ({auth})")
-            console.print(f"  health {bridge.url}/healthz, metrics {bridge.url}/metrics")
-            for dest in exporter.destinations:
-                console.print(f"  -> {dest.name}: {dest.settings.endpoint}")
+            _banner(bridge, exporter, secret is not None)
             while not stop.wait(0.5):
                 pass
         finally:
             report = bridge.stop(timeout)
+            if publisher is not None:
+                publisher.stop()
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)

@@ -20,22 +20,31 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from agent_otlp.cli import app
+from agent_otlp.cli import EXIT_CODES_HELP, ExitCode, app
 from agent_otlp.cli._common import (
     ConfigOpt,
     EndpointOpt,
     ProtocolOpt,
     cli_store,
     console,
+    delivery_exit_code,
     err_console,
 )
+from agent_otlp.cli._serve_state import LiveState, read_live_state, state_path
 from agent_otlp.core.convert import ConvertOptions
 from agent_otlp.core.errors import ConfigError
 from agent_otlp.core.ids import trace_id_for
 from agent_otlp.core.records import SpanRecord, StatusCode
 from agent_otlp.core.secrets import redact_text
-from agent_otlp.historical import ExportInterrupted, HistoricalExport, parse_time, resolve_target
-from agent_otlp.render import TreeSpan, render_tree
+from agent_otlp.historical import (
+    ExportInterrupted,
+    ExportRange,
+    HistoricalExport,
+    files_source,
+    resolve_target,
+    store_source,
+)
+from agent_otlp.render import TreeSpan, printable, render_tree
 from agent_otlp.store.destinations import DestinationStore, StoredDestination, parse_header_spec
 from agent_otlp.store.outbox import stored_records
 from agent_otlp.store.sqlite import KIND_TRACE_START, SpanStore
@@ -53,8 +62,8 @@ destinations_app = typer.Typer(
 app.add_typer(destinations_app)
 
 
-def _open(store: Path | None) -> SpanStore:
-    opened = cli_store(store)
+def _open(store: Path | None, *, read_only: bool = False) -> SpanStore:
+    opened = cli_store(store, read_only=read_only)
     if opened is None:
         raise ConfigError("AGENT_OTLP_STORE", "off", "this command needs the span store; give --store PATH")
     return opened
@@ -69,7 +78,7 @@ class _RateColumn(ProgressColumn):
         return Text(f"{speed:,.0f} spans/s" if speed else "- spans/s", style="cyan")
 
 
-@app.command("export")
+@app.command("export", epilog=EXIT_CODES_HELP)
 def export_command(
     to: Annotated[str, typer.Option("--to", help="Stored destination name or adapter name.")],
     since: Annotated[
@@ -92,11 +101,10 @@ def export_command(
     """Send the spans of a time range from the store (or JSONL files) to one destination.
 
     Resumable: run the same command again after an interruption and it continues after the
-    last delivered batch. The live destinations' cursors are not moved."""
-    since_ns = parse_time(since) if since else None
-    until_ns = parse_time(until) if until else None
-    if since_ns is not None and until_ns is not None and until_ns <= since_ns:
-        raise ConfigError("--until", until, "must be after --since")
+    last delivered batch. Relative times (2h, now) are read when the job first runs and kept
+    with it, so the same command stays the same job. The live destinations' cursors are not
+    moved."""
+    _check_range(ExportRange.resolve(since, until, time.time_ns()), until)
     span_store = _open(store)
     arguments: dict[str, Any] = {}
     if endpoint:
@@ -110,6 +118,9 @@ def export_command(
             raise ConfigError("--from-file", str(path), "no such file")
     engine = HistoricalExport(target, span_store, batch_size=batch_size, stop_after=stop_after)
     try:
+        source = files_source(files) if files else store_source(span_store)
+        window = engine.export_range(source, since, until, restart=restart, record=not dry_run)
+        since_ns, until_ns = window.since_ns, window.until_ns
         if dry_run:
             count = (engine.count_files(files, since_ns, until_ns) if files
                      else engine.count_store(span_store, since_ns, until_ns))
@@ -117,17 +128,29 @@ def export_command(
             console.print(f"dry run: {count} spans from {source} would go to {target.name} "
                           f"({target.settings.endpoint}) in batches of {batch_size}")
             return
+        job = (engine.file_job(files, since_ns, until_ns) if files
+               else engine.store_job(span_store, since_ns, until_ns))
+        _, sent, done = engine.job_state(job)
+        if done and not restart:  # said before any work
+            console.print(printable(f"already exported: {sent} spans to {target.name} "
+                                    f"({window.describe()}); --restart to send again"))
+            return
         _run_export(engine, span_store, files, since_ns, until_ns, restart)
     finally:
         engine.close()
 
 
+def _check_range(window: ExportRange, until: str | None) -> None:
+    if window.since_ns is not None and window.until_ns is not None and window.until_ns <= window.since_ns:
+        raise ConfigError("--until", until, "must be after --since")
+
+
 def _run_export(engine: HistoricalExport, span_store: SpanStore, files: list[Path],
                 since_ns: int | None, until_ns: int | None, restart: bool) -> None:
-    columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+    columns = (TextColumn("{task.description}", style="bold", markup=False), BarColumn(), MofNCompleteColumn(),
                _RateColumn(), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn())
     with Progress(*columns, console=console, transient=False) as progress:
-        task = progress.add_task(f"export to {engine.target.name}", total=None)
+        task = progress.add_task(printable(f"export to {engine.target.name}"), total=None)
 
         def advance(done: int, total: int) -> None:
             progress.update(task, completed=done, total=max(total, done))
@@ -141,11 +164,11 @@ def _run_export(engine: HistoricalExport, span_store: SpanStore, files: list[Pat
                 result = engine.from_store(span_store, since_ns, until_ns, restart=restart)
         except ExportInterrupted as exc:
             progress.stop()
-            err_console.print(
+            err_console.print(printable(
                 f"export interrupted: {redact_text(exc.reason)}; {exc.result.sent} spans delivered so far. "
                 "Run the same command again to resume."
-            )
-            raise typer.Exit(1) from None
+            ))
+            raise typer.Exit(ExitCode.UNDELIVERED) from None
         progress.update(task, total=max(result.total, result.sent), completed=result.sent + result.failed)
     elapsed = time.monotonic() - started
     if result.already_done:
@@ -157,10 +180,12 @@ def _run_export(engine: HistoricalExport, span_store: SpanStore, files: list[Pat
     if result.invalid:
         err_console.print(f"skipped {result.invalid} unreadable items")
     for error in result.errors[:10]:
-        err_console.print(f"error: {error}")
+        err_console.print(printable(f"error: {error}"))
     if result.failed:
         err_console.print(f"{result.failed} spans refused by {engine.target.name}")
-        raise typer.Exit(1)
+    code = delivery_exit_code(rejected=result.invalid, delivered=not result.failed)
+    if code:
+        raise typer.Exit(code)
 
 
 # --- stored destinations -------------------------------------------------------------------
@@ -184,9 +209,10 @@ def _destination_table(rows: list[StoredDestination]) -> Table:
     for d in rows:
         headers = ", ".join(f"{k}={v}" for k, v in d.shown_headers().items()) or "-"
         metadata = ", ".join(f"{k}={v}" for k, v in d.metadata.items()) or "-"
-        table.add_row(d.name, d.adapter, d.endpoint or "-", d.protocol or "-", headers,
-                      str(d.batch_size or "-"), str(d.timeout or "-"), "yes" if d.enabled else "no",
-                      metadata)
+        table.add_row(*(printable(cell) for cell in (
+            d.name, d.adapter, d.endpoint or "-", d.protocol or "-", headers, d.batch_size or "-",
+            d.timeout or "-", "yes" if d.enabled else "no", metadata,
+        )))
     return table
 
 
@@ -219,7 +245,7 @@ def destinations_add(
 @destinations_app.command("list")
 def destinations_list(store: PathStoreOpt = None) -> None:
     """List the stored destinations (secret header values masked)."""
-    rows = DestinationStore(_open(store)).list()
+    rows = DestinationStore(_open(store, read_only=True)).list()
     if not rows:
         console.print("no stored destinations; add one with: agent-otlp destinations add NAME --adapter A")
         return
@@ -270,11 +296,35 @@ def _bytes(n: float) -> str:
     return f"{n:.1f} GiB"  # pragma: no cover
 
 
+def _breaker(live: LiveState | None, name: str) -> str:
+    """The breaker column: from the running ``serve``'s published state, if any."""
+    if live is None:
+        return "n/a (not running)"
+    found = live.destination(name)
+    if found is None:
+        return "n/a (stale state)" if live.problem else "n/a (not in serve)"
+    return f"{found.get('breaker', '?')} (in memory: {found.get('queue_depth', '?')})"
+
+
+def _serve_line(live: LiveState | None, path: Path) -> str:
+    if live is None:
+        return "serve: not running on this store"
+    if live.problem is not None:
+        return f"serve: {live.problem} ({path})"
+    data = live.data
+    age = max(0.0, time.time() - float(data.get("updated", 0)))
+    return (f"serve: running, pid {data.get('pid')}, {data.get('ingest_url')} "
+            f"(bound {data.get('address')}), {data.get('pending')} pending, updated {age:.0f}s ago")
+
+
 @app.command("status")
 def status_command(store: PathStoreOpt = None) -> None:
     """Per destination: queued, delivered and failed spans, age of the oldest undelivered
-    span; and the store's size, undelivered bytes against the budget, evictions."""
-    span_store = _open(store)
+    span, breaker state (from a running ``serve``); and the store's size, undelivered bytes
+    against the budget, evictions."""
+    span_store = _open(store, read_only=True)
+    live_path = state_path(span_store.path)
+    live = read_live_state(live_path)
     cursors = span_store.cursors()
     stored = {d.name: d for d in DestinationStore(span_store).list()}
     table = Table(title="destinations", title_justify="left")
@@ -284,16 +334,18 @@ def status_command(store: PathStoreOpt = None) -> None:
     for cursor in cursors:
         seen.add(cursor.destination)
         kept = stored.get(cursor.destination)
-        table.add_row(
+        table.add_row(*(printable(cell) for cell in (
             cursor.destination, str(cursor.queued), str(cursor.delivered), str(cursor.failed),
-            _age(cursor.oldest_undelivered_ns), "n/a (not running)",
+            _age(cursor.oldest_undelivered_ns), _breaker(live, cursor.destination),
             ("enabled" if kept.enabled else "disabled") if kept else "-",
-        )
+        )))
     for name, kept in stored.items():
         if name not in seen:
-            table.add_row(name, "-", "0", "0", "-", "n/a (not running)",
-                          "enabled" if kept.enabled else "disabled")
+            table.add_row(*(printable(cell) for cell in (
+                name, "-", "0", "0", "-", _breaker(live, name),
+                "enabled" if kept.enabled else "disabled")))
     console.print(table)
+    console.print(_serve_line(live, live_path))
     path = Path(span_store.path)
     size = sum(p.stat().st_size for p in (path, Path(f"{path}-wal")) if p.exists())
     budget = span_store.undelivered_budget
@@ -303,7 +355,7 @@ def status_command(store: PathStoreOpt = None) -> None:
     evicted = span_store.counter("evicted_undelivered")
     line = f"evicted undelivered items: {evicted}"
     if evicted:
-        err_console.print(f"[bold red]{line}[/] (the undelivered budget was exceeded)")
+        err_console.print(Text.assemble((line, "bold red"), " (the undelivered budget was exceeded)"))
     else:
         console.print(line)
 
@@ -339,7 +391,7 @@ def show_command(
     store: PathStoreOpt = None,
 ) -> None:
     """Show one stored trace as a tree: durations, models, tokens, errors."""
-    span_store = _open(store)
+    span_store = _open(store, read_only=True)
     found = _find_trace(span_store, trace_id)
     if found is None:
         raise ConfigError("TRACE_ID", trace_id, f"not in the span store {span_store.path}")

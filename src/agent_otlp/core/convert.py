@@ -25,6 +25,7 @@ from agent_otlp.core.records import (
     SpanRecord,
     StatusCode,
 )
+from agent_otlp.core.repair import SELF_PARENT, reparent
 
 __all__ = [
     "CONTENT_ATTRIBUTES",
@@ -418,7 +419,14 @@ def _error(record: SpanRecord, error: Mapping[str, Any]) -> None:
 
 
 def convert_span(span: AgentSpan, options: ConvertOptions) -> SpanRecord:
-    """One agent span as an OpenTelemetry span record."""
+    """One agent span as an OpenTelemetry span record.
+
+    A span that is its own parent hangs under the workflow span (duplicate ids and parent
+    loops need the whole trace: :class:`agent_otlp.core.repair.TraceLinks` fixes them
+    before conversion).
+    """
+    if span.parent_id == span.id:
+        reparent(span, SELF_PARENT)
     trace_id, span_id, parent_id = _ids(span)
     data: Mapping[Any, Any] = span.data  # keys are not always str (hostile input)
     kind = data.get("type")
@@ -443,6 +451,10 @@ def convert_span(span: AgentSpan, options: ConvertOptions) -> SpanRecord:
                 flatten_into(attrs, _data_key(key), value)
     if span.metadata:
         flatten_into(attrs, _METADATA_KEY, span.metadata)
+    repairs = span.repairs
+    if repairs:
+        for key, note in repairs.items():
+            attrs[key] = clean_str(note)
     start = span.started_ns
     end = span.ended_ns
     if start is None:

@@ -17,6 +17,7 @@ import logging
 import queue
 import threading
 import time
+import traceback
 from collections import deque
 from collections.abc import MutableMapping
 from dataclasses import dataclass
@@ -61,6 +62,12 @@ def _direct_calls(caller: Any) -> list[tuple[Any, tuple[str, ...]]] | None:
             return None
         calls.append((impl.function, tuple(impl.argnames)))
     return calls
+
+
+def _log_bug(message: str, *args: object) -> None:
+    """Log the exception being handled with its traceback, every known secret masked (an
+    exception's text may quote a header value)."""
+    logger.error(message + ":\n%s", *args, redact_text(traceback.format_exc().rstrip()))
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,6 +157,7 @@ class Destination:
         #: "delivered". ``_flush_marks`` holds the count at each flush request.
         self._lost = 0
         self._flush_marks: dict[int, int] = {}
+        self._partial_logged = False  # a partial success's message is logged once
         self._buffer = (
             TraceBuffer(self._decide, max_spans=settings.max_queue_size) if sampling else None
         )
@@ -345,7 +353,7 @@ class Destination:
                     if self._ready:
                         continue
             except Exception as exc:  # the worker must survive any adapter bug
-                logger.exception("agent-otlp: destination %s worker error", self.name)
+                _log_bug("agent-otlp: destination %s worker error", self.name)
                 with self._lock:
                     self.stats.last_error = redact_text(repr(exc))
             self.stats.queue_depth = self.pending
@@ -411,7 +419,7 @@ class Destination:
 
     def _lost_to_bug(self, exc: Exception, count: int, what: str) -> None:
         """A bug (in an adapter, an encoder, a transport) lost ``count`` spans: log, count."""
-        logger.exception("agent-otlp: destination %s lost a %s", self.name, what)
+        _log_bug("agent-otlp: destination %s lost a %s", self.name, what)
         with self._lock:
             self.stats.last_error = redact_text(repr(exc))
             self._fail(count, "internal error")
@@ -542,12 +550,7 @@ class Destination:
                     self._breaker.success()
                     self.stats.breaker = self._breaker.state
                     self._log.success()
-                    self.stats.exported += count - result.rejected_spans
-                    self.stats.drop("rejected", result.rejected_spans)
-                    self._lost += result.rejected_spans
-                    if result.rejected_spans:
-                        self.stats.last_error = redact_text(
-                            f"receiver rejected {result.rejected_spans} spans: {result.message}")
+                    self._count_accepted(count, result)
                     return True
                 self._breaker.failure(result.retry_after)
                 self.stats.breaker = self._breaker.state
@@ -574,6 +577,23 @@ class Destination:
                     return True
                 self.stats.retries += 1
             self._stop.wait(delay)
+
+    def _count_accepted(self, count: int, result: SendResult) -> None:
+        """An accepted request: its spans exported, but those a partial success rejected
+        (dropped as ``rejected``). The receiver's message is logged once per destination."""
+        rejected = min(max(result.rejected_spans, 0), count)
+        self.stats.exported += count - rejected
+        self.stats.drop("rejected", rejected)
+        self._lost += rejected
+        if not rejected and not result.message:
+            return
+        text = redact_text(f"receiver rejected {rejected} spans: {result.message}"
+                           if rejected else f"receiver warned: {result.message}")
+        self.stats.last_error = text
+        if not self._partial_logged:
+            self._partial_logged = True
+            logger.warning("agent-otlp: export to %s partly refused: %s (logged once)",
+                           self.name, text)
 
     def _record_failure(self, result: SendResult) -> None:
         text = f"{result.status} {result.message}".strip()

@@ -16,7 +16,8 @@ AGENT_OTLP_ADAPTERS: Final = "AGENT_OTLP_ADAPTERS"
 .. envvar:: AGENT_OTLP_ADAPTERS
 
 Comma-separated destination names (adapter names), e.g. ``jaeger,honeycomb``. Default:
-``otlp`` when an ``OTEL_EXPORTER_OTLP_*ENDPOINT`` is set, otherwise ``console``.
+``otlp`` when an endpoint is given (the ``endpoint`` argument or an
+``OTEL_EXPORTER_OTLP_*ENDPOINT``), otherwise ``console``.
 """
 
 AGENT_OTLP_CONFIG: Final = "AGENT_OTLP_CONFIG"
@@ -34,7 +35,8 @@ AGENT_OTLP_TIMEOUT: Final = "AGENT_OTLP_TIMEOUT"
 """
 .. envvar:: AGENT_OTLP_TIMEOUT
 
-Seconds one export request may take. Default 10.
+Seconds one export request may take, > 0. Default 10. ``OTEL_EXPORTER_OTLP_TIMEOUT`` gives
+it in milliseconds, also > 0 (``0`` is refused, not read as "no limit").
 """
 AGENT_OTLP_COMPRESSION: Final = "AGENT_OTLP_COMPRESSION"
 AGENT_OTLP_BATCH_SIZE: Final = "AGENT_OTLP_BATCH_SIZE"
@@ -146,7 +148,8 @@ AGENT_OTLP_DISABLE_PLUGINS: Final = "AGENT_OTLP_DISABLE_PLUGINS"
 """
 .. envvar:: AGENT_OTLP_DISABLE_PLUGINS
 
-Comma-separated adapter names never loaded (blocked before loading).
+Comma-separated adapter names never loaded (blocked before loading); choosing one of them is
+a ConfigError saying it is disabled by this variable.
 """
 AGENT_OTLP_TRACE_PLUGINS: Final = "AGENT_OTLP_TRACE_PLUGINS"
 """

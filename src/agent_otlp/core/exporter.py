@@ -17,6 +17,12 @@ dispatcher waits (at most :data:`DISPATCH_WAIT` per chunk) while a destination t
 delivers at full speed has more than its high-water mark queued, so memory stays small when
 the producer outruns delivery; a failing destination or a slow backend is not waited for
 (its own queue absorbs, up to ``max_queue_size``, then drops as ``queue_full``).
+
+With a span store, rows reach the store through a group committer
+(:mod:`agent_otlp.store.committer`) together with the open-trace records, and destinations
+hear of them only once committed. :meth:`AgentExporter.submit_items_durable` (the bridge)
+returns only when its items are committed, or says why they could not be kept; items the
+dispatcher could not store (disk full) are counted as dropped, reason ``store_full``.
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ from typing import TYPE_CHECKING, Any, Final
 from agent_otlp.core.convert import ConvertOptions, convert_span, convert_trace
 from agent_otlp.core.destination import Destination, FlushResult
 from agent_otlp.core.errors import InputError
+from agent_otlp.core.flatten import clean_str
 from agent_otlp.core.records import (
     AgentSpan,
     AgentTrace,
@@ -43,20 +50,24 @@ from agent_otlp.core.records import (
     parse_item,
     parse_timestamp,
 )
+from agent_otlp.core.repair import TraceLinks
 from agent_otlp.core.secrets import redact_text
 from agent_otlp.core.stats import ExporterStats
+from agent_otlp.store.committer import Batch, GroupCommitter
 from agent_otlp.store.outbox import span_row, trace_row, trace_start_row
 
 if TYPE_CHECKING:
     from agent_otlp.store.sqlite import SpanStore
 
-__all__ = ["AgentExporter", "FlushReport"]
+__all__ = ["AgentExporter", "FlushReport", "Submission"]
 
 logger = logging.getLogger("agent_otlp.export")
 _monotonic = time.monotonic
 
 #: Seconds a trace fed from files or the bridge may stay quiet before it is finalized.
 TRACE_IDLE_TIMEOUT: Final = 30.0
+#: Seconds such a trace may stay quiet once every root span (no parent) it has had ended.
+TRACE_END_GRACE: Final = 5.0
 #: Seconds a live trace (started through the SDK) may stay open at most.
 TRACE_MAX_OPEN: Final = 3600.0
 #: Seconds between two retention passes over the store.
@@ -102,6 +113,19 @@ class FlushReport:
     destinations: tuple[FlushResult, ...] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class Submission:
+    """Outcome of :meth:`AgentExporter.submit_items_durable`.
+
+    :param errors: the invalid items (each with its ``index``); they cost nothing else.
+    :param problem: why the valid items were not kept (``database or disk is full``);
+        ``None`` when every valid item is committed to the store (or queued, without one).
+    """
+
+    errors: list[InputError]
+    problem: str | None = None
+
+
 @dataclass(slots=True)
 class _OpenTrace:
     trace: AgentTrace | None = None
@@ -109,6 +133,27 @@ class _OpenTrace:
     end_ns: int | None = None
     live: bool = False
     touched: float = field(default_factory=time.monotonic)
+    #: ``trace`` as stored in the open-traces record (computed once per trace object)
+    payload: bytes | None = None
+    payload_of: AgentTrace | None = None
+    #: root spans (no parent) seen ended, and those seen not yet ended
+    roots_ended: int = 0
+    roots_open: set[str] = field(default_factory=set)
+    #: span ids seen, to repair duplicates and parent loops (docs/conversion.md)
+    links: TraceLinks = field(default_factory=TraceLinks)
+
+    def note_root(self, span_id: str, *, ended: bool) -> None:
+        if ended:
+            self.roots_open.discard(span_id)
+            self.roots_ended += 1
+        else:
+            self.roots_open.add(span_id)
+
+    def start_payload(self) -> bytes | None:
+        trace = self.trace
+        if trace is not None and trace is not self.payload_of:
+            self.payload, self.payload_of = trace_start_row(trace)[4], trace
+        return self.payload if trace is not None else None
 
     def cover(self, start: int, end: int) -> None:
         first = self.start_ns
@@ -229,6 +274,15 @@ class AgentExporter:
         #: reads them back after its own cursor.
         self.store = store
         self._rows: list[tuple[int, str, str, int | None, bytes]] = []
+        #: open traces changed, and traces finished, since the last batch (store mode)
+        self._touched: dict[str, None] = {}
+        self._finished: dict[str, tuple[str, _OpenTrace]] = {}
+        #: batches built by :meth:`submit_items_durable` (waited for after the lock)
+        self._collect: list[Batch] | None = None
+        #: failed batches whose trace bookkeeping the dispatcher restores
+        self._failed: deque[Batch] = deque()
+        self._unkept = self._unkept_reported = 0
+        self._committer = GroupCommitter(store, self._committed) if store is not None else None
         self._next_prune = time.monotonic() + PRUNE_EVERY
         self.stats = ExporterStats(destinations={d.name: d.stats for d in destinations})
         self._options = ConvertOptions(
@@ -237,6 +291,7 @@ class AgentExporter:
         )
         self._max_intake = max_intake
         self._idle_timeout = trace_idle_timeout
+        self._end_grace = TRACE_END_GRACE
         self._intake: deque[tuple[int, Any, int]] = deque()
         self._wake = threading.Event()
         self._room = Room()
@@ -292,25 +347,79 @@ class AgentExporter:
     def submit_items(self, items: Iterable[Any]) -> list[InputError]:
         """Validate items of the SDK's export format and queue the valid ones.
 
-        Returns the errors of the invalid ones; they cost nothing else.
+        Returns the errors of the invalid ones, without their tracebacks (a flood of bad
+        items costs a small object each); they cost nothing else.
         """
         errors: list[InputError] = []
         for index, item in enumerate(items):
             try:
                 parsed = parse_item(item)
             except InputError as exc:
-                exc.index = index  # type: ignore[attr-defined]
-                errors.append(exc)
-                self._note_input_error(exc)
-                continue
+                error = exc
             except Exception as exc:  # hostile objects: never let them escape
                 error = InputError("item", type(item).__name__, f"unreadable: {exc!r}")
-                error.index = index  # type: ignore[attr-defined]
-                errors.append(error)
-                self._note_input_error(error)
+            else:
+                self._put(_ITEM, parsed)
                 continue
-            self._put(_ITEM, parsed)
+            error.__traceback__ = error.__context__ = None
+            error.index = index  # type: ignore[attr-defined]
+            errors.append(error)
+        if errors:
+            self._note_input_errors(errors)
         return errors
+
+    def submit_items_durable(self, items: Iterable[Any]) -> Submission:
+        """Validate items of the SDK's export format and, with a span store, return once
+        the valid ones are committed to it (a crash of the process keeps them from then on).
+
+        Concurrent callers share one transaction (group commit). When the store cannot
+        write, :attr:`Submission.problem` says why and none of the batch that failed is
+        kept (a caller with several thousand items may have had earlier batches kept).
+        Without a store the valid items are queued like :meth:`submit_items` does.
+        """
+        parsed, errors = self._validate(items)
+        committer = self._committer
+        if committer is None:
+            for item in parsed:
+                self._put(_ITEM, item)
+            return Submission(errors)
+        out: list[SpanRecord] = []
+        ends: list[str] = []
+        now = time.time_ns()
+        with self._dispatch_lock:
+            if self._closed:
+                self.stats.dropped_intake_full += len(parsed)
+                return Submission(errors, "the exporter is shut down")
+            self._collect = []
+            try:
+                for item in parsed:
+                    self._dispatch_one(_ITEM, item, now, out, ends)
+                self._deliver(out, ends)
+            finally:
+                batches, self._collect = self._collect, None
+        problem = None
+        for batch in batches:
+            problem = committer.wait(batch) or problem
+        return Submission(errors, problem)
+
+    def _validate(self, items: Iterable[Any]) -> tuple[list[Any], list[InputError]]:
+        """The parsed valid items, and the errors (with ``index``) of the others."""
+        parsed: list[Any] = []
+        errors: list[InputError] = []
+        for index, item in enumerate(items):
+            try:
+                parsed.append(parse_item(item))
+                continue
+            except InputError as exc:
+                error = exc
+            except Exception as exc:  # hostile objects: never let them escape
+                error = InputError("item", type(item).__name__, f"unreadable: {exc!r}")
+            error.__traceback__ = error.__context__ = None
+            error.index = index  # type: ignore[attr-defined]
+            errors.append(error)
+        if errors:
+            self._note_input_errors(errors)
+        return parsed, errors
 
     def ingest(self, entries: Iterable[tuple[int, Any, int]]) -> None:
         """Handle already-parsed entries on the caller's thread, in order, without the
@@ -346,9 +455,20 @@ class AgentExporter:
             return True
         return self.store is not None and self.store.is_full()
 
+    def store_problem(self) -> str | None:
+        """Why the span store cannot write at the moment (``database or disk is full``);
+        ``None`` when it can, or without a store."""
+        return self.store.write_problem if self.store is not None else None
+
     def set_trace_idle_timeout(self, seconds: float) -> None:
-        """Seconds a trace fed from files or the bridge may stay quiet before it is finished."""
+        """Seconds a trace fed from files or the bridge may stay quiet before it is finished
+        (while its root spans have not all ended; see :meth:`set_trace_end_grace`)."""
         self._idle_timeout = seconds
+
+    def set_trace_end_grace(self, seconds: float) -> None:
+        """Seconds such a trace may stay quiet once the root spans (no parent) it has had
+        ended (:data:`TRACE_END_GRACE`); the idle timeout still applies when shorter."""
+        self._end_grace = seconds
 
     def end_trace(self, trace_id: str) -> None:
         """Say that trace ``trace_id`` is complete: its workflow span is sent now."""
@@ -369,7 +489,10 @@ class AgentExporter:
         tickets = [(d, d.request_flush()) for d in self.destinations]
         results = tuple(d.wait_flush(t, deadline) for d, t in tickets)
         pending = len(self._intake) + sum(r.pending for r in results)
-        return FlushReport(all(r.delivered for r in results) and pending == 0, pending, results)
+        # spans the store could not keep since the last report: not delivered, ever
+        unkept, self._unkept_reported = self._unkept - self._unkept_reported, self._unkept
+        delivered = all(r.delivered for r in results) and pending == 0 and not unkept
+        return FlushReport(delivered, pending, results)
 
     def shutdown(self, timeout: float = 30.0) -> FlushReport:
         """Finalize open traces, deliver what is queued, stop. Idempotent."""
@@ -414,12 +537,22 @@ class AgentExporter:
             self._errors_logged += 1
             logger.warning("agent-otlp: skipped invalid item: %s", self.stats.last_input_error)
 
+    def _note_input_errors(self, errors: list[InputError]) -> None:
+        """Count a batch of refused items; only the last one's text is kept, and the first
+        ones of the exporter's life are logged."""
+        self.stats.invalid_items += len(errors)
+        self.stats.last_input_error = redact_text(str(errors[-1]))
+        for error in errors[: max(10 - self._errors_logged, 0)]:
+            self._errors_logged += 1
+            logger.warning("agent-otlp: skipped invalid item: %s", redact_text(str(error)))
+
     def _run(self) -> None:
         while True:
             self._wake.wait(0.05)
             self._wake.clear()
             try:
                 with self._dispatch_lock:
+                    self._restore_failed()
                     self._dispatch_available()
                     self._expire_idle()
                     self._maintain_store()
@@ -488,6 +621,8 @@ class AgentExporter:
             state.live = True
             if kind == _SDK_TRACE_START:
                 state.cover(when, when)
+                if self.store is not None:
+                    self._touched[trace.id] = None
             else:
                 state.cover(when, when)
                 self._finish(trace.id, out, ends)
@@ -510,8 +645,16 @@ class AgentExporter:
             state.trace = payload
             if payload.started_ns is not None:
                 state.cover(payload.started_ns, payload.ended_ns or payload.started_ns)
+            if self.store is not None:
+                self._touched[payload.id] = None
             return
         assert isinstance(payload, AgentSpan)
+        state = self._open.get(payload.trace_id)
+        if state is None and payload.trace_id not in self._ended:
+            state = self._open[payload.trace_id] = self._new_trace(payload.trace_id, None)
+        root_id = payload.id if payload.parent_id is None else None  # as sent, before repairs
+        if state is not None:
+            state.links.check(payload)  # before it is stored or converted
         if self.store is not None:
             self._rows.append(span_row(payload))
             start = payload.started_ns if payload.started_ns is not None else payload.ended_ns
@@ -523,11 +666,13 @@ class AgentExporter:
             out.append(record)
             start, end = record.start_ns, record.end_ns  # end >= start
         self.stats.converted_spans += 1
-        state = self._open.get(payload.trace_id)
-        if state is None and payload.trace_id not in self._ended:
-            state = self._open[payload.trace_id] = self._new_trace(payload.trace_id, None)
-        if state is not None and start is not None and end is not None:
-            state.cover(start, end)
+        if state is not None:
+            if start is not None and end is not None:
+                state.cover(start, end)
+            if root_id is not None:
+                state.note_root(root_id, ended=payload.ended_ns is not None)
+            if self.store is not None:
+                self._touched[payload.trace_id] = None
 
     def _finish(self, trace_id: str, out: list[SpanRecord], ends: list[str]) -> None:
         state = self._open.pop(trace_id, None)
@@ -543,7 +688,10 @@ class AgentExporter:
         start = start if start is not None else now
         end = end if end is not None else now
         if self.store is not None:
-            self._rows.append(trace_row(trace, start, max(start, end), state.trace is None))
+            row = trace_row(trace, start, max(start, end), state.trace is None)
+            self._rows.append(row)
+            self._touched.pop(trace_id, None)
+            self._finished[trace_id] = (row[1], state)
             return
         record = convert_trace(trace, start, end)
         if state.trace is None:
@@ -584,18 +732,26 @@ class AgentExporter:
         out: list[SpanRecord] = []
         ends: list[str] = []
         for trace_id, state in list(self._open.items()):
-            limit = TRACE_MAX_OPEN if state.live else self._idle_timeout
+            if state.live:
+                limit = TRACE_MAX_OPEN
+            elif state.roots_ended and not state.roots_open:  # its agents are done
+                limit = min(self._end_grace, self._idle_timeout)
+            else:
+                limit = self._idle_timeout
             if now - state.touched >= limit:
                 self._finish(trace_id, out, ends)
         self._deliver(out, ends)
 
     def _deliver(self, records: list[SpanRecord], ends: list[str]) -> None:
-        if self.store is not None:
-            if self._rows:
-                rows, self._rows = self._rows, []
-                last = self.store.append(rows)
-                for destination in self.destinations:
-                    destination.notify_stored(last)
+        if self._committer is not None:
+            stored = self._store_batch()
+            if stored is None:
+                return
+            self._committer.submit(stored)
+            if self._collect is not None:
+                self._collect.append(stored)  # waited for once the dispatch lock is released
+            else:
+                self._committer.wait(stored)
             return
         if not records and not ends:
             return
@@ -605,6 +761,55 @@ class AgentExporter:
             destination.put(batch)
             for trace_id in ends:
                 destination.end_trace(trace_id)
+
+
+    # --- store mode: batches, commits, failures ------------------------------------------
+
+    def _store_batch(self) -> Batch | None:
+        """The rows and open-trace changes since the last batch (under the dispatch lock)."""
+        if not self._rows and not self._touched and not self._finished:
+            return None
+        opened = {}
+        for trace_id in self._touched:
+            state = self._open.get(trace_id)
+            if state is not None:
+                opened[trace_id] = (clean_str(trace_id), state.start_payload(), state.start_ns, state.end_ns)
+        batch = Batch(self._rows, opened, self._finished, answered=self._collect is not None)
+        self._rows, self._touched, self._finished = [], {}, {}
+        return batch
+
+    def _committed(self, group: list[Batch], last: int | None, problem: str | None) -> None:
+        """After each group commit (any thread): tell the destinations, or count the loss."""
+        if problem is None and last is not None:
+            self.stats.store_problem = ""
+            for destination in self.destinations:
+                destination.notify_stored(last)
+            return
+        self.stats.store_write_errors += 1
+        self.stats.store_problem = problem or ""
+        for batch in group:
+            self._failed.append(batch)
+            if batch.answered:  # refused to the client, who sends it again
+                continue
+            lost = batch.spans()
+            self._unkept += lost
+            for destination in self.destinations:
+                destination.stats.drop("store_full", lost)
+
+    def _restore_failed(self) -> None:
+        """Trace bookkeeping of batches that were not stored: traces they finished are open
+        again (finished again later), the records of those they touched are written again."""
+        while self._failed:
+            batch = self._failed.popleft()
+            for trace_id in batch.opened:
+                if trace_id in self._open:
+                    self._touched[trace_id] = None
+            for trace_id, (_key, state) in batch.finished.items():
+                if trace_id not in self._open:
+                    self._ended.pop(trace_id, None)
+                    state.touched = _monotonic()
+                    self._open[trace_id] = state
+                self._touched[trace_id] = None
 
 
 def _shutdown_at_exit(ref: weakref.ReferenceType[AgentExporter]) -> None:

@@ -85,7 +85,8 @@ def resource_for(settings: Settings, hooks: Any) -> dict[str, AttrValue]:
 
 
 def open_store(
-    store: bool | str | os.PathLike[str] | SpanStore | None, env: Mapping[str, str]
+    store: bool | str | os.PathLike[str] | SpanStore | None, env: Mapping[str, str],
+    *, read_only: bool = False,
 ) -> SpanStore | None:
     """The span store asked for: an argument beats ``AGENT_OTLP_STORE``; off by default.
 
@@ -111,7 +112,7 @@ def open_store(
         except ValueError:
             raise ConfigError(ev.AGENT_OTLP_STORE_BUDGET, budget_raw, "expected bytes, a number >= 1") from None
     try:
-        return SpanStore(path, undelivered_budget=budget)
+        return SpanStore(path, undelivered_budget=budget, read_only=read_only)
     except (OSError, sqlite3.Error, RuntimeError) as exc:  # RuntimeError: a newer schema
         raise ConfigError(label, str(path), f"cannot open the span store: {exc}") from None
 

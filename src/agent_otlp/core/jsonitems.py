@@ -12,7 +12,7 @@ import json
 import re
 from typing import Any, Final
 
-__all__ = ["data_array_start", "loads_item", "split_array"]
+__all__ = ["data_array_start", "loads_item", "split_array", "value_end"]
 
 # strings (escapes included) or one structural character
 _TOKEN: Final = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{},:]')
@@ -70,4 +70,19 @@ def data_array_start(text: str) -> int | None:
         elif part == ":" and depth == 1 and previous == '"data"':
             expect_value = True
         previous = part
+    return None
+
+
+def value_end(text: str, start: int) -> int | None:
+    """Offset just past the array or object opening at ``start``, found with a flat scan (no
+    recursion, so any depth); ``None`` when the document ends first."""
+    depth = 0
+    for match in _TOKEN.finditer(text, start):
+        part = match.group()
+        if part in "[{":
+            depth += 1
+        elif part in "]}":
+            depth -= 1
+            if depth <= 0:
+                return match.end()
     return None

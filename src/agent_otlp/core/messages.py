@@ -3,6 +3,7 @@
 :func:`encode_request` builds the messages (OTLP/JSON, the console adapter, tests and tools;
 destinations send :class:`agent_otlp.core.encode.WireEncoder` bytes instead). OTLP/JSON
 follows the specification: hex ids, integer enums, decimal-string 64-bit integers.
+:func:`decode_export_response` reads a receiver's answer (protobuf or OTLP/JSON).
 """
 
 from __future__ import annotations
@@ -12,7 +13,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Final
 
 from google.protobuf import json_format
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTraceServiceRequest,
+    ExportTraceServiceResponse,
+)
 from opentelemetry.proto.common.v1.common_pb2 import (
     AnyValue,
     ArrayValue,
@@ -26,7 +30,7 @@ from agent_otlp._version import __version__
 from agent_otlp.core.encode import SCOPE_NAME
 from agent_otlp.core.records import AttrValue, SpanRecord
 
-__all__ = ["encode_request", "request_to_json", "to_any_value"]
+__all__ = ["decode_export_response", "encode_request", "request_to_json", "to_any_value"]
 
 _SCOPE: Final = InstrumentationScope(name=SCOPE_NAME, version=__version__)
 
@@ -114,3 +118,22 @@ def request_to_json(requests: Sequence[ExportTraceServiceRequest], *, indent: in
         as_dict = json_format.MessageToDict(request, use_integers_for_enums=True)
         merged.extend(as_dict.get("resourceSpans", []))
     return json.dumps(_hex_ids({"resourceSpans": merged}), indent=indent, ensure_ascii=False)
+
+
+def decode_export_response(body: bytes, json_body: bool) -> tuple[int, str]:
+    """``(rejected_spans, error_message)`` of an ``ExportTraceServiceResponse`` in ``body``,
+    protobuf or (``json_body``) OTLP/JSON.
+
+    Raises :class:`ValueError` when ``body`` is not such a message: a JSON field the message
+    does not have counts as not OTLP (an answer from some other service), while unknown
+    protobuf fields are accepted, as the protobuf rules for newer message versions ask.
+    """
+    try:
+        if json_body:
+            response = json_format.Parse(body, ExportTraceServiceResponse())
+        else:
+            response = ExportTraceServiceResponse.FromString(body)
+    except Exception as exc:  # DecodeError, ParseError, UnicodeDecodeError...
+        raise ValueError(f"not an ExportTraceServiceResponse: {type(exc).__name__}") from None
+    partial = response.partial_success
+    return int(partial.rejected_spans), str(partial.error_message)

@@ -7,10 +7,16 @@ by the official exporter, with its own retry policy. It costs more per span (see
 ``docs/performance.md``) and exists for deployments that standardise on the official
 exporter's behaviour, and as a reference: the test suite checks that both transports put the
 same spans on the wire.
+
+Over HTTP the official exporter's answer is read again by agent-otlp's rules (a 2xx that is
+not an OTLP answer is a failure; a partial success counts its rejected spans), through a
+response hook on the ``requests`` session it is given. Over gRPC the official exporter keeps
+the answer to itself, so a partial success there is not seen.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -23,7 +29,7 @@ from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode, Trace
 
 from agent_otlp.core.secrets import Secret, redact_text
 from agent_otlp.core.settings import Settings
-from agent_otlp.core.transport import SendResult, Transport
+from agent_otlp.core.transport import SendResult, Transport, http_answer
 
 __all__ = ["OtelSdkTransport", "readable_spans"]
 
@@ -87,7 +93,27 @@ def _headers(settings: Settings) -> dict[str, str]:
     }
 
 
-def _exporter(settings: Settings) -> SpanExporter:
+class _LastAnswer:
+    """The last HTTP answer the official exporter's ``requests`` session received."""
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+
+    def record(self, response: Any, *args: Any, **kwargs: Any) -> Any:
+        """A ``requests`` response hook (called in the exporting thread)."""
+        self._local.answer = http_answer(
+            int(response.status_code), bytes(response.content or b""),
+            response.headers.get("Retry-After"), response.headers.get("Content-Type"),
+        )
+        return response
+
+    def take(self) -> SendResult | None:
+        answer: SendResult | None = getattr(self._local, "answer", None)
+        self._local.answer = None
+        return answer
+
+
+def _exporter(settings: Settings, answers: _LastAnswer) -> SpanExporter:
     gzip = settings.compression == "gzip"
     if settings.protocol == "grpc":
         import grpc
@@ -117,9 +143,12 @@ def _exporter(settings: Settings) -> SpanExporter:
             timeout=settings.timeout,
             compression=grpc.Compression.Gzip if gzip else grpc.Compression.NoCompression,
         )
+    import requests
     from opentelemetry.exporter.otlp.proto.http import Compression
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as Http
 
+    session = requests.Session()
+    session.hooks["response"].append(answers.record)
     tls = settings.tls
     return Http(
         endpoint=settings.endpoint,
@@ -129,6 +158,7 @@ def _exporter(settings: Settings) -> SpanExporter:
         headers=_headers(settings),
         timeout=settings.timeout,
         compression=Compression.Gzip if gzip else Compression.NoCompression,
+        session=session,
     )
 
 
@@ -136,16 +166,19 @@ class OtelSdkTransport(Transport):
     """Sends through ``opentelemetry-exporter-otlp``'s ``OTLPSpanExporter``."""
 
     def __init__(self, settings: Settings) -> None:
-        self._exporter = _exporter(settings)
+        self._answers = _LastAnswer()
+        self._exporter = _exporter(settings, self._answers)
 
     def send(self, body: bytes, timeout: float) -> SendResult:
         try:
             spans = readable_spans(ExportTraceServiceRequest.FromString(body))
+            self._answers.take()
             result = self._exporter.export(spans)
         except Exception as exc:  # the official exporter must not break the destination
             return SendResult(False, True, None, "otel-sdk-error", redact_text(repr(exc)))
+        answer = self._answers.take()  # None over gRPC: the exporter's word is all there is
         if result is SpanExportResult.SUCCESS:
-            return SendResult(True, status="ok")
+            return answer if answer is not None else SendResult(True, status="ok")
         # The official exporter has already retried what it considers retryable.
         return SendResult(False, True, None, "otel-sdk-failure", "OTLPSpanExporter.export failed")
 

@@ -60,6 +60,18 @@ class AdapterInfo:
     builtin: bool = False
 
 
+def _is_builtin(entry: EntryPoint) -> bool:
+    """An entry point of agent-otlp itself (without a distribution: one naming a built-in
+    adapter module, as tests give them)."""
+    if entry.dist is not None:
+        return _normalized(entry.dist.name) == "agent-otlp"
+    return entry.value.startswith("agent_otlp.adapters.")
+
+
+def _normalized(name: str) -> str:
+    return name.lower().replace("_", "-").replace(".", "-")
+
+
 def _truthy(value: str | None) -> bool:
     return (value or "").strip().lower() in ("1", "true", "yes", "on")
 
@@ -78,6 +90,8 @@ class AdapterManager:
         self.pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
         self.pm.add_hookspecs(hookspecs)
         self.adapters: dict[str, AdapterInfo] = {}
+        #: Adapter names ``AGENT_OTLP_DISABLE_PLUGINS`` blocks.
+        self.blocked: set[str] = set()
         self._adapter_plugins: dict[str, object] = {}
         from agent_otlp.core import builtin
 
@@ -94,13 +108,17 @@ class AdapterManager:
 
     def _load(self, found: list[EntryPoint]) -> None:
         strict = _truthy(self.env.get(ev.AGENT_OTLP_STRICT_PLUGINS))
-        blocked = {
+        self.blocked = {
             n.strip() for n in (self.env.get(ev.AGENT_OTLP_DISABLE_PLUGINS) or "").split(",") if n.strip()
         }
-        for name in blocked:
+        for name in self.blocked:
             self.pm.set_blocked(name)
-        for entry in found:
-            if entry.name in blocked or entry.name in self.adapters:
+        # the built-ins first: a third-party entry point cannot take their names or modules
+        for entry in sorted(found, key=lambda e: not _is_builtin(e)):
+            if entry.name in self.blocked:
+                continue
+            if entry.name in self.adapters:
+                self._ignore_duplicate(entry, f"the name is taken by adapter {entry.name!r}")
                 continue
             dist = entry.dist
             info = AdapterInfo(
@@ -108,14 +126,19 @@ class AdapterManager:
                 module=entry.value,
                 distribution=dist.name if dist else "",
                 version=dist.version if dist else "",
-                builtin=entry.value.startswith("agent_otlp.adapters."),
+                builtin=_is_builtin(entry),
             )
-            self.adapters[entry.name] = info
             try:
                 plugin = entry.load()
+                taken = self.pm.get_name(plugin)
+                if taken is not None:  # the same module under another name: registered once
+                    self._ignore_duplicate(entry, f"it names the module of adapter {taken!r}")
+                    continue
+                self.adapters[entry.name] = info
                 self.pm.register(plugin, name=entry.name)
                 self.pm.check_pending()
             except Exception as exc:
+                self.adapters[entry.name] = info
                 info.error = f"{type(exc).__name__}: {exc}"
                 if self.pm.get_plugin(entry.name) is not None:  # registered, then refused
                     self.pm.unregister(name=entry.name)
@@ -133,6 +156,11 @@ class AdapterManager:
                 continue
             self._adapter_plugins[entry.name] = plugin
             info.hooks = self._hooks_of(plugin)
+
+    def _ignore_duplicate(self, entry: EntryPoint, why: str) -> None:
+        dist = entry.dist.name if entry.dist else "?"
+        logger.warning("agent-otlp: ignored adapter entry point %r = %s of distribution %s: %s",
+                       entry.name, entry.value, dist, why)
 
     def _hooks_of(self, plugin: object) -> list[str]:
         return sorted(
@@ -160,6 +188,13 @@ class AdapterManager:
     def hooks_for(self, adapter: str) -> DestinationHooks:
         """Typed hook callers that reach ``adapter`` and no other adapter."""
         info = self.adapters.get(adapter)
+        if info is None and adapter in self.blocked:
+            raise ConfigError(
+                "adapter", adapter,
+                f"it is disabled by {ev.AGENT_OTLP_DISABLE_PLUGINS}="
+                f"{self.env.get(ev.AGENT_OTLP_DISABLE_PLUGINS)!r}; remove it from that variable "
+                "to use it",
+            )
         if info is None or info.error is not None:
             installed = ", ".join(self.available()) or "none"
             why = f"it failed to load: {info.error}" if info and info.error else "it is not installed"

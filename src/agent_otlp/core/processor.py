@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -36,9 +37,17 @@ def _processor_class() -> Callable[[AgentExporter], TracingProcessor]:
 
         def __init__(self, exporter: AgentExporter) -> None:
             self.exporter = exporter
+            self._shut = False
             self._span_end = exporter.on_sdk_span_end
             self._trace_start = exporter.on_sdk_trace_start
             self._trace_end = exporter.on_sdk_trace_end
+
+        @property
+        def closed(self) -> bool:
+            """True once this processor or its exporter was shut down: instrumenting again
+            then installs a new processor."""
+            # both exporter classes (in-process and offload) keep this flag
+            return self._shut or bool(getattr(self.exporter, "_closed", False))
 
         def on_trace_start(self, trace: Any) -> None:
             self._trace_start(trace)
@@ -56,6 +65,7 @@ def _processor_class() -> Callable[[AgentExporter], TracingProcessor]:
             self.exporter.force_flush()
 
         def shutdown(self) -> None:
+            self._shut = True
             self.exporter.shutdown()
 
     return OTLPTracingProcessor
@@ -64,6 +74,59 @@ def _processor_class() -> Callable[[AgentExporter], TracingProcessor]:
 def make_processor(exporter: AgentExporter) -> TracingProcessor:
     """A ``TracingProcessor`` feeding ``exporter``, not installed anywhere."""
     return _processor_class()(exporter)
+
+
+#: The processor :func:`instrument_openai_agents` installed (at most one), under its lock.
+_installed: list[TracingProcessor] = []
+_install_lock = threading.Lock()
+
+
+def _registered() -> list[Any] | None:
+    """The SDK's installed processors, or ``None`` when this SDK version hides them."""
+    from agents.tracing import get_trace_provider
+
+    multi = getattr(get_trace_provider(), "_multi_processor", None)
+    processors = getattr(multi, "_processors", None)
+    return list(processors) if isinstance(processors, list | tuple) else None
+
+
+def _active() -> TracingProcessor | None:
+    """The processor installed earlier, if it is still installed and not shut down.
+
+    One that was shut down is taken out of the SDK's processors.
+    """
+    if not _installed:
+        return None
+    processor = _installed[0]
+    processors = _registered()
+    if getattr(processor, "closed", False):
+        _installed.clear()
+        if processors is not None and processor in processors:
+            from agents.tracing import set_trace_processors
+
+            set_trace_processors([p for p in processors if p is not processor])
+        return None
+    if processors is not None and processor not in processors:  # removed by set_trace_processors
+        _installed.clear()
+        return None
+    return processor
+
+
+def _reuse(processor: TracingProcessor, replace_openai_exporter: bool, given: list[str]) -> TracingProcessor:
+    """A repeated call: keep ``processor``; say which arguments are ignored (names only:
+    values may hold secrets)."""
+    ignored = f"; ignored arguments: {', '.join(given)}" if given else ""
+    logger.warning(
+        "agent-otlp: instrument_openai_agents() called again: the processor installed before "
+        "keeps exporting (each span once)%s. To change settings, call shutdown() on the "
+        "returned processor, then instrument_openai_agents() again.",
+        ignored,
+    )
+    if replace_openai_exporter:
+        from agents.tracing import set_trace_processors
+
+        set_trace_processors([processor])
+    return processor
 
 
 def instrument_openai_agents(
@@ -76,6 +139,12 @@ def instrument_openai_agents(
     """Export every trace of the OpenAI Agents SDK through agent-otlp. One line::
 
         agent_otlp.instrument_openai_agents()
+
+    Idempotent: while the processor of an earlier call is installed (and not shut down),
+    a later call returns that processor and logs a warning naming the arguments it ignored
+    (``exporter``, ``offload`` and settings); only ``replace_openai_exporter=True`` still
+    applies (the other processors are removed). To install a processor with other
+    settings, call ``shutdown()`` on the returned one first: the next call replaces it.
 
     :param exporter: an exporter to use; by default one is built from ``config``, the
         environment and the config file (see :func:`agent_otlp.create_exporter`).
@@ -95,14 +164,22 @@ def instrument_openai_agents(
 
     if exporter is not None and offload is not None:
         raise ConfigError("offload", offload, "give offload to create_exporter, not with an exporter")
-    if exporter is None:
-        if offload is None:
-            env = config.get("env")
-            offload = offload_requested(os.environ if env is None else env)
-        exporter = create_exporter(offload=offload, **config)
-    processor = make_processor(exporter)
-    if replace_openai_exporter:
-        set_trace_processors([processor])
-    else:
-        add_trace_processor(processor)
+    with _install_lock:
+        current = _active()
+        if current is not None:
+            other_exporter = exporter is not None and exporter is not getattr(current, "exporter", None)
+            given = (["exporter"] if other_exporter else []) + (
+                ["offload"] if offload is not None else []) + sorted(config)
+            return _reuse(current, replace_openai_exporter, given)
+        if exporter is None:
+            if offload is None:
+                env = config.get("env")
+                offload = offload_requested(os.environ if env is None else env)
+            exporter = create_exporter(offload=offload, **config)
+        processor = make_processor(exporter)
+        if replace_openai_exporter:
+            set_trace_processors([processor])
+        else:
+            add_trace_processor(processor)
+        _installed[:] = [processor]
     return processor

@@ -17,6 +17,7 @@ from typing import Any, Final, TypeAlias
 from agent_otlp.core.errors import InputError
 
 __all__ = [
+    "REPAIR_KEYS",
     "AgentSpan",
     "AgentTrace",
     "AttrValue",
@@ -59,8 +60,34 @@ _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _MAX_NS: Final = 2**64 - 1
 
 
+#: Epoch numbers below each bound are read in that unit (see docs/conversion.md): seconds up
+#: to 1e11 (year 5138), then milliseconds, microseconds, and nanoseconds from 1e17 (1973).
+_SECONDS_BELOW: Final = 100_000_000_000
+_MILLIS_BELOW: Final = 100_000_000_000_000
+_MICROS_BELOW: Final = 100_000_000_000_000_000
+
+
+def _epoch_ns(value: int | float) -> int:
+    """Unix nanoseconds from epoch seconds, milliseconds, microseconds or nanoseconds, the
+    unit told by the magnitude (a time after 1973 and before 5138 in any of them)."""
+    if value < _SECONDS_BELOW:
+        scale = 1_000_000_000
+    elif value < _MILLIS_BELOW:
+        scale = 1_000_000
+    elif value < _MICROS_BELOW:
+        scale = 1000
+    else:
+        return int(value)
+    if isinstance(value, int):
+        return value * scale
+    return round(value * scale)
+
+
 def parse_timestamp(value: object, field_name: str, item_id: str | None = None) -> int | None:
-    """ISO 8601 text (naive times are UTC) or epoch seconds to Unix nanoseconds.
+    """ISO 8601 text (naive times are UTC) or an epoch number to Unix nanoseconds.
+
+    Numbers are seconds, milliseconds, microseconds or nanoseconds by magnitude
+    (:func:`_epoch_ns`).
 
     ``None`` stays ``None``. Anything else raises :class:`InputError` naming ``field_name``.
     """
@@ -82,7 +109,7 @@ def parse_timestamp(value: object, field_name: str, item_id: str | None = None) 
     elif isinstance(value, int | float):
         if not math.isfinite(value) or value < 0:
             raise InputError(field_name, value, "timestamp must be finite and >= 0", item_id=item_id)
-        ns = int(value * 1_000_000_000) if value < 1e11 else int(value)
+        ns = _epoch_ns(value)
     else:
         raise InputError(field_name, value, "expected an ISO 8601 timestamp", item_id=item_id)
     if ns < 0 or ns > _MAX_NS:
@@ -114,6 +141,9 @@ class AgentSpan:
     data: dict[str, Any]
     error: dict[str, Any] | None = None
     metadata: dict[str, Any] | None = None
+    #: ``agent_otlp.*`` attributes saying how a broken id or parent link was repaired
+    #: (:mod:`agent_otlp.core.repair`); kept in the store as the item's ``agent_otlp``.
+    repairs: dict[str, str] | None = None
 
     @property
     def type(self) -> str:
@@ -204,6 +234,20 @@ def _optional_dict(item: Mapping[str, Any], key: str, item_id: str | None) -> di
     return dict(value)
 
 
+#: The repair notes an item may carry (see :attr:`AgentSpan.repairs`).
+REPAIR_KEYS: Final = frozenset(
+    {"agent_otlp.repair", "agent_otlp.original_parent_id", "agent_otlp.original_span_id"}
+)
+
+
+def _repairs(value: object) -> dict[str, str] | None:
+    """The known repair notes of an item's ``agent_otlp`` member; anything else is ignored."""
+    if not isinstance(value, Mapping):
+        return None
+    notes = {k: v for k, v in value.items() if k in REPAIR_KEYS and isinstance(v, str)}
+    return notes or None
+
+
 def parse_item(item: object) -> AgentTrace | AgentSpan:
     """Validate one item of the SDK's export format.
 
@@ -241,6 +285,7 @@ def parse_item(item: object) -> AgentTrace | AgentSpan:
         error = item.get("error")
         if error is not None and not isinstance(error, Mapping):
             raise InputError("error", error, "expected an object with 'message' or null", item_id=item_id)
+        notes = item.get("agent_otlp")  # absent but in the store's repaired items
         started = parse_timestamp(item.get("started_at"), "started_at", item_id)
         ended = parse_timestamp(item.get("ended_at"), "ended_at", item_id)
         return AgentSpan(
@@ -252,5 +297,6 @@ def parse_item(item: object) -> AgentTrace | AgentSpan:
             data=dict(data),
             error=dict(error) if error is not None else None,
             metadata=_optional_dict(item, "metadata", item_id),
+            repairs=None if notes is None else _repairs(notes),
         )
     raise InputError("object", kind, "expected 'trace' or 'trace.span'", item_id=item_id)

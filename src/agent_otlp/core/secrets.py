@@ -71,8 +71,18 @@ def register_secret(value: str) -> None:
     scheme, _, credential = value.strip().partition(" ")
     if scheme and credential.strip():
         parts.append(credential.strip())
+    parts.extend([form for part in list(parts) for form in _escaped(part)])
     with _known_lock:
         _known_secrets.update(p for p in parts if len(p) >= 4)
+
+
+def _escaped(value: str) -> set[str]:
+    """``value`` as the repr of a ``str`` or of UTF-8 ``bytes`` shows it, when that differs
+    (control characters escaped as ``\\r\\n``): an exception that quotes a value this way
+    must not carry it past :func:`redact_text`."""
+    forms = {repr(value)[1:-1], repr(value.encode("utf-8", "surrogateescape"))[2:-1]}
+    forms.discard(value)
+    return forms
 
 
 def is_secret_header(name: str) -> bool:

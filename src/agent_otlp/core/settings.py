@@ -22,6 +22,7 @@ from urllib.parse import unquote, urlsplit
 from agent_otlp.core import envvars as ev
 from agent_otlp.core.errors import ConfigError
 from agent_otlp.core.flatten import flatten_into
+from agent_otlp.core.headers import check_headers
 from agent_otlp.core.records import AttrValue
 from agent_otlp.core.secrets import Secret, is_secret_header, mask_headers, register_secret
 from agent_otlp.core.transport import TLSOptions
@@ -137,30 +138,34 @@ def _bool(raw: Any, label: str) -> bool:
     raise ConfigError(label, raw, "expected true or false")
 
 
-def _number(kind: type, minimum: float) -> Callable[[Any, str], Any]:
-    """Parser of a finite ``int``/``float`` setting that must be >= ``minimum``."""
-    allowed = f"expected {'an integer' if kind is int else 'a number'} >= {minimum:g}"
+class _Number:
+    """Parser of a finite ``int``/``float`` setting that must be >= ``minimum`` (or, with
+    ``above``, > ``minimum``); :attr:`bound` says which, for messages."""
 
-    def parse(raw: Any, label: str) -> Any:
+    def __init__(self, kind: type, minimum: float, *, above: bool = False) -> None:
+        self.kind, self.minimum, self.above = kind, minimum, above
+        self.bound = f"{'>' if above else '>='} {minimum:g}"
+        self.allowed = f"expected {'an integer' if kind is int else 'a number'} {self.bound}"
+
+    def __call__(self, raw: Any, label: str) -> Any:
         if isinstance(raw, bool):
-            raise ConfigError(label, raw, allowed)
+            raise ConfigError(label, raw, self.allowed)
         try:
             number = float(str(raw).strip()) if isinstance(raw, str) else float(raw)
         except (TypeError, ValueError):
-            raise ConfigError(label, raw, allowed) from None
-        if not math.isfinite(number) or number < minimum:
-            raise ConfigError(label, raw, allowed)
-        if kind is int:
+            raise ConfigError(label, raw, self.allowed) from None
+        low = number <= self.minimum if self.above else number < self.minimum
+        if not math.isfinite(number) or low:
+            raise ConfigError(label, raw, self.allowed)
+        if self.kind is int:
             if number != int(number):
-                raise ConfigError(label, raw, allowed)
+                raise ConfigError(label, raw, self.allowed)
             return int(number)
         return number
 
-    return parse
-
 
 def _rate(raw: Any, label: str) -> float:
-    value = _number(float, 0.0)(raw, label)
+    value = _Number(float, 0.0)(raw, label)
     if value > 1.0:
         raise ConfigError(label, raw, "expected a fraction between 0 and 1")
     return float(value)
@@ -213,6 +218,7 @@ def parse_key_values(
 
 def _headers(raw: Any, label: str) -> dict[str, str | Secret]:
     pairs = parse_key_values(raw, label, secret_values=True)
+    check_headers(pairs, label)
     return {
         k: (Secret(v) if isinstance(v, str) and is_secret_header(k) else v)
         for k, v in pairs.items()
@@ -261,7 +267,8 @@ _SPECS: Final = (
           ((ev.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL, 1), (ev.OTEL_EXPORTER_OTLP_PROTOCOL, 1))),
     _Spec("headers", _headers, {},
           ((ev.OTEL_EXPORTER_OTLP_TRACES_HEADERS, 1), (ev.OTEL_EXPORTER_OTLP_HEADERS, 1))),
-    _Spec("timeout", _number(float, 0.001), 10.0,
+    # OTel's timeouts are milliseconds and positive: 0 is refused, not "no limit"
+    _Spec("timeout", _Number(float, 0.0, above=True), 10.0,
           ((ev.OTEL_EXPORTER_OTLP_TRACES_TIMEOUT, 0.001), (ev.OTEL_EXPORTER_OTLP_TIMEOUT, 0.001))),
     _Spec("compression", _choice(COMPRESSIONS), "none",
           ((ev.OTEL_EXPORTER_OTLP_TRACES_COMPRESSION, 1), (ev.OTEL_EXPORTER_OTLP_COMPRESSION, 1))),
@@ -271,21 +278,21 @@ _SPECS: Final = (
     _Spec("client_key", _path, None, ((ev.OTEL_EXPORTER_OTLP_CLIENT_KEY, 1),)),
     _Spec("insecure", _bool, None, ((ev.OTEL_EXPORTER_OTLP_INSECURE, 1),)),
     _Spec("tls_verify", _bool, True),
-    _Spec("batch_size", _number(int, 1), 512, ((ev.OTEL_BSP_MAX_EXPORT_BATCH_SIZE, 1),)),
-    _Spec("schedule_delay", _number(float, 0.0), 1.0, ((ev.OTEL_BSP_SCHEDULE_DELAY, 0.001),)),
-    _Spec("max_queue_size", _number(int, 1), 100_000, ((ev.OTEL_BSP_MAX_QUEUE_SIZE, 1),)),
-    _Spec("retry_deadline", _number(float, 0.0), 60.0, ((ev.OTEL_BSP_EXPORT_TIMEOUT, 0.001),)),
-    _Spec("max_in_flight", _number(int, 1), 8),
+    _Spec("batch_size", _Number(int, 1), 512, ((ev.OTEL_BSP_MAX_EXPORT_BATCH_SIZE, 1),)),
+    _Spec("schedule_delay", _Number(float, 0.0), 1.0, ((ev.OTEL_BSP_SCHEDULE_DELAY, 0.001),)),
+    _Spec("max_queue_size", _Number(int, 1), 100_000, ((ev.OTEL_BSP_MAX_QUEUE_SIZE, 1),)),
+    _Spec("retry_deadline", _Number(float, 0.0), 60.0, ((ev.OTEL_BSP_EXPORT_TIMEOUT, 0.001),)),
+    _Spec("max_in_flight", _Number(int, 1), 8),
     _Spec("capture_content", _bool, False,
           ((ev.OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT, 1),)),
     _Spec("legacy_attributes", _bool, False),
     _Spec("sample_rate", _rate, 1.0),
     _Spec("sample_keep_errors", _bool, True),
-    _Spec("attribute_value_limit", _number(int, 1), None,
+    _Spec("attribute_value_limit", _Number(int, 1), None,
           ((ev.OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT, 1),)),
-    _Spec("attribute_count_limit", _number(int, 1), None,
+    _Spec("attribute_count_limit", _Number(int, 1), None,
           ((ev.OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT, 1),)),
-    _Spec("content_limit", _number(int, 16), DEFAULT_CONTENT_LIMIT),
+    _Spec("content_limit", _Number(int, 16), DEFAULT_CONTENT_LIMIT),
     _Spec("service_name", _text, None, ((ev.OTEL_SERVICE_NAME, 1),)),
     _Spec("disabled", _bool, False, ((ev.OTEL_SDK_DISABLED, 1),)),
     _Spec("transport", _choice(TRANSPORTS), "native"),
@@ -300,10 +307,11 @@ def _env_name(name: str) -> str:
 def _scaled(spec: _Spec, raw: str, factor: float, label: str) -> Any:
     if factor == 1:
         return spec.parse(raw, label)
+    bound = spec.parse.bound if isinstance(spec.parse, _Number) else ">= 0"
     try:
         return spec.parse(float(raw) * factor, label)
     except ValueError:  # ConfigError included: show the value as the user wrote it
-        raise ConfigError(label, raw, "expected a number of milliseconds, >= 0") from None
+        raise ConfigError(label, raw, f"expected a number of milliseconds, {bound}") from None
 
 
 class _Layers:
@@ -430,6 +438,7 @@ def resolve_settings(
         values[spec.key] = value
     protocol = values["protocol"] or "http/protobuf"
     headers = dict(defaults.get("headers") or {})
+    check_headers(headers, f"adapter {adapter} defaults")
     headers.update(values["headers"])
     endpoint = _endpoint(layers, protocol, defaults)
     tls = TLSOptions(
@@ -503,8 +512,8 @@ def destination_names(
         raw, label = env[ev.AGENT_OTLP_ADAPTERS], ev.AGENT_OTLP_ADAPTERS
     if raw is None and file_config.get("adapters") is not None:
         raw, label = file_config["adapters"], "adapters (config file)"
-    if raw is None:
-        endpoint_set = any(
+    if raw is None:  # an endpoint given without an adapter means plain OTLP to it
+        endpoint_set = arguments.get("endpoint") or any(
             env.get(k) for k in (ev.OTEL_EXPORTER_OTLP_ENDPOINT, ev.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT)
         )
         return ["otlp" if endpoint_set else "console"]

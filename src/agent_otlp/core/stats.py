@@ -19,7 +19,8 @@ class DestinationStats:
     received: int = 0
     exported: int = 0
     #: spans dropped, by reason: ``queue_full``, ``failed``, ``rejected``, ``sampled_out``,
-    #: ``adapter`` (removed by an adapter's batch hook).
+    #: ``adapter`` (removed by an adapter's batch hook), ``store_full`` (the span store could
+    #: not write them: disk full, I/O error).
     dropped: dict[str, int] = field(default_factory=dict)
     retries: int = 0
     failed_batches: int = 0
@@ -49,6 +50,10 @@ class ExporterStats:
     invalid_items: int = 0
     dropped_intake_full: int = 0
     last_input_error: str = ""
+    #: span store writes (group commits) that failed, and why the last one did; empty
+    #: once a write commits again
+    store_write_errors: int = 0
+    store_problem: str = ""
     destinations: dict[str, DestinationStats] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
@@ -59,5 +64,7 @@ class ExporterStats:
             "invalid_items": self.invalid_items,
             "dropped_intake_full": self.dropped_intake_full,
             "last_input_error": self.last_input_error,
+            "store_write_errors": self.store_write_errors,
+            "store_problem": self.store_problem,
             "destinations": {n: d.snapshot() for n, d in self.destinations.items()},
         }

@@ -19,6 +19,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any, ClassVar, Final
 from urllib.parse import urlsplit
 
+from agent_otlp.core.headers import check_headers
 from agent_otlp.core.secrets import Secret, redact_text
 
 __all__ = [
@@ -28,6 +29,7 @@ __all__ = [
     "SendResult",
     "TLSOptions",
     "Transport",
+    "http_answer",
     "parse_retry_after",
 ]
 
@@ -37,6 +39,11 @@ GZIP_LEVEL: Final = 1
 logger = logging.getLogger("agent_otlp.transport")
 
 RETRYABLE_HTTP: Final = frozenset({408, 429, 502, 503, 504})
+#: Media types of an OTLP/HTTP answer: the request's (protobuf) or OTLP/JSON.
+OTLP_MEDIA_TYPES: Final = ("application/x-protobuf", "application/json")
+#: :attr:`SendResult.status` of a 2xx answer that is not an OTLP answer (never retried).
+NOT_OTLP: Final = "not-otlp"
+_OTLP_PORT_HINT: Final = "is it an OTLP/HTTP receiver? OTLP/HTTP is usually port 4318, path /v1/traces"
 GRPC_EXPORT_METHOD: Final = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 
 
@@ -108,21 +115,6 @@ def _gzip(body: bytes) -> bytes:
     return compressor.compress(body) + compressor.flush()
 
 
-def _partial_rejections(body: bytes) -> tuple[int, str]:
-    if not body:  # the usual answer: an empty message (no partial success to read)
-        return 0, ""
-    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
-        ExportTraceServiceResponse,
-    )
-
-    try:
-        response = ExportTraceServiceResponse.FromString(body)
-    except Exception:
-        return 0, ""
-    partial = response.partial_success
-    return int(partial.rejected_spans), partial.error_message
-
-
 class HttpTransport(Transport):
     """OTLP/HTTP with protobuf bodies: plain ``http://`` over kept-alive :mod:`http.client`
     connections, ``https://`` (and anything behind a proxy or netrc credentials) through a
@@ -142,6 +134,7 @@ class HttpTransport(Transport):
         compression: str = "gzip",
         tls: TLSOptions | None = None,
     ) -> None:
+        check_headers(headers, "HttpTransport headers")
         self.url = url
         self._compression = compression
         self._headers = {"Content-Type": "application/x-protobuf"}
@@ -219,8 +212,10 @@ class HttpTransport(Transport):
             return SendResult(False, True, None, "timeout", redact_text(str(exc)))
         except requests.exceptions.RequestException as exc:
             return SendResult(False, True, None, "connection-error", redact_text(str(exc)))
-        return _http_result(response.status_code, response.content,
-                            response.headers.get("Retry-After"))
+        except Exception as exc:  # a request the library refused to build: never raised
+            return _request_error(exc)
+        return http_answer(response.status_code, response.content,
+                           response.headers.get("Retry-After"), response.headers.get("Content-Type"))
 
     def close(self) -> None:
         if not self._plain:
@@ -252,13 +247,54 @@ def _plain_environment(url: str) -> bool:
     return True
 
 
-def _http_result(status: int, content: bytes, retry_after: str | None) -> SendResult:
+def _request_error(exc: Exception) -> SendResult:
+    """A request that could not even be built (a value the HTTP library refuses): a failure,
+    not retried, whose text names the error with every known secret masked."""
+    return SendResult(False, False, None, "request-error",
+                      redact_text(f"{type(exc).__name__}: {exc}"))
+
+
+def http_answer(
+    status: int, content: bytes, retry_after: str | None, content_type: str | None
+) -> SendResult:
+    """What an OTLP/HTTP answer means: its status, body and ``Retry-After`` and
+    ``Content-Type`` headers (for any HTTP client, the ``otel-sdk`` transport's too)."""
     if 200 <= status < 300:
-        rejected, message = _partial_rejections(content)
-        return SendResult(True, status=str(status), rejected_spans=rejected, message=message)
+        return _success_answer(status, content, content_type or "")
     detail = redact_text(content[:300].decode("utf-8", "replace")) if content else ""
     return SendResult(False, status in RETRYABLE_HTTP, parse_retry_after(retry_after), str(status),
                       detail)
+
+
+def _success_answer(status: int, content: bytes, content_type: str) -> SendResult:
+    """A 2xx answer is a success when it is an OTLP answer: an ``ExportTraceServiceResponse``
+    as protobuf or OTLP/JSON (its partial success read), or no body at all without a foreign
+    Content-Type (Grafana Cloud answers 204 with neither). Anything else, such as the HTML
+    of a UI port that answers every path with 200, is a failure that says so."""
+    media = content_type.split(";", 1)[0].strip().lower()
+    if not content and media in ("", *OTLP_MEDIA_TYPES):  # the usual answer: nothing to decode
+        return SendResult(True, status=str(status))
+    if media not in OTLP_MEDIA_TYPES:
+        return _not_otlp(status, f"Content-Type {media or '(none)'}", _foreign_hint(media))
+    from agent_otlp.core.messages import decode_export_response  # protobuf: only when needed
+
+    try:
+        rejected, message = decode_export_response(content, media == "application/json")
+    except ValueError as exc:
+        return _not_otlp(status, f"{media}, {exc}", _OTLP_PORT_HINT)
+    return SendResult(True, status=str(status), rejected_spans=rejected,
+                      message=redact_text(message))
+
+
+def _foreign_hint(media: str) -> str:
+    if media in ("text/html", "application/xhtml+xml"):
+        return "that port answers HTML: is it the query/UI port? OTLP/HTTP is usually 4318"
+    return _OTLP_PORT_HINT
+
+
+def _not_otlp(status: int, what: str, hint: str) -> SendResult:
+    return SendResult(False, False, None, NOT_OTLP,
+                      f"the {status} answer is not OTLP ({what}): {hint}")
 
 
 class _PlainHttp:
@@ -284,7 +320,7 @@ class _PlainHttp:
         for attempt in (0, 1):
             reused = self._conn is not None and self._used
             try:
-                status, content, retry_after = self._exchange(data, timeout)
+                status, content, retry_after, content_type = self._exchange(data, timeout)
             except TimeoutError as exc:
                 self.close()
                 return SendResult(False, True, None, "timeout", redact_text(f"read timed out: {exc}"))
@@ -296,10 +332,15 @@ class _PlainHttp:
                     continue
                 text = redact_text(f"{type(exc).__name__}: {exc}")
                 return SendResult(False, True, None, "connection-error", text)
-            return _http_result(status, content, retry_after)
+            except Exception as exc:  # a request http.client refused to build: never raised
+                self.close()
+                return _request_error(exc)
+            return http_answer(status, content, retry_after, content_type)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _exchange(self, data: bytes, timeout: float) -> tuple[int, bytes, str | None]:
+    def _exchange(
+        self, data: bytes, timeout: float
+    ) -> tuple[int, bytes, str | None, str | None]:
         conn = self._conn
         if conn is None:
             conn = self._conn = http.client.HTTPConnection(self._host, self._port, timeout=timeout)
@@ -313,7 +354,8 @@ class _PlainHttp:
         content = response.read()
         if response.will_close:
             self.close()
-        return response.status, content, response.getheader("Retry-After")
+        return (response.status, content, response.getheader("Retry-After"),
+                response.getheader("Content-Type"))
 
     def close(self) -> None:
         conn, self._conn = self._conn, None
@@ -373,6 +415,7 @@ class GrpcTransport(Transport):
             scheme, target = endpoint.split("://", 1)
             scheme_secure = scheme == "https"
         target = target.rstrip("/")
+        check_headers(headers, "GrpcTransport headers")
         tls = tls or TLSOptions()
         secure = not insecure if insecure is not None else bool(scheme_secure or tls.ca_file)
         if secure and not tls.verify:
@@ -422,7 +465,7 @@ class GrpcTransport(Transport):
         partial = response.partial_success
         return SendResult(
             True, status="OK", rejected_spans=int(partial.rejected_spans),
-            message=partial.error_message,
+            message=redact_text(partial.error_message),
         )
 
     def close(self) -> None:

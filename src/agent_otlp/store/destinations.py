@@ -3,26 +3,38 @@
 A header value is kept either as a reference to an environment variable (``env:VAR``, the
 recommended form: the secret never touches the disk) or literally; literal values of
 credential-like headers are never printed back, in any listing.
+
+A destination is checked when it is added (its adapter installed, its endpoint an http(s) URL
+with a host, its protocol, header names and values, batch size and timeout) and again when it
+is used, where an error names the destination: ``invalid endpoint (stored destination
+'typo')='http://': ...``.
 """
 
 from __future__ import annotations
 
+import difflib
 import json
+import math
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from importlib.metadata import entry_points
 from typing import Any, Final
 
+from agent_otlp.core import envvars as ev
 from agent_otlp.core.errors import ConfigError
+from agent_otlp.core.headers import check_headers
 from agent_otlp.core.secrets import Secret, is_secret_header, mask_value, register_secret
 from agent_otlp.core.settings import PROTOCOLS
+from agent_otlp.core.settings import _endpoint_check as check_endpoint
 from agent_otlp.store.sqlite import SpanStore
 
-__all__ = ["DestinationStore", "StoredDestination"]
+__all__ = ["DestinationStore", "StoredDestination", "check_destination", "installed_adapters"]
 
 _NAME: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+_ENV_VAR: Final = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _ENV_REF: Final = re.compile(r"^env:([A-Za-z_][A-Za-z0-9_]*)$")
 
 
@@ -57,21 +69,34 @@ class StoredDestination:
         """Header values for sending; a missing variable is a ConfigError naming it."""
         out: dict[str, str | Secret] = {}
         for name, ref in self.headers.items():
+            label = f"header {name} ({self.origin})"
             if "env" in ref:
                 var = ref["env"]
                 if var not in env:
-                    raise ConfigError(
-                        f"destination {self.name} header {name}", f"env:{var}",
-                        f"environment variable {var} is not set",
-                    )
+                    raise ConfigError(label, f"env:{var}", f"environment variable {var} is not set")
                 value = env[var]
+                check_headers({name: value}, f"{self.origin}, env {var}")
             else:
                 value = ref.get("value", "")
             out[name] = Secret(value) if is_secret_header(name) else value
         return out
 
-    def arguments(self, env: Mapping[str, str]) -> dict[str, Any]:
-        """This destination as ``create_exporter(destinations={name: ...})`` arguments."""
+    @property
+    def origin(self) -> str:
+        """Where this destination's settings come from, for error messages."""
+        return f"stored destination {self.name!r}"
+
+    def arguments(
+        self, env: Mapping[str, str], installed: Collection[str] | None = None
+    ) -> dict[str, Any]:
+        """This destination as ``create_exporter(destinations={name: ...})`` arguments.
+
+        Checked again first (a row may predate the checks, or its adapter may have been
+        uninstalled since): a :class:`ConfigError` names the field, the value and this
+        destination. ``installed`` is the list of usable adapters (found when not given).
+        """
+        check_destination(self, installed_adapters(env) if installed is None else installed,
+                          origin=self.origin)
         args: dict[str, Any] = {"adapter": self.adapter}
         if self.endpoint:
             args["endpoint"] = self.endpoint
@@ -84,6 +109,76 @@ class StoredDestination:
         if self.timeout:
             args["timeout"] = self.timeout
         return args
+
+
+def installed_adapters(env: Mapping[str, str] | None = None) -> list[str]:
+    """The adapters installed (entry-point group ``agent_otlp.adapters``) and not blocked by
+    ``AGENT_OTLP_DISABLE_PLUGINS``; found without importing them."""
+    from agent_otlp.core.plugins import ENTRY_POINT_GROUP
+
+    env = os.environ if env is None else env
+    blocked = {n.strip() for n in env.get(ev.AGENT_OTLP_DISABLE_PLUGINS, "").split(",")}
+    return sorted({e.name for e in entry_points(group=ENTRY_POINT_GROUP)} - blocked)
+
+
+def check_destination(
+    destination: StoredDestination, installed: Collection[str], *, origin: str | None = None
+) -> None:
+    """Raise a :class:`ConfigError` naming the first field of ``destination`` that cannot be
+    used; ``origin`` (``stored destination 'x'``) follows the field's name in the message."""
+
+    def label(field_name: str) -> str:
+        return f"{field_name} ({origin})" if origin else field_name
+
+    if not _NAME.match(destination.name):
+        raise ConfigError(label("name"), destination.name, "letters, digits, '_', '.', '-' (max 64)")
+    _check_adapter(destination.adapter, installed, label("adapter"))
+    if destination.endpoint is not None:
+        _check_endpoint(destination.endpoint, label("endpoint"))
+    if destination.protocol and destination.protocol not in PROTOCOLS:
+        raise ConfigError(label("protocol"), destination.protocol, f"expected one of {', '.join(PROTOCOLS)}")
+    _check_limits(destination, label)
+    _check_headers(destination.headers, origin or f"destination {destination.name!r}")
+
+
+def _check_limits(destination: StoredDestination, label: Callable[[str], str]) -> None:
+    size, timeout = destination.batch_size, destination.timeout
+    if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 1):
+        raise ConfigError(label("batch_size"), size, "expected a whole number >= 1")
+    if timeout is not None and not (isinstance(timeout, int | float) and 0 < timeout < math.inf):
+        raise ConfigError(label("timeout"), timeout, "expected a number of seconds > 0")
+
+
+def _check_adapter(adapter: str, installed: Collection[str], label: str) -> None:
+    if adapter in installed:
+        return
+    close = difflib.get_close_matches(adapter, list(installed), n=1)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    raise ConfigError(
+        label, adapter,
+        f"{hint}not an installed adapter; installed: {', '.join(sorted(installed)) or 'none'} "
+        "(adapters are distributions registering the entry-point group 'agent_otlp.adapters')",
+    )
+
+
+def _check_endpoint(endpoint: str, label: str) -> None:
+    check_endpoint(endpoint, label, "http/protobuf")  # a URL with its scheme, always
+    if any(c.isspace() or not c.isprintable() for c in endpoint):  # urlsplit drops \t \r \n
+        raise ConfigError(label, endpoint, "expected a URL without spaces or control characters",
+                          secret="@" in endpoint)
+
+
+def _check_headers(headers: Mapping[str, Mapping[str, str]], origin: str) -> None:
+    """Names and literal values as :func:`check_headers` wants them; ``env:`` references
+    name a variable (its value is checked when it is read)."""
+    for name, ref in headers.items():
+        if "env" in ref:
+            check_headers({name: ""}, origin)
+            if not _ENV_VAR.match(ref["env"]):
+                raise ConfigError(f"header {name} ({origin})", f"env:{ref['env']}",
+                                  "expected env:VAR, VAR a variable name")
+        else:
+            check_headers({name: ref.get("value", "")}, origin)
 
 
 def _now() -> str:
@@ -109,15 +204,12 @@ class DestinationStore:
     def __init__(self, store: SpanStore) -> None:
         self._store = store
 
-    def add(self, destination: StoredDestination) -> StoredDestination:
-        if not _NAME.match(destination.name):
-            raise ConfigError("name", destination.name, "letters, digits, '_', '.', '-' (max 64)")
-        if destination.protocol and destination.protocol not in PROTOCOLS:
-            raise ConfigError("protocol", destination.protocol, f"expected one of {', '.join(PROTOCOLS)}")
-        if destination.batch_size is not None and destination.batch_size < 1:
-            raise ConfigError("batch_size", destination.batch_size, "expected a number >= 1")
-        if destination.timeout is not None and destination.timeout <= 0:
-            raise ConfigError("timeout", destination.timeout, "expected a number > 0")
+    def add(
+        self, destination: StoredDestination, installed: Collection[str] | None = None
+    ) -> StoredDestination:
+        """Store ``destination`` once :func:`check_destination` accepts it; ``installed`` is
+        the list of usable adapters (found when not given)."""
+        check_destination(destination, installed_adapters() if installed is None else installed)
         if self.get(destination.name) is not None:
             raise ConfigError("name", destination.name, "a destination with this name exists")
         now = _now()
@@ -169,9 +261,10 @@ class DestinationStore:
         """``create_exporter`` arguments for every enabled stored destination."""
         env = os.environ if env is None else env
         enabled = [d for d in self.list() if d.enabled]
+        installed = installed_adapters(env) if enabled else []
         return {
             "adapters": [d.name for d in enabled],
-            "destinations": {d.name: d.arguments(env) for d in enabled},
+            "destinations": {d.name: d.arguments(env, installed) for d in enabled},
         }
 
 

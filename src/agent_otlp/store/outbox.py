@@ -15,7 +15,14 @@ from typing import Any, Final
 from agent_otlp.core.convert import ConvertOptions, convert_span, convert_trace
 from agent_otlp.core.flatten import clean_str, safe_json
 from agent_otlp.core.records import AgentSpan, AgentTrace, SpanRecord, parse_item
-from agent_otlp.store.sqlite import KIND_SPAN, KIND_TRACE, KIND_TRACE_START, SpanStore, StoredItem
+from agent_otlp.store.sqlite import (
+    KIND_SPAN,
+    KIND_TRACE,
+    KIND_TRACE_START,
+    SpanStore,
+    StoredItem,
+    time_column,
+)
 
 __all__ = ["END", "StoreSource", "iso", "span_row", "stored_records", "trace_row", "trace_start_row"]
 
@@ -24,21 +31,27 @@ logger = logging.getLogger("agent_otlp.store")
 END: Final = "end"
 
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
-_SQLITE_MAX: Final = 2**63 - 1
 
 Row = tuple[int, str, str, int | None, bytes]
 
 
 def iso(ns: int | None) -> str | None:
-    """Unix nanoseconds as ISO 8601 UTC text with microseconds (exact, no float)."""
+    """Unix nanoseconds as ISO 8601 UTC text with microseconds (exact, no float), as
+    ``datetime.isoformat`` writes it. The text of the last second is kept: the spans of a
+    batch mostly end in the same second."""
+    global _last_second
     if ns is None:
         return None
-    return (_EPOCH + timedelta(microseconds=ns // 1000)).isoformat()
+    second, micros = divmod(ns // 1000, 1_000_000)
+    known, prefix = _last_second
+    if known != second:
+        prefix = (_EPOCH + timedelta(seconds=second)).isoformat()[:-6]  # without "+00:00"
+        _last_second = (second, prefix)
+    return f"{prefix}.{micros:06d}+00:00" if micros else f"{prefix}+00:00"
 
 
-def _column(ns: int | None) -> int | None:
-    """Times up to 2**64 - 1 ns are valid OTLP; SQLite integers stop at 2**63 - 1."""
-    return None if ns is None else min(ns, _SQLITE_MAX)
+_last_second: tuple[int | None, str] = (None, "")
+
 
 
 def span_row(span: AgentSpan) -> Row:
@@ -54,10 +67,12 @@ def span_row(span: AgentSpan) -> Row:
     }
     if span.metadata:
         payload["metadata"] = span.metadata
+    if span.repairs:  # how a broken id or parent link was repaired (core.repair)
+        payload["agent_otlp"] = span.repairs
     body = safe_json(payload).encode("utf-8", "surrogatepass")
     # ids may hold lone surrogates (Python callers): SQLite text must be valid UTF-8
     ended = span.ended_ns or span.started_ns
-    return (KIND_SPAN, clean_str(span.trace_id), clean_str(span.id), _column(ended), body)
+    return (KIND_SPAN, clean_str(span.trace_id), clean_str(span.id), time_column(ended), body)
 
 
 def trace_row(trace: AgentTrace, start_ns: int, end_ns: int, synthesized: bool) -> Row:
@@ -73,7 +88,7 @@ def trace_row(trace: AgentTrace, start_ns: int, end_ns: int, synthesized: bool) 
     if synthesized:
         payload["synthesized"] = True
     body = safe_json(payload).encode("utf-8", "surrogatepass")
-    return (KIND_TRACE, clean_str(trace.id), clean_str(trace.id), _column(end_ns), body)
+    return (KIND_TRACE, clean_str(trace.id), clean_str(trace.id), time_column(end_ns), body)
 
 
 def trace_start_row(trace: AgentTrace) -> Row:

@@ -55,6 +55,24 @@ MIGRATIONS: Final[tuple[str, ...]] = (
         value INTEGER NOT NULL
     );
     """,
+    # 2: traces open at the last commit, kept until their workflow span is stored, so that a
+    # restarted process finishes every trace the previous one left open, delivered or not
+    """
+    CREATE TABLE open_traces (
+        trace_id    TEXT PRIMARY KEY,
+        payload     BLOB,                       -- the trace object as first seen, or NULL
+        first_ns    INTEGER,                    -- earliest time its spans cover, Unix ns
+        last_ns     INTEGER                     -- latest time its spans cover, Unix ns
+    );
+    INSERT INTO open_traces (trace_id, payload, first_ns, last_ns)
+    SELECT s.trace_id,
+           (SELECT p.payload FROM items p WHERE p.trace_id = s.trace_id AND p.kind = 2 LIMIT 1),
+           min(s.ended_ns), max(s.ended_ns)
+    FROM items s
+    WHERE s.kind IN (0, 2)
+      AND NOT EXISTS (SELECT 1 FROM items t WHERE t.trace_id = s.trace_id AND t.kind = 1)
+    GROUP BY s.trace_id;
+    """,
 )
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 

@@ -11,7 +11,15 @@
   (``evicted_undelivered``) and logged loudly. The bridge asks :meth:`SpanStore.is_full`
   first and answers 429 instead.
 
-WAL journal, ``synchronous=NORMAL``: a committed batch survives the process being killed.
+* Open traces: ``open_traces`` holds every trace whose workflow span is not stored yet (its
+  trace object and the times its spans cover), written in the same transaction as its items,
+  so a restarted process finishes every trace the previous one left open.
+* Writes that fail (disk full, I/O errors) roll back and raise :class:`StoreWriteError`; the
+  store stays usable and the next write tries again (:attr:`SpanStore.write_problem` says
+  what the last write met, ``None`` once a write commits again).
+
+WAL journal, ``synchronous=NORMAL``: a committed transaction survives the process being
+killed (not a power loss; ``synchronous=FULL`` would be needed for that).
 """
 
 from __future__ import annotations
@@ -21,20 +29,27 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
+from agent_otlp.store._connection import check_version, connect, connect_read_only
+from agent_otlp.store.errors import StoreDamagedError, StoreWriteError, is_damage, reason_of
 from agent_otlp.store.schema import migrate
 
 __all__ = [
     "KIND_SPAN",
     "KIND_TRACE",
     "KIND_TRACE_START",
+    "OpenTrace",
     "SpanStore",
+    "StoreDamagedError",
+    "StoreWriteError",
     "StoredItem",
     "default_store_path",
+    "time_column",
 ]
 
 logger = logging.getLogger("agent_otlp.store")
@@ -48,6 +63,7 @@ DEFAULT_DELIVERED_MAX_AGE: Final = 7 * 86_400.0
 DEFAULT_DELIVERED_MAX_BYTES: Final = 256 << 20
 #: Share of the undelivered budget at which :meth:`SpanStore.is_full` says full.
 FULL_AT: Final = 0.9
+_SQLITE_MAX: Final = 2**63 - 1
 
 
 def default_store_path(env: dict[str, str] | None = None) -> Path:
@@ -65,6 +81,16 @@ class StoredItem:
     item_id: str
     ended_ns: int | None
     payload: bytes
+
+
+#: A trace still open: (trace id, the trace object as first seen or None, earliest and
+#: latest time its spans cover).
+OpenTrace = tuple[str, bytes | None, int | None, int | None]
+
+
+def time_column(ns: int | None) -> int | None:
+    """OTLP times reach 2**64 - 1 ns; SQLite integers stop at 2**63 - 1."""
+    return None if ns is None else min(ns, _SQLITE_MAX)
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +123,13 @@ def _where(
 
 
 class SpanStore:
-    """Thread-safe handle on one store file."""
+    """Thread-safe handle on one store file.
+
+    :param read_only: open the file for reading only (``status``, ``show``): works on a
+        read-only file or file system; the schema is not migrated. A file that does not
+        exist yet is created, as without it.
+    :raises StoreDamagedError: the file is damaged (or not a SQLite database).
+    """
 
     def __init__(
         self,
@@ -106,46 +138,130 @@ class SpanStore:
         undelivered_budget: int = DEFAULT_UNDELIVERED_BUDGET,
         delivered_max_age: float = DEFAULT_DELIVERED_MAX_AGE,
         delivered_max_bytes: int = DEFAULT_DELIVERED_MAX_BYTES,
+        read_only: bool = False,
     ) -> None:
         self.path = Path(path)
-        if str(path) != ":memory:":
+        read_only = read_only and self.path.exists()
+        self.read_only = read_only
+        if str(path) != ":memory:" and not read_only:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         self.undelivered_budget = undelivered_budget
         self.delivered_max_age = delivered_max_age
         self.delivered_max_bytes = delivered_max_bytes
+        #: What the last write met (``database or disk is full``); ``None`` once writes work.
+        self.write_problem: str | None = None
         self._lock = threading.RLock()
-        self._conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=NORMAL")
-        self._conn.execute("PRAGMA busy_timeout=10000")
-        migrate(self._conn)
-        self._undelivered_bytes = self._measure_undelivered()
+        self._conn = connect_read_only(self.path) if read_only else connect(str(path))
+        try:
+            with self._checked():
+                if read_only:
+                    check_version(self._conn)
+                else:
+                    migrate(self._conn)
+                self._undelivered_bytes = self._measure_undelivered()
+        except BaseException:
+            self._conn.close()
+            raise
+
+    @contextmanager
+    def _checked(self, write: bool = False) -> Iterator[None]:
+        """SQLite's corruption errors as :class:`StoreDamagedError` (one line, with the
+        remedy); with ``write``, other failures as :class:`StoreWriteError`."""
+        try:
+            yield
+        except sqlite3.DatabaseError as exc:
+            if is_damage(exc):
+                raise StoreDamagedError(self.path, reason_of(exc)) from None
+            if not write:
+                raise
+            self._rollback()
+            raise StoreWriteError(self.path, reason_of(exc)) from None
 
     # --- writing -------------------------------------------------------------------------
 
-    def append(self, rows: Sequence[tuple[int, str, str, int | None, bytes]]) -> int:
-        """Store ``(kind, trace_id, item_id, ended_ns, payload)`` rows; returns the last seq."""
-        if not rows:
+    def append(
+        self,
+        rows: Sequence[tuple[int, str, str, int | None, bytes]],
+        opened: Sequence[OpenTrace] = (),
+        finished: Sequence[str] = (),
+    ) -> int:
+        """Store ``(kind, trace_id, item_id, ended_ns, payload)`` rows, record the traces
+        ``opened`` (or covering more) and forget those ``finished``, in one transaction;
+        returns the last seq.
+
+        :raises StoreWriteError: nothing was written (disk full, I/O error); the next call
+            tries again.
+        """
+        if not rows and not opened and not finished:
             return self.last_seq()
         now = time.time_ns()
         with self._lock:
-            cur = self._conn.cursor()
-            cur.execute("BEGIN IMMEDIATE")
             try:
-                cur.executemany(
-                    "INSERT INTO items (kind, trace_id, item_id, ended_ns, stored_ns, size, payload) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    [(k, t, i, e, now, len(p), p) for k, t, i, e, p in rows],
-                )
-                cur.execute("COMMIT")
-            except BaseException:
-                cur.execute("ROLLBACK")
-                raise
+                last = self._write(rows, opened, finished, now)
+            except sqlite3.DatabaseError as exc:
+                self._rollback()
+                self._note_write(reason_of(exc))
+                raise StoreWriteError(self.path, reason_of(exc)) from None
+            self._note_write(None)
             self._undelivered_bytes += sum(len(r[4]) for r in rows)
-            last = cur.execute("SELECT max(seq) FROM items").fetchone()[0]
         if self._undelivered_bytes > self.undelivered_budget:
-            self.enforce_budget()
-        return int(last or 0)
+            self._guarded_write(self.enforce_budget)
+        return last
+
+    def _write(
+        self,
+        rows: Sequence[tuple[int, str, str, int | None, bytes]],
+        opened: Sequence[OpenTrace],
+        finished: Sequence[str],
+        now: int,
+    ) -> int:
+        cur = self._conn.cursor()
+        cur.execute("BEGIN IMMEDIATE")
+        cur.executemany(
+            "INSERT INTO items (kind, trace_id, item_id, ended_ns, stored_ns, size, payload) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [(k, t, i, e, now, len(p), p) for k, t, i, e, p in rows],
+        )
+        if opened:
+            cur.executemany(
+                "INSERT OR REPLACE INTO open_traces (trace_id, payload, first_ns, last_ns) "
+                "VALUES (?, ?, ?, ?)",
+                [(t, p, time_column(first), time_column(last)) for t, p, first, last in opened],
+            )
+        if finished:
+            cur.executemany("DELETE FROM open_traces WHERE trace_id = ?", [(t,) for t in finished])
+        last = cur.execute("SELECT coalesce(max(seq), 0) FROM items").fetchone()[0]
+        cur.execute("COMMIT")
+        return int(last)
+
+    def _rollback(self) -> None:
+        # SQLite rolls some failed transactions back by itself (SQLITE_FULL, I/O errors)
+        if self._conn.in_transaction:
+            try:
+                self._conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                logger.debug("agent-otlp: rollback after a failed store write failed too")
+
+    def _note_write(self, problem: str | None) -> None:
+        """Log the change between writing and not writing, once each way."""
+        if problem is not None and self.write_problem is None:
+            logger.error("agent-otlp: span store %s cannot write: %s; refusing what it cannot keep "
+                         "until writes work again", self.path, problem)
+        elif problem is None and self.write_problem is not None:
+            logger.warning("agent-otlp: span store %s writes again", self.path)
+        self.write_problem = problem
+
+    def _guarded_write(self, write: Any, *args: Any) -> Any:
+        """Bookkeeping writes (cursors, retention) that may fail without losing items: the
+        failure is logged (once per episode) and the next call tries again."""
+        with self._lock:
+            try:
+                result = write(*args)
+            except sqlite3.DatabaseError as exc:
+                self._rollback()
+                self._note_write(reason_of(exc))
+                return None
+            return result
 
     # --- reading -------------------------------------------------------------------------
 
@@ -186,25 +302,14 @@ class SpanStore:
             query = f"SELECT count(*) FROM items WHERE {where}"  # noqa: S608 - fixed text, bound values
             return int(self._conn.execute(query, params).fetchone()[0])
 
-    def open_traces(self) -> list[tuple[str, bytes | None, int | None, int | None]]:
-        """Traces with undelivered spans but no finished trace row: (trace id, the trace
-        object as first seen or None, earliest span end, latest span end)."""
-        with self._lock:
-            low = self._min_cursor()
+    def open_traces(self) -> list[OpenTrace]:
+        """Traces whose workflow span is not stored yet, delivered spans or not: (trace id,
+        the trace object as first seen or None, earliest and latest time covered)."""
+        with self._lock, self._checked():
             rows = self._conn.execute(
-                "SELECT s.trace_id, min(s.ended_ns), max(s.ended_ns) FROM items s "
-                "WHERE s.seq > ? AND s.kind IN (0, 2) AND NOT EXISTS "
-                "(SELECT 1 FROM items t WHERE t.trace_id = s.trace_id AND t.kind = 1) "
-                "GROUP BY s.trace_id",
-                (low,),
+                "SELECT trace_id, payload, first_ns, last_ns FROM open_traces ORDER BY rowid"
             ).fetchall()
-            out = []
-            for trace_id, first, last in rows:
-                start = self._conn.execute(
-                    "SELECT payload FROM items WHERE trace_id = ? AND kind = 2 LIMIT 1", (trace_id,)
-                ).fetchone()
-                out.append((trace_id, start[0] if start else None, first, last))
-        return out
+        return [(t, p, f, last) for t, p, f, last in rows]
 
     def trace_items(self, trace_id: str) -> list[StoredItem]:
         with self._lock:
@@ -226,7 +331,8 @@ class SpanStore:
             if row is not None:
                 return int(row[0])
             start = self.last_seq()
-            self._conn.execute(
+            self._guarded_write(
+                self._conn.execute,
                 "INSERT INTO cursors (destination, seq, updated_ns) VALUES (?, ?, ?)",
                 (destination, start, time.time_ns()),
             )
@@ -234,14 +340,20 @@ class SpanStore:
             return start
 
     def advance(self, destination: str, seq: int, *, delivered: int = 0, failed: int = 0) -> None:
-        """Every item up to ``seq`` is done for ``destination``."""
+        """Every item up to ``seq`` is done for ``destination``. When the write fails (disk
+        full) the cursor stays behind: those items may be delivered again after a restart."""
         with self._lock:
             before = self._min_cursor()
-            self._conn.execute(
-                "UPDATE cursors SET seq = max(seq, ?), delivered = delivered + ?, "
-                "failed = failed + ?, updated_ns = ? WHERE destination = ?",
-                (seq, delivered, failed, time.time_ns(), destination),
+            moved = self._guarded_write(
+                self._conn.execute,
+                "INSERT INTO cursors (destination, seq, delivered, failed, updated_ns) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT(destination) DO UPDATE SET "
+                "seq = max(seq, excluded.seq), delivered = delivered + excluded.delivered, "
+                "failed = failed + excluded.failed, updated_ns = excluded.updated_ns",
+                (destination, seq, delivered, failed, time.time_ns()),
             )
+            if moved is None:
+                return
             after = self._min_cursor()
             if after > before:
                 freed = self._conn.execute(
@@ -251,7 +363,7 @@ class SpanStore:
                 self._undelivered_bytes = max(0, self._undelivered_bytes - int(freed))
 
     def forget_destination(self, destination: str) -> None:
-        with self._lock:
+        with self._lock, self._checked(write=True):
             self._conn.execute("DELETE FROM cursors WHERE destination = ?", (destination,))
             self._undelivered_bytes = self._measure_undelivered()
 
@@ -327,7 +439,11 @@ class SpanStore:
         return evicted
 
     def prune(self, now_ns: int | None = None) -> int:
-        """Remove delivered items older than the age limit or beyond the size limit."""
+        """Remove delivered items older than the age limit or beyond the size limit (none
+        when the store cannot write)."""
+        return int(self._guarded_write(self._prune, now_ns) or 0)
+
+    def _prune(self, now_ns: int | None) -> int:
         now_ns = time.time_ns() if now_ns is None else now_ns
         with self._lock:
             low = self._min_cursor()
@@ -373,7 +489,7 @@ class SpanStore:
         return (int(row[0]), int(row[1]), bool(row[2])) if row else (0, 0, False)
 
     def save_job(self, job: str, position: int, sent: int, done: bool = False) -> None:
-        with self._lock:
+        with self._lock, self._checked(write=True):
             self._conn.execute(
                 "INSERT INTO export_jobs (job, position, sent, done, updated_ns) VALUES (?, ?, ?, ?, ?) "
                 "ON CONFLICT(job) DO UPDATE SET position = excluded.position, sent = excluded.sent, "
@@ -383,9 +499,10 @@ class SpanStore:
 
     def execute(self, sql: str, params: Iterable[Any] = ()) -> list[tuple[Any, ...]]:
         """Run one statement under the store's lock (used by the destinations table)."""
-        with self._lock:
+        with self._lock, self._checked(write=not sql.lstrip().upper().startswith("SELECT")):
             return self._conn.execute(sql, tuple(params)).fetchall()
 
     def close(self) -> None:
         with self._lock:
             self._conn.close()
+
