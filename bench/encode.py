@@ -45,12 +45,12 @@ def _batches(items: list[Any], size: int) -> list[list[Any]]:
 def agent_otlp_path(
     items: list[dict[str, Any]], batch_size: int, adapter: str = "otlp"
 ) -> dict[str, float]:
-    from agent_otlp.core.convert import ConvertOptions, convert_span, convert_trace
+    from agent_otlp.core.convert.records import AgentTrace, parse_item
+    from agent_otlp.core.convert.spans import ConvertOptions, convert_span, convert_trace
     from agent_otlp.core.destination import Destination
-    from agent_otlp.core.encode import WireEncoder
-    from agent_otlp.core.factory import resolve_all, resource_for
-    from agent_otlp.core.records import AgentTrace, parse_item
-    from agent_otlp.core.transport import HandlerTransport
+    from agent_otlp.core.wire.encode import WireEncoder
+    from agent_otlp.core.wire.transport import HandlerTransport
+    from agent_otlp.factory import resolve_all, resource_for
 
     settings, hooks = resolve_all(adapter, endpoint="http://127.0.0.1:1", env={})[0]
     resource = resource_for(settings, hooks)

@@ -36,12 +36,13 @@ STEPS = ("start", "unmarshal", "agent spans", "convert", "map (hooks)", "encode"
 
 def _work(step: int, frames_path: str, adapter: str, endpoint: str) -> None:
     """One measured process: steps 0-5 are the stages; 6 is the exporter (7: its setup)."""
-    from agent_otlp.core.convert import ConvertOptions, convert_span
+    from agent_otlp.core.convert.spans import ConvertOptions, convert_span
     from agent_otlp.core.destination import Destination
-    from agent_otlp.core.encode import WireEncoder
-    from agent_otlp.core.factory import create_exporter, resolve_all, resource_for
-    from agent_otlp.core.offload_child import _SPAN, feed, span_record
-    from agent_otlp.core.transport import HandlerTransport
+    from agent_otlp.core.wire.encode import WireEncoder
+    from agent_otlp.core.wire.transport import HandlerTransport
+    from agent_otlp.factory import create_exporter, resolve_all, resource_for
+    from agent_otlp.offload.entries import feed, span_record
+    from agent_otlp.offload.frames import SPAN
 
     with open(frames_path, "rb") as fh:
         frames: list[bytes] = marshal.load(fh)
@@ -64,7 +65,7 @@ def _work(step: int, frames_path: str, adapter: str, endpoint: str) -> None:
         entries = marshal.loads(frame)
         if step < 2:
             continue
-        spans: list[Any] = [span_record(e) for e in entries if e[0] == _SPAN]
+        spans: list[Any] = [span_record(e) for e in entries if e[0] == SPAN]
         if step < 3:
             continue
         spans = [convert_span(s, options) for s in spans]

@@ -1,7 +1,7 @@
 """Prototype: agent-otlp's pipeline in a child process, fed through a pipe.
 
 Superseded by the product feature ``create_exporter(..., offload=True)``
-(:mod:`agent_otlp.core.offload`), which the bench row ``agent-otlp-offload`` now runs; kept
+(:mod:`agent_otlp.offload.parent`), which the bench row ``agent-otlp-offload`` now runs; kept
 as the minimal reference the feature grew from (no flush or stats round trips, no bounded
 wait, no child-death handling). In one interpreter the
 agent's thread pays for all of agent-otlp's background Python work (the GIL), about
@@ -145,8 +145,8 @@ class OffloadProcessor:
 
 def child(endpoint: str, adapter: str) -> None:
     import agent_otlp
+    from agent_otlp.core.convert.records import AgentSpan, AgentTrace, parse_timestamp
     from agent_otlp.core.exporter import _ITEM
-    from agent_otlp.core.records import AgentSpan, AgentTrace, parse_timestamp
 
     exporter = agent_otlp.create_exporter(adapter, endpoint=endpoint, env={})
     put = exporter._put

@@ -3,7 +3,7 @@
     python bench/offload_child.py [--traces 5000] [--adapter jaeger] [--repeat 3]
 
 Records the benchmark workload once as the entries the agent process sends
-(``agent_otlp.core.offload.span_entry``, marshalled in frames of 256), then, like the child,
+(``agent_otlp.offload.entries.span_entry``, marshalled in frames of 256), then, like the child,
 unmarshals them and feeds them into an exporter built by ``create_exporter`` that sends to
 ``bench/sink.py`` (another process). Prints one JSON line per repeat: wall and CPU time of
 this process per span (all its threads: feeding, dispatcher, destination worker, senders),
@@ -31,12 +31,12 @@ class _Entries:
     """A tracing processor that keeps what the offload agent side would send."""
 
     def __init__(self) -> None:
-        from agent_otlp.core.offload import span_entry
-        from agent_otlp.core.offload_child import _TRACE_END, _TRACE_START
+        from agent_otlp.offload.entries import span_entry
+        from agent_otlp.offload.frames import TRACE_END, TRACE_START
 
         self.entries: list[Any] = []
         self._span_entry = span_entry
-        self._start, self._end = _TRACE_START, _TRACE_END
+        self._start, self._end = TRACE_START, TRACE_END
 
     def on_trace_start(self, trace: Any) -> None:
         self.entries.append((self._start, trace.export(), time.time_ns()))
@@ -59,12 +59,13 @@ class _Entries:
 
 def _floor(frames: list[bytes], adapter: str, endpoint: str) -> bool:
     """The same spans through the same stage functions on one thread, 512 per request."""
-    from agent_otlp.core.convert import ConvertOptions, convert_span
+    from agent_otlp.core.convert.spans import ConvertOptions, convert_span
     from agent_otlp.core.destination import Destination
-    from agent_otlp.core.encode import WireEncoder
-    from agent_otlp.core.factory import resolve_all, resource_for
-    from agent_otlp.core.offload_child import _SPAN, span_record
-    from agent_otlp.core.transport import HandlerTransport, HttpTransport
+    from agent_otlp.core.wire.encode import WireEncoder
+    from agent_otlp.core.wire.transport import HandlerTransport, HttpTransport
+    from agent_otlp.factory import resolve_all, resource_for
+    from agent_otlp.offload.entries import span_record
+    from agent_otlp.offload.frames import SPAN
 
     settings, hooks = resolve_all(adapter, endpoint=endpoint, env={})[0]
     resource = resource_for(settings, hooks)
@@ -77,7 +78,7 @@ def _floor(frames: list[bytes], adapter: str, endpoint: str) -> bool:
     batch: list[Any] = []
     for frame in frames:
         for entry in marshal.loads(frame):
-            if entry[0] != _SPAN:
+            if entry[0] != SPAN:
                 continue
             batch.append(convert_span(span_record(entry), options))
             if len(batch) >= settings.batch_size:
@@ -105,8 +106,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     extra = {} if args.max_in_flight is None else {"max_in_flight": args.max_in_flight}
 
-    from agent_otlp.core.factory import create_exporter
-    from agent_otlp.core.offload_child import feed
+    from agent_otlp.factory import create_exporter
+    from agent_otlp.offload.entries import feed
     from agent_otlp.workloads import produce_benchmark_traces, recording_processors
 
     recorder = _Entries()

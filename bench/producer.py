@@ -10,8 +10,9 @@ venv, or ``bench/.venv-alt`` for the third-party instrumentations). Prints one J
 * ``maxrss_kb``: peak RSS (``VmHWM``); ``rss``: ``[fraction, current RSS kB, peak kB]``
   samples taken during production.
 
-The workload is :func:`agent_otlp.workloads.produce_benchmark_traces`, loaded from the source
-file so that environments without agent-otlp installed run the very same code.
+The workload is :func:`agent_otlp.workloads.produce_benchmark_traces`, loaded from its source
+file (``workloads/benchmark.py``) so that environments without agent-otlp installed run the
+very same code.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 def _workload() -> Any:
     spec = importlib.util.spec_from_file_location(
-        "bench_workloads", ROOT / "src" / "agent_otlp" / "workloads.py"
+        "bench_workloads", ROOT / "src" / "agent_otlp" / "workloads" / "benchmark.py"
     )
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)

@@ -1,6 +1,6 @@
 """Prototype: OTLP protobuf bytes written directly from span records, no message objects.
 
-Not used by agent-otlp; it measures what ``agent_otlp.core.messages.encode_request`` +
+Not used by agent-otlp; it measures what ``agent_otlp.core.wire.messages.encode_request`` +
 ``SerializeToString`` could cost if the encoder wrote the protobuf wire format itself,
 with the encoding of every attribute key and of recurring ``(key, value)`` pairs cached.
 
@@ -134,10 +134,10 @@ def main(argv: list[str] | None = None) -> None:
 
     import encode as bench_encode
     from agent_otlp._version import __version__
-    from agent_otlp.core.convert import ConvertOptions, convert_span, convert_trace
-    from agent_otlp.core.encode import SCOPE_NAME
-    from agent_otlp.core.messages import encode_request
-    from agent_otlp.core.records import AgentTrace, parse_item
+    from agent_otlp.core.convert.records import AgentTrace, parse_item
+    from agent_otlp.core.convert.spans import ConvertOptions, convert_span, convert_trace
+    from agent_otlp.core.wire.encode import SCOPE_NAME
+    from agent_otlp.core.wire.messages import encode_request
 
     items = bench_encode.record(args.traces)
     now = time.time_ns()

@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 
 import agent_otlp
-from agent_otlp.core.content import MARK
-from agent_otlp.core.convert import ConvertOptions, convert_span
-from agent_otlp.core.records import AgentSpan, parse_item
+from agent_otlp.core.convert.content import MARK
+from agent_otlp.core.convert.records import AgentSpan, parse_item
+from agent_otlp.core.convert.spans import ConvertOptions, convert_span
 from integration.configs import HEADER_ATTRIBUTE_PREFIX, header_attribute
 
 PROTOCOLS = ("http", "grpc")

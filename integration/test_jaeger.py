@@ -15,9 +15,9 @@ import pytest
 agents_tracing = pytest.importorskip("agents.tracing")
 
 import agent_otlp  # noqa: E402
-from agent_otlp.core.content import MARK  # noqa: E402
-from agent_otlp.core.ids import span_id_for, workflow_span_id_for  # noqa: E402
-from agent_otlp.core.offload import OffloadGroup  # noqa: E402
+from agent_otlp.core.convert.content import MARK  # noqa: E402
+from agent_otlp.core.convert.ids import span_id_for, workflow_span_id_for  # noqa: E402
+from agent_otlp.offload.group import OffloadGroup  # noqa: E402
 from agent_otlp.workloads import DEMO_MODEL, DemoResult, run_demo_workflow  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("sdk_processors")

@@ -30,10 +30,10 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (  # noqa: 
 )
 
 import agent_otlp  # noqa: E402
-from agent_otlp.core import builtin  # noqa: E402
-from agent_otlp.core.ids import span_id_for, trace_id_for, workflow_span_id_for  # noqa: E402
-from agent_otlp.core.settings import Settings  # noqa: E402
-from agent_otlp.core.transport import SendResult, Transport  # noqa: E402
+from agent_otlp.core.config.settings import Settings  # noqa: E402
+from agent_otlp.core.convert.ids import span_id_for, trace_id_for, workflow_span_id_for  # noqa: E402
+from agent_otlp.core.plugins import builtin  # noqa: E402
+from agent_otlp.core.wire.transport import SendResult, Transport  # noqa: E402
 from agent_otlp.workloads import SPANS_PER_BENCHMARK_TRACE, produce_benchmark_traces  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("sdk_processors")

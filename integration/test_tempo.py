@@ -13,7 +13,7 @@ import pytest
 agents_tracing = pytest.importorskip("agents.tracing")
 
 import agent_otlp  # noqa: E402
-from agent_otlp.core.ids import span_id_for, workflow_span_id_for  # noqa: E402
+from agent_otlp.core.convert.ids import span_id_for, workflow_span_id_for  # noqa: E402
 from agent_otlp.workloads import run_demo_workflow  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("sdk_processors")

@@ -13,7 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from agent_otlp.cli import _register, app
-from agent_otlp.core import plugins
+from agent_otlp.core.plugins import manager as plugins
 from agent_otlp.testing import OTLPReceiver
 from test_adapters_support import agent_trace, clean_env, export
 

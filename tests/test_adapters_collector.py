@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 from agent_otlp import ConfigError
 from agent_otlp.cli import _register, app
-from agent_otlp.core.factory import resolve_all
+from agent_otlp.factory import resolve_all
 from agent_otlp.testing import TLSConfig
 from agent_otlp.testing.pytest_plugin import ReceiverFactory
 from agent_otlp.testing.receiver import OTLPReceiver

@@ -16,9 +16,9 @@ import pytest
 from agent_otlp import ConfigError
 from agent_otlp.adapters._budget import span_bytes
 from agent_otlp.adapters.honeycomb import agent_otlp_process_batch, is_classic_key
-from agent_otlp.core.factory import resolve_all
-from agent_otlp.core.records import SpanRecord
-from agent_otlp.core.secrets import Secret
+from agent_otlp.core.config.secrets import Secret
+from agent_otlp.core.convert.records import SpanRecord
+from agent_otlp.factory import resolve_all
 from agent_otlp.testing import OTLPReceiver, ReceivedRequest, Reply
 from test_adapters_support import agent_trace, clean_env, export
 

@@ -10,7 +10,7 @@ import pytest
 
 from agent_otlp import ConfigError
 from agent_otlp.adapters.jaeger import DEFAULT_SERVICE_NAME
-from agent_otlp.core.factory import resolve_all
+from agent_otlp.factory import resolve_all
 from agent_otlp.testing import OTLPReceiver
 from test_adapters_support import agent_trace, by_type, clean_env, export
 

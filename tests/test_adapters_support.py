@@ -13,9 +13,9 @@ import pytest
 
 import agent_otlp
 from agent_otlp.adapters._budget import is_loopback, shed_content, span_bytes
+from agent_otlp.core.convert.records import EventRecord, SpanRecord
 from agent_otlp.core.exporter import AgentExporter
-from agent_otlp.core.messages import _span
-from agent_otlp.core.records import EventRecord, SpanRecord
+from agent_otlp.core.wire.messages import _span
 
 
 def _stamp(offset_ms: int) -> str:

@@ -12,8 +12,8 @@ from agent_otlp import ConfigError
 from agent_otlp.adapters._budget import span_bytes
 from agent_otlp.adapters.tempo import agent_otlp_process_batch
 from agent_otlp.cli import _register, app
-from agent_otlp.core.factory import resolve_all
-from agent_otlp.core.records import SpanRecord
+from agent_otlp.core.convert.records import SpanRecord
+from agent_otlp.factory import resolve_all
 from agent_otlp.testing import OTLPReceiver
 from test_adapters_support import agent_trace, by_type, clean_env, export
 

@@ -25,7 +25,7 @@ pytest.importorskip("agents")
 from agent_otlp import create_exporter
 from agent_otlp.bridge import INGEST_PATH, BridgeServer, QueueBackpressure
 from agent_otlp.cli.serve_cmd import parse_size
-from agent_otlp.core.errors import ConfigError
+from agent_otlp.core.config.errors import ConfigError
 from agent_otlp.core.exporter import AgentExporter
 from agent_otlp.testing import OTLPReceiver
 from agent_otlp.workloads import DEMO_SPAN_COUNT, record_demo_items

@@ -13,7 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from agent_otlp.cli import _common, _register, app
-from agent_otlp.core.errors import ConfigError
+from agent_otlp.core.config.errors import ConfigError
 from agent_otlp.store.sqlite import SpanStore
 from agent_otlp.testing import OTLPReceiver
 from agent_otlp.workloads import DEMO_SPAN_COUNT, write_sample_jsonl

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agent_otlp.core.content import MARK, truncate_json_text, truncate_text, utf8_len
+from agent_otlp.core.convert.content import MARK, truncate_json_text, truncate_text, utf8_len
 
 
 def test_short_text_untouched() -> None:

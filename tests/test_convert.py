@@ -10,22 +10,22 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agent_otlp.core.convert import (
-    CONTENT_ATTRIBUTES,
-    INCOMPLETE,
-    ConvertOptions,
-    convert_span,
-    convert_trace,
-)
-from agent_otlp.core.errors import InputError
-from agent_otlp.core.ids import span_id_for, trace_id_for, workflow_span_id_for
-from agent_otlp.core.records import (
+from agent_otlp.core.config.errors import InputError
+from agent_otlp.core.convert.ids import span_id_for, trace_id_for, workflow_span_id_for
+from agent_otlp.core.convert.records import (
     AgentSpan,
     AgentTrace,
     SpanKind,
     StatusCode,
     parse_item,
     parse_timestamp,
+)
+from agent_otlp.core.convert.spans import (
+    CONTENT_ATTRIBUTES,
+    INCOMPLETE,
+    ConvertOptions,
+    convert_span,
+    convert_trace,
 )
 
 TRACE = "trace_" + "1" * 32

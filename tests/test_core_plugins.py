@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 
 import agent_otlp
-from agent_otlp.core.errors import ConfigError
-from agent_otlp.core.hookspecs import hookimpl
-from agent_otlp.core.plugins import ENTRY_POINT_GROUP, AdapterManager, PluginLoadError
-from agent_otlp.core.records import SpanRecord
-from agent_otlp.core.settings import Settings, resolve_settings
+from agent_otlp.core.config.errors import ConfigError
+from agent_otlp.core.config.settings import Settings, resolve_settings
+from agent_otlp.core.convert.records import SpanRecord
+from agent_otlp.core.plugins.hookspecs import hookimpl
+from agent_otlp.core.plugins.manager import ENTRY_POINT_GROUP, AdapterManager, PluginLoadError
 from agent_otlp.testing import OTLPReceiver
 
 GOOD = EntryPoint("otlp", "agent_otlp.adapters.otlp", ENTRY_POINT_GROUP)

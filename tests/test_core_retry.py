@@ -13,7 +13,7 @@ import pytest
 import agent_otlp
 from agent_otlp.core import destination as destination_module
 from agent_otlp.core.exporter import AgentExporter
-from agent_otlp.core.retry import Backoff, CircuitBreaker
+from agent_otlp.core.pipeline.retry import Backoff, CircuitBreaker
 from agent_otlp.testing import OTLPReceiver, Reply
 
 TRACE = "trace_" + "cd" * 16

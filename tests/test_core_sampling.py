@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import agent_otlp
-from agent_otlp.core.records import SpanRecord, StatusCode
-from agent_otlp.core.sampling import (
+from agent_otlp.core.convert.records import SpanRecord, StatusCode
+from agent_otlp.core.pipeline.sampling import (
     RATE_ATTRIBUTE,
     SamplingDecision,
     TraceBuffer,

@@ -12,7 +12,7 @@ from collections import Counter
 from pathlib import Path
 
 from agent_otlp import create_exporter
-from agent_otlp.core.ids import span_id_for, workflow_span_id_for
+from agent_otlp.core.convert.ids import span_id_for, workflow_span_id_for
 from agent_otlp.testing import OTLPReceiver, ReceivedRequest, Reply
 
 sys.path.insert(0, str(Path(__file__).parent))

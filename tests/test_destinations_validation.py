@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from agent_otlp.core.errors import ConfigError
+from agent_otlp.core.config.errors import ConfigError
 from agent_otlp.store.destinations import DestinationStore, StoredDestination
 from agent_otlp.store.sqlite import SpanStore
 

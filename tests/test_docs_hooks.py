@@ -6,7 +6,7 @@ import inspect
 import re
 from pathlib import Path
 
-from agent_otlp.core import hookspecs
+from agent_otlp.core.plugins import hookspecs
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "adapters.md"
 

@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 
 import agent_otlp
+from agent_otlp.core.convert.ids import workflow_span_id_for
 from agent_otlp.core.exporter import AgentExporter
-from agent_otlp.core.ids import workflow_span_id_for
-from agent_otlp.core.sampling import RATE_ATTRIBUTE
+from agent_otlp.core.pipeline.sampling import RATE_ATTRIBUTE
 from agent_otlp.testing import OTLPReceiver, Reply
 
 TRACE = "trace_" + "ab" * 16
@@ -179,7 +179,7 @@ def test_capture_content_per_destination_and_limits(otlp_receiver_factory: Any) 
 
 def _two_otlp_destinations() -> Any:
     from agent_otlp.adapters import otlp
-    from agent_otlp.core.plugins import AdapterManager
+    from agent_otlp.core.plugins.manager import AdapterManager
 
     manager = AdapterManager(load_entry_points=False, env={})
     manager.register_adapter("a", otlp)

@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agent_otlp.core.flatten import MAX_DEPTH, clean_str, flatten_into, safe_json
-from agent_otlp.core.messages import encode_request
-from agent_otlp.core.records import Attributes, SpanRecord
+from agent_otlp.core.convert.flatten import MAX_DEPTH, clean_str, flatten_into, safe_json
+from agent_otlp.core.convert.records import Attributes, SpanRecord
+from agent_otlp.core.wire.messages import encode_request
 
 
 def flat(value: Any, key: str = "k") -> Attributes:

@@ -30,12 +30,12 @@ import agent_otlp
 from _reliability import Counter, record
 from agent_otlp.bridge import BridgeServer
 from agent_otlp.cli import _register, app
-from agent_otlp.cli.run import _iter_items
-from agent_otlp.core.convert import ConvertOptions, convert_span, convert_trace
-from agent_otlp.core.errors import InputError
+from agent_otlp.core.config.errors import InputError
+from agent_otlp.core.convert.records import AgentSpan, AgentTrace, SpanRecord, parse_item
+from agent_otlp.core.convert.spans import ConvertOptions, convert_span, convert_trace
 from agent_otlp.core.exporter import AgentExporter
-from agent_otlp.core.messages import encode_request, request_to_json
-from agent_otlp.core.records import AgentSpan, AgentTrace, SpanRecord, parse_item
+from agent_otlp.core.wire.messages import encode_request, request_to_json
+from agent_otlp.sources.files import iter_items
 from agent_otlp.testing import OTLPReceiver
 from test_bridge import post_items, request
 
@@ -474,7 +474,7 @@ def read_file(path: Path, exporter: AgentExporter) -> list[InputError]:
     """What ``agent-otlp send`` does with one file."""
     errors: list[InputError] = []
     with path.open(encoding="utf-8", errors="replace") as handle:
-        errors.extend(exporter.submit_items(_iter_items(handle, errors)))
+        errors.extend(exporter.submit_items(iter_items(handle, errors)))
     return errors
 
 
@@ -520,7 +520,7 @@ def test_file_reader_fuzz(
                 f"{len(expected)} valid spans delivered, with and without the span store",
         lost=len(missing) + len(missing_stored),
         method="hypothesis writes files (`test_file_reader_fuzz`, max_examples=250) read the way "
-               "`agent-otlp send` reads them (`cli.run._iter_items`, UTF-8 with replacement) into "
+               "`agent-otlp send` reads them (`sources.files.iter_items`, UTF-8 with replacement) into "
                "two exporters (span store off and on); every valid span id is looked for at the "
                "in-process receivers.",
     )

@@ -13,9 +13,10 @@ from pathlib import Path
 import pytest
 
 import agent_otlp
-from agent_otlp.core.errors import ConfigError
-from agent_otlp.core.secrets import Secret, redact_text
-from agent_otlp.core.transport import GrpcTransport, HttpTransport, SendResult, Transport
+from agent_otlp.core.config.errors import ConfigError
+from agent_otlp.core.config.secrets import Secret, redact_text
+from agent_otlp.core.wire.grpc_transport import GrpcTransport
+from agent_otlp.core.wire.transport import HttpTransport, SendResult, Transport
 from test_exporter import items
 
 TOKEN = "tok-7f3a9c1e5b2d4086"

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from agent_otlp.core.ids import span_id_for, workflow_span_id_for
-from agent_otlp.core.records import AgentSpan, AgentTrace, parse_item
+from agent_otlp.core.convert.ids import span_id_for, workflow_span_id_for
+from agent_otlp.core.convert.records import AgentSpan, AgentTrace, parse_item
 from agent_otlp.historical import ExportInterrupted, HistoricalExport, parse_time, resolve_target
 from agent_otlp.store.outbox import span_row, trace_row, trace_start_row
 from agent_otlp.store.sqlite import SpanStore
@@ -134,3 +134,19 @@ def test_file_export_with_range_resume_and_synthesized_roots(tmp_path: Path, otl
     assert root.end_ns == max(c.end_ns for c in children)
     synthesized = next(s for s in spans if s.span_id == workflow_span_id_for("trace_" + "f" * 32).hex())
     assert synthesized.attributes["agent_otlp.workflow.synthesized"] is True
+
+
+def test_file_export_reads_files_the_way_send_does(tmp_path: Path, otlp_receiver: OTLPReceiver) -> None:
+    """A JSON document over several lines and a JSON Lines line holding an array are read
+    as ``agent-otlp send`` reads them: item by item, an unreadable line counted invalid."""
+    items = list(store_child.items(3))
+    document = tmp_path / "doc.json"
+    document.write_text(json.dumps({"data": items[:11]}, indent=2))
+    arrays = tmp_path / "arrays.jsonl"
+    arrays.write_text(json.dumps(items[11:22]) + "\nnot json\n" + json.dumps({"data": items[22:]}) + "\n")
+    store = SpanStore(tmp_path / "jobs.db")
+    job = engine(store, otlp_receiver, batch_size=10)
+    assert job.count_files([document, arrays], None, None) == 33
+    result = job.from_files([document, arrays])
+    assert (result.sent, result.invalid, result.failed) == (33, 1, 0)
+    assert {s.span_id for s in otlp_receiver.spans()} == expected(range(3))

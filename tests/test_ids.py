@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import agent_otlp
-from agent_otlp.core.ids import span_id_for, trace_id_for, workflow_span_id_for
+from agent_otlp.core.convert.ids import span_id_for, trace_id_for, workflow_span_id_for
 from agent_otlp.testing import OTLPReceiver
 
 HEX32 = "0123456789abcdef" * 2

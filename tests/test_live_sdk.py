@@ -10,8 +10,8 @@ import pytest
 agents_tracing = pytest.importorskip("agents.tracing")
 
 import agent_otlp  # noqa: E402
-from agent_otlp.core.ids import span_id_for, workflow_span_id_for  # noqa: E402
-from agent_otlp.core.records import SpanKind, StatusCode  # noqa: E402
+from agent_otlp.core.convert.ids import span_id_for, workflow_span_id_for  # noqa: E402
+from agent_otlp.core.convert.records import SpanKind, StatusCode  # noqa: E402
 from agent_otlp.testing import OTLPReceiver, ReceivedSpan  # noqa: E402
 from agent_otlp.workloads import DEMO_MODEL, RecordingProcessor, run_demo_workflow  # noqa: E402
 

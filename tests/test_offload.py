@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import subprocess
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -14,14 +15,17 @@ import pytest
 agents_tracing = pytest.importorskip("agents.tracing")
 
 import agent_otlp  # noqa: E402
-from agent_otlp.core import offload  # noqa: E402
-from agent_otlp.core.errors import ConfigError  # noqa: E402
+from agent_otlp.core.config.errors import ConfigError  # noqa: E402
+from agent_otlp.core.convert.ids import span_id_for, workflow_span_id_for  # noqa: E402
 from agent_otlp.core.exporter import INTAKE_WAIT  # noqa: E402
-from agent_otlp.core.factory import offload_requested  # noqa: E402
-from agent_otlp.core.ids import span_id_for, workflow_span_id_for  # noqa: E402
-from agent_otlp.core.offload import OffloadConfig, OffloadExporter, OffloadGroup  # noqa: E402
-from agent_otlp.core.offload_child import CHILD_NICE  # noqa: E402
-from agent_otlp.core.plugins import AdapterManager  # noqa: E402
+from agent_otlp.core.plugins.manager import AdapterManager  # noqa: E402
+from agent_otlp.factory import exporter_from_config, offload_requested  # noqa: E402
+from agent_otlp.offload import parent as offload  # noqa: E402
+from agent_otlp.offload.entries import span_entry  # noqa: E402
+from agent_otlp.offload.frames import CHILD_NICE, SPAN, OffloadConfig  # noqa: E402
+from agent_otlp.offload.group import OffloadGroup, merged  # noqa: E402
+from agent_otlp.offload.lane import ChildLane  # noqa: E402
+from agent_otlp.offload.parent import OffloadExporter  # noqa: E402
 from agent_otlp.testing import OTLPReceiver, ReceivedSpan, Reply  # noqa: E402
 from agent_otlp.workloads import DemoResult, record_demo_items, run_demo_workflow  # noqa: E402
 
@@ -49,6 +53,17 @@ def _offload_exporter(
     assert isinstance(exporter, OffloadExporter if offload_count == 1 else OffloadGroup)
     made.append(exporter)
     return exporter
+
+
+def _lane(exporter: OffloadExporter) -> ChildLane:
+    lane = exporter._lane
+    assert lane is not None
+    return lane
+
+
+def _child(exporter: OffloadExporter) -> subprocess.Popen[bytes]:
+    """The child process of ``exporter``."""
+    return _lane(exporter).process.popen
 
 
 def _check_tree(result: DemoResult, spans: dict[str, ReceivedSpan]) -> None:
@@ -157,7 +172,7 @@ def test_shutdown_delivers_and_stops_the_child(
     assert report.delivered, exporter.stats.snapshot()
     _check_tree(result, _spans_of(otlp_receiver, result))
     assert len(otlp_receiver.spans()) == 28  # the live trace and the submitted one
-    assert exporter._child is not None and exporter._child.poll() is not None
+    assert _child(exporter).poll() is not None
     # after shutdown: nothing raises, drops are counted, shutdown is idempotent
     processor.on_span_end(object())
     exporter.end_trace("trace_x")
@@ -206,8 +221,7 @@ def test_child_killed_mid_stream_falls_back_in_process(
     assert exporter.force_flush(10).delivered
     in_flight = run_demo_workflow()  # not flushed: in the queue, the pipe or the child
     os.kill(exporter.child_pid or 0, signal.SIGKILL)
-    assert exporter._child is not None
-    exporter._child.wait(5)
+    _child(exporter).wait(5)
     after = [run_demo_workflow() for _ in range(3)]  # the agent code must not notice
     report = exporter.shutdown(10)
     snapshot = exporter.stats.snapshot()
@@ -232,7 +246,7 @@ def test_two_processes_each_export_whole_traces(
     pids = [lane.child_pid for lane in exporter.lanes]
     assert len(set(pids)) == 2 and None not in pids
     # one budget for the frames waiting in this process, shared by the children
-    assert [lane._max_bytes for lane in exporter.lanes] == [offload.MAX_PENDING_BYTES // 2] * 2
+    assert [_lane(lane).writer.max_bytes for lane in exporter.lanes] == [offload.MAX_PENDING_BYTES // 2] * 2
     agents_tracing.set_trace_processors([agent_otlp.make_processor(exporter)])
     results = [run_demo_workflow() for _ in range(24)]
     # items from a file take the same routes: trace by trace (the errors keep their index)
@@ -263,7 +277,7 @@ def test_two_processes_each_export_whole_traces(
     assert exporter.stats.snapshot()["invalid_items"] == 2  # with the submitted bad item
     assert exporter.shutdown(10).delivered
     assert len(otlp_receiver.spans()) == 25 * 14
-    assert all(lane._child is not None and lane._child.poll() is not None for lane in exporter.lanes)
+    assert all(_child(lane).poll() is not None for lane in exporter.lanes)
     assert exporter.shutdown(1).delivered  # idempotent
 
 
@@ -280,7 +294,7 @@ def test_full_queue_waits_a_bounded_time_then_drops(
 ) -> None:
     config = OffloadConfig("otlp", None, None, None,
                            {"endpoint": otlp_receiver.endpoint, "schedule_delay": 0.02}, {})
-    exporter = OffloadExporter(config, max_pending_bytes=100_000)
+    exporter = OffloadExporter(config, exporter_from_config, max_pending_bytes=100_000)
     exporters.append(exporter)
     pid = exporter.child_pid or 0
     os.kill(pid, signal.SIGSTOP)  # a stalled child: the pipe fills, then the frames here
@@ -306,8 +320,8 @@ def test_full_queue_waits_a_bounded_time_then_drops(
 
 def test_span_entry_matches_the_in_process_record() -> None:
     """The fields sent to the child rebuild the record the in-process fast path makes."""
+    from agent_otlp.core.convert.records import parse_timestamp
     from agent_otlp.core.exporter import sdk_span_record
-    from agent_otlp.core.records import parse_timestamp
 
     captured: list[Any] = []
 
@@ -324,8 +338,8 @@ def test_span_entry_matches_the_in_process_record() -> None:
     with agents_tracing.trace("plain"), agents_tracing.function_span("lookup", input="{}"):
         pass
     (span,) = captured
-    entry = offload.span_entry(span, False)
-    assert entry[0] == offload._SPAN
+    entry = span_entry(span, False)
+    assert entry[0] == SPAN
     _, span_id, trace_id, parent_id, started, ended, data, error = entry
     record = sdk_span_record(span, False)
     assert (record.id, record.trace_id, record.parent_id, record.data, record.error) == (
@@ -336,7 +350,7 @@ def test_span_entry_matches_the_in_process_record() -> None:
 
 
 def test_merged_statistics_of_several_children() -> None:
-    merged = offload._merged([
+    combined = merged([
         {"exported": 3, "child_lost": False, "last_error": "", "breaker": "closed",
          "dropped": {"failed": 1}},
         {"exported": 4, "child_lost": True, "last_error": "503", "breaker": "open",
@@ -344,7 +358,7 @@ def test_merged_statistics_of_several_children() -> None:
         {"exported": 0, "child_lost": False, "last_error": "timeout", "breaker": "half-open",
          "dropped": {}},
     ])
-    assert merged == {"exported": 7, "child_lost": True, "last_error": "503", "breaker": "open",
+    assert combined == {"exported": 7, "child_lost": True, "last_error": "503", "breaker": "open",
                       "dropped": {"failed": 1, "rejected": 2}}
 
 

@@ -8,10 +8,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from agent_otlp.core.encode import WireEncoder
-from agent_otlp.core.flatten import clean_str
-from agent_otlp.core.messages import encode_request
-from agent_otlp.core.records import EventRecord, SpanRecord
+from agent_otlp.core.convert.flatten import clean_str
+from agent_otlp.core.convert.records import EventRecord, SpanRecord
+from agent_otlp.core.wire.encode import WireEncoder
+from agent_otlp.core.wire.messages import encode_request
 
 texts = st.text(max_size=40).map(clean_str)  # records only ever hold cleaned strings
 int64 = st.integers(min_value=-(2**63), max_value=2**63 - 1)

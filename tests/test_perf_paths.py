@@ -6,12 +6,12 @@ from typing import Any
 
 import pytest
 
-from agent_otlp.core.convert import ConvertOptions, convert_span
+from agent_otlp.core.convert.ids import span_id_for
+from agent_otlp.core.convert.records import AgentSpan, parse_item
+from agent_otlp.core.convert.spans import ConvertOptions, convert_span
 from agent_otlp.core.destination import _direct_calls
 from agent_otlp.core.exporter import sdk_span_item, sdk_span_record
-from agent_otlp.core.factory import resolve_all
-from agent_otlp.core.ids import span_id_for
-from agent_otlp.core.records import AgentSpan, parse_item
+from agent_otlp.factory import resolve_all
 from agent_otlp.workloads import (
     RecordingProcessor,
     produce_benchmark_traces,
@@ -66,7 +66,7 @@ def test_direct_hook_calls_match_pluggy(adapter: str) -> None:
 
 
 def test_data_key_cache_keeps_equal_non_string_keys_apart() -> None:
-    from agent_otlp.core.records import AgentSpan
+    from agent_otlp.core.convert.records import AgentSpan
 
     def keys(data: dict[Any, Any]) -> set[str]:
         span = AgentSpan("span_1", "trace_1", None, 1, 2, {"type": "custom", **data})

@@ -13,8 +13,8 @@ import pytest
 
 import agent_otlp
 from agent_otlp import ConfigError
-from agent_otlp.core.factory import resolve_all
-from agent_otlp.core.plugins import AdapterManager
+from agent_otlp.core.plugins.manager import AdapterManager
+from agent_otlp.factory import resolve_all
 from agent_otlp.testing import OTLPReceiver
 from test_adapters_support import agent_trace, clean_env
 

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from agent_otlp.core.errors import ConfigError
-from agent_otlp.core.factory import resolve_all
-from agent_otlp.core.plugins import AdapterManager
+from agent_otlp.core.config.errors import ConfigError
+from agent_otlp.core.plugins.manager import AdapterManager
+from agent_otlp.factory import resolve_all
 
 CLI = "import sys; from agent_otlp.cli import main; sys.argv[0] = 'agent-otlp'; main()"
 

@@ -15,8 +15,8 @@ from typer.testing import CliRunner
 
 import agent_otlp
 from agent_otlp.adapters._console_transport import ConsoleTransport
+from agent_otlp.adapters.console_tree import MAX_DEPTH, TreeSpan, render_tree
 from agent_otlp.cli import _common, _register, app
-from agent_otlp.render import MAX_DEPTH, TreeSpan, render_tree
 
 _register()
 

@@ -9,18 +9,18 @@ from typing import Any
 import pytest
 
 import agent_otlp
-from agent_otlp.core.errors import ConfigError
-from agent_otlp.core.factory import resolve_all, resource_for
-from agent_otlp.core.hookspecs import hookimpl
-from agent_otlp.core.plugins import AdapterManager
-from agent_otlp.core.secrets import Secret
-from agent_otlp.core.settings import (
+from agent_otlp.core.config.errors import ConfigError
+from agent_otlp.core.config.secrets import Secret
+from agent_otlp.core.config.settings import (
     Settings,
     TransportDefaults,
     destination_names,
     load_config_file,
     resolve_settings,
 )
+from agent_otlp.core.plugins.hookspecs import hookimpl
+from agent_otlp.core.plugins.manager import AdapterManager
+from agent_otlp.factory import resolve_all, resource_for
 
 LEVELS = ("argument", "environment", "config file", "adapter default", "built-in default")
 
@@ -339,7 +339,7 @@ def test_adapter_default_service_name_below_resource_attributes() -> None:
 
 
 def test_undecodable_environment_values_still_encode() -> None:
-    from agent_otlp.core.messages import encode_request
+    from agent_otlp.core.wire.messages import encode_request
 
     resource = _resource({"OTEL_RESOURCE_ATTRIBUTES": "team=caf\udce9", "OTEL_SERVICE_NAME": "s\udcff"})
     assert resource["team"] == "caf\ufffd"

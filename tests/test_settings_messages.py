@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from agent_otlp.core.errors import ConfigError
-from agent_otlp.core.settings import resolve_settings
+from agent_otlp.core.config.errors import ConfigError
+from agent_otlp.core.config.settings import resolve_settings
 
 
 @pytest.mark.parametrize("raw", ["0", "-5", "0.0"])

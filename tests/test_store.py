@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from agent_otlp import create_exporter
-from agent_otlp.core.errors import ConfigError
-from agent_otlp.core.factory import open_store
+from agent_otlp.core.config.errors import ConfigError
+from agent_otlp.factory import open_store
 from agent_otlp.store import schema
 from agent_otlp.store.destinations import DestinationStore, StoredDestination, parse_header_spec
 from agent_otlp.store.sqlite import KIND_SPAN, KIND_TRACE, KIND_TRACE_START, SpanStore

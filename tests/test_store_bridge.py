@@ -34,8 +34,13 @@ def post(url: str, items: list[Any]) -> tuple[int, dict[str, str]]:
 
 
 def stored_size(items: list[Any], path: Path) -> int:
+    """Bytes the store keeps for ``items`` posted to the bridge (spans as the client sent them)."""
     exporter = create_exporter("otlp", endpoint="http://127.0.0.1:9", env={}, store=path)
-    exporter.submit_items(items)
+    bridge = BridgeServer(exporter, port=0, shutdown_exporter=False).start()
+    try:
+        assert post(bridge.url, items)[0] == 200
+    finally:
+        bridge.stop(timeout=5)
     exporter.force_flush(0.2)
     assert exporter.store is not None
     size = exporter.store.undelivered_bytes

@@ -16,8 +16,8 @@ import pytest
 
 from _small_fs import remount_read_only, small_filesystem
 from agent_otlp import create_exporter
-from agent_otlp.core.errors import ConfigError
-from agent_otlp.core.ids import span_id_for, workflow_span_id_for
+from agent_otlp.core.config.errors import ConfigError
+from agent_otlp.core.convert.ids import span_id_for, workflow_span_id_for
 from agent_otlp.store.committer import Batch, GroupCommitter
 from agent_otlp.store.schema import MIGRATIONS
 from agent_otlp.store.sqlite import SpanStore, StoreDamagedError

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 import agent_otlp
-from agent_otlp.core.errors import InputError
-from agent_otlp.core.records import parse_timestamp
+from agent_otlp.core.config.errors import InputError
+from agent_otlp.core.convert.records import parse_timestamp
 from agent_otlp.testing import OTLPReceiver
 
 #: 2025-12-05T08:00:00.123456789Z in nanoseconds.

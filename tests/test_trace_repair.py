@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 import agent_otlp
-from agent_otlp.core.ids import span_id_for, workflow_span_id_for
-from agent_otlp.core.records import AgentSpan
-from agent_otlp.core.repair import TraceLinks
+from agent_otlp.core.convert.ids import span_id_for, workflow_span_id_for
+from agent_otlp.core.convert.records import AgentSpan
+from agent_otlp.core.convert.repair import TraceLinks
 from agent_otlp.historical import HistoricalExport, resolve_target
 from agent_otlp.store.sqlite import SpanStore
 from agent_otlp.testing import OTLPReceiver

@@ -23,7 +23,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 
 import agent_otlp
 from _reliability import record
-from agent_otlp.core.transport import NOT_OTLP, HttpTransport
+from agent_otlp.core.wire.transport import NOT_OTLP, HttpTransport
 from agent_otlp.testing import OTLPReceiver, Reply
 from test_exporter import items
 

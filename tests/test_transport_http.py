@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from agent_otlp.core.transport import HttpTransport
+from agent_otlp.core.wire.transport import HttpTransport
 from agent_otlp.testing import OTLPReceiver
 
 
@@ -100,7 +100,7 @@ def test_an_empty_success_answer_is_not_decoded() -> None:
 
     code = (
         "import sys\n"
-        "from agent_otlp.core.transport import http_answer\n"
+        "from agent_otlp.core.wire.transport import http_answer\n"
         "result = http_answer(200, b'', None, 'application/x-protobuf')\n"
         "assert result.ok and result.rejected_spans == 0 and not result.message, result\n"
         "print('google.protobuf' in sys.modules)\n"
@@ -113,7 +113,7 @@ def test_an_empty_success_answer_is_not_decoded() -> None:
         ExportTraceServiceResponse,
     )
 
-    from agent_otlp.core.transport import http_answer
+    from agent_otlp.core.wire.transport import http_answer
 
     body = ExportTraceServiceResponse(
         partial_success=ExportTracePartialSuccess(rejected_spans=3, error_message="too old")

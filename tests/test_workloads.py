@@ -340,7 +340,7 @@ def test_record_restores_processors_on_failure(
     def boom(**_: Any) -> DemoResult:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(workloads, "run_demo_workflow", boom)
+    monkeypatch.setattr(workloads.recording, "run_demo_workflow", boom)
     with pytest.raises(RuntimeError):
         record_demo_items()
     assert _installed() == before
@@ -389,3 +389,41 @@ def test_write_sample_jsonl_several_traces(recorder: Recorder, tmp_path: Path) -
             assert obj["trace_id"] == current
     assert len(traces) == 3
     assert len({t["group_id"] for t in traces}) == 3
+
+
+def test_benchmark_runs_from_its_file_without_agent_otlp(tmp_path: Path) -> None:
+    """``bench/producer.py`` loads the benchmark workload from its file, in environments where
+    agent-otlp is not installed: the module must run with agent_otlp unimportable."""
+    import subprocess
+    import sys
+
+    from agent_otlp.workloads import benchmark
+
+    script = tmp_path / "run_benchmark.py"
+    script.write_text(
+        "import importlib.abc, importlib.util, sys\n"
+        "class Block(importlib.abc.MetaPathFinder):\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] == 'agent_otlp':\n"
+        "            raise ImportError('agent_otlp is blocked')\n"
+        "        return None\n"
+        "sys.meta_path.insert(0, Block())\n"
+        "from agents.tracing import TracingProcessor, set_trace_processors\n"
+        "class Count(TracingProcessor):\n"
+        "    spans = 0\n"
+        "    def on_trace_start(self, trace): pass\n"
+        "    def on_trace_end(self, trace): pass\n"
+        "    def on_span_start(self, span): pass\n"
+        "    def on_span_end(self, span): Count.spans += 1\n"
+        "    def shutdown(self): pass\n"
+        "    def force_flush(self): pass\n"
+        "set_trace_processors([Count()])\n"
+        f"spec = importlib.util.spec_from_file_location('bench_workloads', {benchmark.__file__!r})\n"
+        "module = importlib.util.module_from_spec(spec)\n"
+        "spec.loader.exec_module(module)\n"
+        "print(module.produce_benchmark_traces(3), Count.spans)\n",
+        encoding="utf-8",
+    )
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == [str(3 * SPANS_PER_BENCHMARK_TRACE)] * 2

@@ -5,7 +5,7 @@ One line exports every trace of the OpenAI Agents SDK::
     import agent_otlp
     agent_otlp.instrument_openai_agents()
 
-Adapters implement the hooks in :mod:`agent_otlp.core.hookspecs` with
+Adapters implement the hooks in :mod:`agent_otlp.core.plugins.hookspecs` with
 ``@agent_otlp.hookimpl`` and register under the entry-point group ``agent_otlp.adapters``.
 """
 
@@ -20,10 +20,11 @@ from agent_otlp.core import (
     InputError,
     Settings,
     SpanRecord,
-    create_exporter,
     hookimpl,
 )
-from agent_otlp.core.processor import instrument_openai_agents, make_processor
+from agent_otlp.factory import create_exporter
+from agent_otlp.instrument import instrument_openai_agents
+from agent_otlp.sources.openai_agents import make_processor
 
 __all__ = [
     "AgentExporter",

@@ -15,13 +15,15 @@ __all__ = ["COMPILED_MODULES", "compiled_modules"]
 
 #: The modules the wheel build compiles (``[tool.hatch.build.targets.wheel.hooks.mypyc]``).
 COMPILED_MODULES: Final = (
-    "agent_otlp.core.convert",
-    "agent_otlp.core.encode",
-    "agent_otlp.core.flatten",
-    "agent_otlp.core.ids",
-    "agent_otlp.core.records",
-    "agent_otlp.core.content",
-    "agent_otlp.core.limits",
+    "agent_otlp.core.convert.spans",
+    "agent_otlp.core.convert.span_data",
+    "agent_otlp.core.convert.attributes",
+    "agent_otlp.core.wire.encode",
+    "agent_otlp.core.convert.flatten",
+    "agent_otlp.core.convert.ids",
+    "agent_otlp.core.convert.records",
+    "agent_otlp.core.convert.content",
+    "agent_otlp.core.plugins.limits",
     "agent_otlp.adapters._budget",
 )
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 import json
 import re
 import zlib
-from typing import Any, Final, NoReturn
+from typing import Any, Final, NamedTuple, NoReturn
 
-from agent_otlp.core.jsonitems import value_end
+from agent_otlp.sources.jsonitems import value_end
 
-__all__ = ["RequestError", "decode_body", "parse_body"]
+__all__ = ["Body", "RequestError", "decode_body", "parse_body", "read_body"]
 
 
 class RequestError(Exception):
@@ -46,18 +46,55 @@ def decode_body(encoding: str, body: bytes, max_body: int) -> bytes:
     return out
 
 
+class Body(NamedTuple):
+    """An ingest body read: its items, why each unreadable one is refused, and each item's
+    JSON text as sent (UTF-8), where it can be stored as is (see :func:`read_body`)."""
+
+    items: list[Any]
+    unreadable: dict[int, str]
+    raw: list[bytes | None]
+
+
 def parse_body(body: bytes, max_items: int) -> tuple[list[Any], dict[int, str]]:
-    """The items of ``{"data": [...]}``, and the reason each unreadable one is refused.
+    """The items of ``{"data": [...]}``, and the reason each unreadable one is refused
+    (:func:`read_body` without the items' text)."""
+    read = read_body(body, max_items)
+    return read.items, read.unreadable
+
+
+def read_body(body: bytes, max_items: int, *, texts: bool = True) -> Body:
+    """The items of ``{"data": [...]}``, the reason each unreadable one is refused, and the
+    text of each item as the client sent it.
 
     The array is read element by element, so that a request with more than ``max_items``
     items is refused (413) as soon as the count is passed, and an element nested too deeply
     for the parser is refused alone (found with a flat scan) instead of the whole body.
+
+    An item's text is given (``raw``, encoded as UTF-8) only when it is strict JSON that
+    re-reads to the same value: no ``NaN``/``Infinity`` and no lone surrogate; else ``None``
+    (such an item is serialized again, cleaned, where it is stored). ``texts=False`` skips
+    this (``raw`` is all ``None``): nothing stores them without a span store.
     """
     try:
         text = body.decode(json.detect_encoding(body), "surrogatepass")
     except UnicodeDecodeError as exc:
         raise RequestError(400, f"body is not valid JSON: {exc}") from None
-    return _DataReader(text, max_items).read()
+    reader = _DataReader(text, max_items)
+    items, unreadable = reader.read()
+    return Body(items, unreadable, reader.raw_items() if texts else [None] * len(items))
+
+
+def _clean_text(text: str) -> bool:
+    """``text`` is strict JSON's text and valid UTF-8 (for a JSON value read from it)."""
+    if "NaN" in text or "Infinity" in text:  # may be inside a string: then merely re-serialized
+        return False
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 _WS: Final = re.compile(r"[ \t\n\r]*")
@@ -75,6 +112,8 @@ class _DataReader:
         self.pos = 0
         self.items: list[Any] | None = None
         self.unreadable: dict[int, str] = {}
+        #: where each item's text starts and ends
+        self.bounds: list[tuple[int, int]] = []
 
     def read(self) -> tuple[list[Any], dict[int, str]]:
         first = self._next()
@@ -117,6 +156,7 @@ class _DataReader:
         self.pos += 1
         items: list[Any] = []
         self.unreadable = {}
+        self.bounds = bounds = []
         if self._next() == "]":
             self.pos += 1
             self.items = items
@@ -126,8 +166,10 @@ class _DataReader:
                 raise RequestError(413, f"more than {self.max_items} items in one request "
                                         f"(the limit is max_items={self.max_items}); send smaller batches")
             self._next()
+            start = self.pos
             try:
                 items.append(self._value())
+                bounds.append((start, self.pos))
             except RecursionError:
                 end = value_end(self.text, self.pos)
                 if end is None:
@@ -135,6 +177,7 @@ class _DataReader:
                 self.pos = end
                 self.unreadable[len(items)] = "invalid JSON: nested too deeply"
                 items.append(None)
+                bounds.append((start, start))
             separator = self._next()
             self.pos += 1
             if separator == "]":
@@ -143,6 +186,17 @@ class _DataReader:
             if separator != ",":
                 self.pos -= 1
                 self._fail("Expecting ',' delimiter")
+
+    def raw_items(self) -> list[bytes | None]:
+        """Each item's text as UTF-8 when it is clean (see :func:`read_body`), else ``None``."""
+        text = self.text
+        if _clean_text(text):  # the usual body: no item needs a look of its own
+            return [text[start:end].encode() if end > start else None for start, end in self.bounds]
+        raw: list[bytes | None] = []
+        for start, end in self.bounds:
+            part = text[start:end]
+            raw.append(part.encode() if end > start and _clean_text(part) else None)
+        return raw
 
     def _next(self) -> str:
         """Skip whitespace; the next character ('' at the end)."""

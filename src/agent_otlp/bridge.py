@@ -53,11 +53,11 @@ from typing import Any, Final, Protocol
 
 from agent_otlp._bridge_access import AccessPolicy, check_content_type, is_loopback
 from agent_otlp._bridge_conn import ConnectionTable, DeadlineReader, close_read
-from agent_otlp._ingest_body import RequestError, decode_body, parse_body
+from agent_otlp._ingest_body import RequestError, decode_body, read_body
 from agent_otlp._metrics import render_metrics
-from agent_otlp.core.errors import InputError
-from agent_otlp.core.secrets import Secret, redact_text
-from agent_otlp.core.stats import ExporterStats
+from agent_otlp.core.config.errors import InputError
+from agent_otlp.core.config.secrets import Secret, redact_text
+from agent_otlp.core.pipeline.stats import ExporterStats
 
 __all__ = [
     "DEFAULT_MAX_BODY",
@@ -479,9 +479,9 @@ class BridgeServer:
             raise RequestError(429, "exporter queue is full, retry later")
         encoding = h.headers.get("Content-Encoding", "identity")
         body = decode_body(encoding, self._read_body(h, length), self.max_body)
-        items, unreadable = parse_body(body, self.max_items)
+        items, unreadable, raw = read_body(body, self.max_items, texts=self._durable())
         del body
-        listed, rejected_count = self._submit(items, unreadable)
+        listed, rejected_count = self._submit(items, unreadable, raw)
         accepted = len(items) - rejected_count
         with self._lock:
             self.items["accepted"] += accepted
@@ -499,20 +499,26 @@ class BridgeServer:
             return 503, {"status": "degraded", "store": f"cannot write: {problem}"}
         return 200, {"status": "ok"}
 
-    def _hand_over(self, items: list[Any]) -> list[InputError]:
-        """Give items to the exporter; with a span store, return once they are committed.
+    def _durable(self) -> bool:
+        """Items are committed to a span store before the answer (stored as sent)."""
+        return (getattr(self.exporter, "store", None) is not None
+                and getattr(self.exporter, "submit_items_durable", None) is not None)
+
+    def _hand_over(self, items: list[Any], raw: list[bytes | None]) -> list[InputError]:
+        """Give items to the exporter; with a span store, return once they are committed
+        (each valid one stored as ``raw``, the text the client sent, where given).
         When the store cannot keep them, the request is refused with 503 and Retry-After:
         nothing answered 200 is ever lost, and the client sends them again."""
-        durable = getattr(self.exporter, "submit_items_durable", None)
-        if durable is None or getattr(self.exporter, "store", None) is None:
+        if not self._durable():
             return self.exporter.submit_items(items)
-        outcome = durable(items)
+        outcome = self.exporter.submit_items_durable(items, raw=raw)  # type: ignore[attr-defined]
         if outcome.problem is not None:
             raise RequestError(503, f"span store cannot keep the items ({outcome.problem}); retry later")
         errors: list[InputError] = outcome.errors
         return errors
 
-    def _submit(self, items: list[Any], unreadable: Mapping[int, str]) -> tuple[list[dict[str, Any]], int]:
+    def _submit(self, items: list[Any], unreadable: Mapping[int, str],
+                raw: list[bytes | None]) -> tuple[list[dict[str, Any]], int]:
         """Hand the readable items to the exporter a chunk at a time; the first
         :data:`MAX_LISTED_REJECTIONS` refusals described, in item order, and the count of all."""
         listed: list[dict[str, Any]] = []
@@ -520,7 +526,7 @@ class BridgeServer:
         for first in range(0, len(items), _SUBMIT_CHUNK):
             indexes = [i for i in range(first, min(first + _SUBMIT_CHUNK, len(items)))
                        if i not in unreadable]
-            errors = self._hand_over([items[i] for i in indexes])
+            errors = self._hand_over([items[i] for i in indexes], [raw[i] for i in indexes])
             for error in errors:
                 error.index = indexes[error.index]  # type: ignore[attr-defined]
             for index in range(first, min(first + _SUBMIT_CHUNK, len(items))):

@@ -1,8 +1,10 @@
-"""Historical export: send what the span store (or JSONL files) holds for a time range to one
-destination, resumably and in constant memory.
+"""Historical export: send what the span store (or JSON and JSONL files) holds for a time
+range to one destination, resumably and in constant memory.
 
-* The source is read in pages of ``batch_size`` items (:meth:`SpanStore.read_after` with the
-  range for the store, one line at a time for files); nothing is loaded whole.
+* The source is read in pages of ``batch_size`` items: the store through
+  :class:`~agent_otlp.sources.store.StoreSource`, files through
+  :class:`~agent_otlp.sources.files.FileSource` (read the way ``agent-otlp send`` reads them);
+  nothing is loaded whole.
 * Each page is converted (stored trace rows become the workflow root spans), run through the
   destination adapter's ``map_attributes`` and ``process_batch`` hooks, encoded and sent with
   retries. A retryable failure is retried until the destination's ``retry_deadline``; then the
@@ -29,21 +31,21 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
 
-from agent_otlp.core.convert import ConvertOptions, convert_span, convert_trace
-from agent_otlp.core.errors import ConfigError
-from agent_otlp.core.factory import resolve_all, resource_for
-from agent_otlp.core.jsonitems import loads_item
-from agent_otlp.core.messages import encode_request
-from agent_otlp.core.plugins import DestinationHooks
-from agent_otlp.core.records import AgentSpan, AgentTrace, AttrValue, SpanRecord, parse_item
-from agent_otlp.core.repair import TraceLinks
-from agent_otlp.core.retry import Backoff
-from agent_otlp.core.secrets import redact_text
-from agent_otlp.core.settings import Settings
-from agent_otlp.core.transport import Transport
+from agent_otlp.core.config.errors import ConfigError
+from agent_otlp.core.config.secrets import redact_text
+from agent_otlp.core.config.settings import Settings
+from agent_otlp.core.convert.records import AttrValue, SpanRecord
+from agent_otlp.core.convert.spans import ConvertOptions
+from agent_otlp.core.pipeline.retry import Backoff
+from agent_otlp.core.plugins.manager import DestinationHooks
+from agent_otlp.core.wire.messages import encode_request
+from agent_otlp.core.wire.transport import Transport
+from agent_otlp.factory import resolve_all, resource_for
+from agent_otlp.sources.files import FileSource, files_source
+from agent_otlp.sources.store import StoreSource, store_source
 from agent_otlp.store.destinations import DestinationStore
 from agent_otlp.store.outbox import stored_records
-from agent_otlp.store.sqlite import KIND_TRACE_START, SpanStore
+from agent_otlp.store.sqlite import KIND_TRACE_START, SpanStore, StoredItem
 
 __all__ = [
     "ExportInterrupted",
@@ -139,16 +141,6 @@ class ExportRange:
         return text if self.resolved_ns is None else f"{text}, relative times read at {_iso(self.resolved_ns)}"
 
 
-def store_source(store: SpanStore) -> str:
-    """The source part of a job's key for a store."""
-    return f"store:{Path(store.path).resolve()}"
-
-
-def files_source(paths: Sequence[Path]) -> str:
-    """The source part of a job's key for JSONL files."""
-    return "files:" + "\n".join(str(Path(p).resolve()) for p in paths)
-
-
 def destination_arguments(
     names: Sequence[str], store: SpanStore | None, env: Mapping[str, str]
 ) -> dict[str, Any]:
@@ -201,6 +193,12 @@ def resolve_target(
     return ExportTarget(settings, hooks, transport, resource_for(settings, hooks))
 
 
+def _stored_record(item: StoredItem, options: ConvertOptions) -> SpanRecord | None:
+    """A stored row as the span to send; the trace objects kept only to finish open traces
+    after a crash are not sent."""
+    return None if item.kind == KIND_TRACE_START else stored_records(item, options)
+
+
 class ExportInterrupted(Exception):
     """The export stopped before its end (the destination kept failing, or a stop was asked);
     running it again resumes after the last delivered batch."""
@@ -228,103 +226,6 @@ class ExportResult:
 def job_key(source: str, since_ns: int | None, until_ns: int | None, destination: str) -> str:
     text = json.dumps([source, since_ns, until_ns, destination])
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
-
-
-def _in_range(end_ns: int | None, since_ns: int | None, until_ns: int | None) -> bool:
-    if end_ns is None:
-        return since_ns is None and until_ns is None
-    return (since_ns is None or end_ns >= since_ns) and (until_ns is None or end_ns < until_ns)
-
-
-class _FileSource:
-    """Items of JSONL files, numbered from 1 across the files in order.
-
-    A first pass keeps, per trace, only its time range and whether its trace object was
-    seen (a few numbers per trace, never the spans), so each trace object can be exported as
-    its workflow span covering its spans; traces without a trace object get a synthesized
-    workflow span after the last line.
-    """
-
-    def __init__(self, paths: Sequence[Path], options: ConvertOptions) -> None:
-        self.paths = list(paths)
-        self.options = options
-        self.ranges: dict[str, list[int]] = {}
-        self.has_trace: set[str] = set()
-        self.items = 0
-        self.invalid = 0
-        for _, parsed in self._parsed():
-            if isinstance(parsed, AgentTrace):
-                self.has_trace.add(parsed.id)
-                if parsed.started_ns is not None:
-                    self._cover(parsed.id, parsed.started_ns, parsed.ended_ns or parsed.started_ns)
-            elif isinstance(parsed, AgentSpan):
-                start = parsed.started_ns if parsed.started_ns is not None else parsed.ended_ns
-                end = parsed.ended_ns if parsed.ended_ns is not None else start
-                if start is not None and end is not None:
-                    self._cover(parsed.trace_id, start, max(start, end))
-                else:
-                    self.ranges.setdefault(parsed.trace_id, [])
-        self.orphans = sorted(t for t in self.ranges if t not in self.has_trace)
-
-    def _cover(self, trace_id: str, start: int, end: int) -> None:
-        span = self.ranges.setdefault(trace_id, [])
-        if not span:
-            span.extend((start, end))
-        else:
-            span[0], span[1] = min(span[0], start), max(span[1], end)
-
-    def _parsed(self) -> Iterator[tuple[int, AgentSpan | AgentTrace | None]]:
-        number = 0
-        for path in self.paths:
-            with path.open(encoding="utf-8", errors="replace") as handle:
-                for line in handle:
-                    if not line.strip():
-                        continue
-                    number += 1
-                    item, problem = loads_item(line)
-                    parsed: AgentSpan | AgentTrace | None = None
-                    if problem is None:
-                        try:
-                            parsed = parse_item(item)
-                        except Exception:  # invalid items are counted and skipped
-                            parsed = None
-                    yield number, parsed
-        self.items = number
-
-    def records(self, after: int, since_ns: int | None, until_ns: int | None
-                ) -> Iterator[tuple[int, SpanRecord | None]]:
-        """``(position, record)`` after ``after``; ``None`` records for skipped items."""
-        self.invalid = 0
-        links: dict[str, TraceLinks] = {}
-        for number, parsed in self._parsed():
-            if isinstance(parsed, AgentSpan):  # every span, so that a resumed run repairs alike
-                trace_links = links.get(parsed.trace_id)
-                if trace_links is None:
-                    trace_links = links[parsed.trace_id] = TraceLinks()
-                trace_links.check(parsed)
-            if number <= after:
-                continue
-            if parsed is None:
-                self.invalid += 1
-                yield number, None
-            elif isinstance(parsed, AgentTrace):
-                span = self.ranges.get(parsed.id) or [0, 0]
-                yield number, (convert_trace(parsed, span[0], span[1])
-                               if _in_range(span[1], since_ns, until_ns) else None)
-            elif _in_range(parsed.ended_ns or parsed.started_ns, since_ns, until_ns):
-                yield number, convert_span(parsed, self.options)
-            else:
-                yield number, None
-        for index, trace_id in enumerate(self.orphans, self.items + 1):
-            span = self.ranges[trace_id] or [0, 0]
-            if index <= after or not _in_range(span[1], since_ns, until_ns):
-                continue
-            record = convert_trace(AgentTrace(id=trace_id, workflow_name="Agent workflow"), span[0], span[1])
-            record.attributes["agent_otlp.workflow.synthesized"] = True
-            yield index, record
-
-    def count(self, since_ns: int | None, until_ns: int | None) -> int:
-        return sum(1 for _, r in self.records(0, since_ns, until_ns) if r is not None)
 
 
 class HistoricalExport:
@@ -404,35 +305,23 @@ class HistoricalExport:
     def count_store(self, store: SpanStore, since_ns: int | None, until_ns: int | None,
                     after: int = 0) -> int:
         """Items that would go (spans and finished traces in the range)."""
-        return store.count(after=after, since_ns=since_ns, until_ns=until_ns, deliverable=True)
+        return StoreSource(store, self.options, _stored_record).count(since_ns, until_ns, after)
 
     def from_store(self, store: SpanStore, since_ns: int | None = None, until_ns: int | None = None,
                    *, restart: bool = False) -> ExportResult:
-        job = self.store_job(store, since_ns, until_ns)
+        source = StoreSource(store, self.options, _stored_record)
+        job = job_key(source.key, since_ns, until_ns, self._destination())
         result = self._start(job, restart)
         if result.already_done:
             return result
-        result.total = result.sent + self.count_store(store, since_ns, until_ns, result.position)
+        result.total = result.sent + source.count(since_ns, until_ns, result.position)
 
-        def pages() -> Iterator[tuple[int, list[SpanRecord]]]:
-            position = result.position
-            while True:
-                page = store.read_after(position, self.batch_size, since_ns=since_ns, until_ns=until_ns)
-                if not page:
-                    return
-                position = page[-1].seq
-                records = []
-                for item in page:
-                    if item.kind == KIND_TRACE_START:
-                        continue
-                    try:
-                        records.append(stored_records(item, self.options))
-                    except Exception as exc:  # a corrupt row must not stop the export
-                        result.invalid += 1
-                        result.errors.append(f"seq {item.seq}: unreadable ({exc!r})")
-                yield position, records
+        def unreadable(problem: str) -> None:
+            result.invalid += 1
+            result.errors.append(problem)
 
-        return self._run(job, result, pages())
+        pages = source.pages(result.position, since_ns, until_ns, self.batch_size, unreadable)
+        return self._run(job, result, pages)
 
     def from_files(self, paths: Sequence[Path], since_ns: int | None = None,
                    until_ns: int | None = None, *, restart: bool = False) -> ExportResult:
@@ -440,28 +329,17 @@ class HistoricalExport:
         result = self._start(job, restart)
         if result.already_done:
             return result
-        source = _FileSource(paths, self.options)
-        result.total = result.sent + sum(
-            1 for _, r in source.records(result.position, since_ns, until_ns) if r is not None
-        )
+        source = FileSource(paths, self.options)
+        result.total = result.sent + source.count(since_ns, until_ns, result.position)
 
         def pages() -> Iterator[tuple[int, list[SpanRecord]]]:
-            records: list[SpanRecord] = []
-            position = result.position
-            for position, record in source.records(result.position, since_ns, until_ns):
-                if record is not None:
-                    records.append(record)
-                if len(records) >= self.batch_size:
-                    yield position, records
-                    records = []
+            yield from source.pages(result.position, since_ns, until_ns, self.batch_size)
             result.invalid = source.invalid
-            if records or position > result.position:
-                yield position, records
 
         return self._run(job, result, pages())
 
     def count_files(self, paths: Sequence[Path], since_ns: int | None, until_ns: int | None) -> int:
-        return _FileSource(paths, self.options).count(since_ns, until_ns)
+        return FileSource(paths, self.options).count(since_ns, until_ns)
 
     # --- sending -------------------------------------------------------------------------
 

@@ -10,10 +10,18 @@ from __future__ import annotations
 import ipaddress
 from typing import Final
 
-from agent_otlp.core.content import MARK, truncate_json_text, truncate_text, utf8_len
-from agent_otlp.core.convert import CONTENT_ATTRIBUTES, NAMESPACE
-from agent_otlp.core.limits import TRUNCATED
-from agent_otlp.core.records import AttrValue, EventRecord, SpanRecord
+from agent_otlp.core.plugins import (
+    CONTENT_ATTRIBUTES,
+    MARK,
+    NAMESPACE,
+    TRUNCATED,
+    AttrValue,
+    EventRecord,
+    SpanRecord,
+    truncate_json_text,
+    truncate_text,
+    utf8_len,
+)
 
 __all__ = [
     "CONTENT_EVENT",

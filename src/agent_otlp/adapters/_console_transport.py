@@ -15,9 +15,8 @@ from typing import TextIO
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from rich.console import Console
 
-from agent_otlp.core.messages import request_to_json
-from agent_otlp.core.transport import SendResult, Transport
-from agent_otlp.render import TreeSpan, render_tree, spans_from_request
+from agent_otlp.adapters.console_tree import TreeSpan, render_tree, spans_from_request
+from agent_otlp.core.plugins import SendResult, Transport, request_to_json
 
 __all__ = ["ConsoleTransport"]
 

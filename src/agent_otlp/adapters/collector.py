@@ -8,7 +8,7 @@ Everything is the user's to configure (``endpoint``, ``protocol``, ``headers``,
   (gRPC), a Collector running as a local agent.
 * **Plaintext only when asked**: sending without TLS to a host other than this machine
   (an ``http://`` endpoint, or gRPC without ``https://`` or a CA) needs ``insecure = true``;
-  without it, start-up fails with a :class:`~agent_otlp.core.errors.ConfigError`. When
+  without it, start-up fails with a :class:`~agent_otlp.core.config.errors.ConfigError`. When
   ``insecure = true`` is used towards a remote host a warning is logged, once per
   destination. A gateway should be reached over ``https://`` (custom CA through
   ``certificate``; mutual TLS through ``client_certificate`` and ``client_key``).
@@ -25,9 +25,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from agent_otlp.adapters._budget import is_loopback
-from agent_otlp.core.errors import ConfigError
-from agent_otlp.core.hookspecs import hookimpl
-from agent_otlp.core.settings import Settings, TransportDefaults
+from agent_otlp.core.plugins import ConfigError, Settings, TransportDefaults, hookimpl
 
 logger = logging.getLogger("agent_otlp.adapters.collector")
 

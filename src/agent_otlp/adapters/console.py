@@ -15,9 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Final
 
-from agent_otlp.core.hookspecs import hookimpl
-from agent_otlp.core.settings import Settings, TransportDefaults
-from agent_otlp.core.transport import Transport
+from agent_otlp.core.plugins import Settings, Transport, TransportDefaults, hookimpl
 
 DEFAULT_OUTPUT: Final = "agent-otlp-out/traces.jsonl"
 

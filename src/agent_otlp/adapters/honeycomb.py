@@ -4,7 +4,7 @@
   (``api.eu1.honeycomb.io``); OTLP/HTTP to ``https://<host>/v1/traces`` (default) or
   OTLP/gRPC to ``https://<host>:443``.
 * **Key**: ``x-honeycomb-team`` from ``HONEYCOMB_API_KEY`` (or the ``api_key`` option),
-  required, kept in a :class:`~agent_otlp.core.secrets.Secret` so it never shows in logs,
+  required, kept in a :class:`~agent_otlp.core.config.secrets.Secret` so it never shows in logs,
   errors or ``agent-otlp config``.
 * **Dataset**: only Honeycomb Classic keys name a dataset (``x-honeycomb-dataset`` from the
   ``dataset`` option); with Environment keys the dataset is the ``service.name``. A key is
@@ -27,13 +27,16 @@ from collections.abc import Mapping, MutableMapping
 from typing import Any, Final
 
 from agent_otlp.adapters._budget import mark_truncated, shed_content, span_bytes
-from agent_otlp.core.content import utf8_len
-from agent_otlp.core.errors import ConfigError
-from agent_otlp.core.hookspecs import hookimpl
-from agent_otlp.core.records import SpanRecord
-from agent_otlp.core.sampling import RATE_ATTRIBUTE
-from agent_otlp.core.secrets import Secret
-from agent_otlp.core.settings import Settings, TransportDefaults
+from agent_otlp.core.plugins import (
+    RATE_ATTRIBUTE,
+    ConfigError,
+    Secret,
+    Settings,
+    SpanRecord,
+    TransportDefaults,
+    hookimpl,
+    utf8_len,
+)
 
 logger = logging.getLogger("agent_otlp.adapters.honeycomb")
 

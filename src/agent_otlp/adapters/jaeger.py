@@ -32,10 +32,14 @@ from collections.abc import Mapping, MutableMapping
 from typing import Any, Final
 
 from agent_otlp.adapters._budget import limit_tag_values
-from agent_otlp.core.errors import ConfigError
-from agent_otlp.core.hookspecs import hookimpl
-from agent_otlp.core.records import AttrValue, SpanRecord
-from agent_otlp.core.settings import Settings, TransportDefaults
+from agent_otlp.core.plugins import (
+    AttrValue,
+    ConfigError,
+    Settings,
+    SpanRecord,
+    TransportDefaults,
+    hookimpl,
+)
 
 DEFAULT_SERVICE_NAME: Final = "agent-workflows"
 DEFAULT_TAG_VALUE_LIMIT: Final = 256

@@ -7,8 +7,7 @@ defaulting to ``http://localhost:4318/v1/traces`` (HTTP) or ``localhost:4317`` (
 
 from __future__ import annotations
 
-from agent_otlp.core.hookspecs import hookimpl
-from agent_otlp.core.settings import TransportDefaults
+from agent_otlp.core.plugins import TransportDefaults, hookimpl
 
 
 @hookimpl

@@ -5,7 +5,7 @@
 * **Tenant**: ``X-Scope-OrgID`` from the ``tenant`` option
   (``AGENT_OTLP_TEMPO_TENANT``, ``[destination.tempo] tenant = "..."``). With
   ``multitenancy = true`` and no tenant (option or header), start-up fails with a
-  :class:`~agent_otlp.core.errors.ConfigError`: Tempo would answer ``401 no org id``.
+  :class:`~agent_otlp.core.config.errors.ConfigError`: Tempo would answer ``401 no org id``.
 * **Attribute size**: Tempo's distributor truncates attribute values above
   ``max_attribute_bytes`` (2048 by default) without saying so, and cuts JSON in the middle.
   The adapter caps values at 2048 bytes itself (the ``attribute_value_limit`` setting):
@@ -29,11 +29,15 @@ from collections.abc import Mapping, MutableMapping
 from typing import Any, Final
 
 from agent_otlp.adapters._budget import mark_truncated, shed_content, span_bytes
-from agent_otlp.core.content import truncate_text, utf8_len
-from agent_otlp.core.errors import ConfigError
-from agent_otlp.core.hookspecs import hookimpl
-from agent_otlp.core.records import SpanRecord
-from agent_otlp.core.settings import Settings, TransportDefaults
+from agent_otlp.core.plugins import (
+    ConfigError,
+    Settings,
+    SpanRecord,
+    TransportDefaults,
+    hookimpl,
+    truncate_text,
+    utf8_len,
+)
 
 TENANT_HEADER: Final = "X-Scope-OrgID"
 DEFAULT_ATTRIBUTE_BYTES: Final = 2048

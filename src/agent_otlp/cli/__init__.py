@@ -11,8 +11,8 @@ from typing import Final
 
 import typer
 
-from agent_otlp.core.errors import AgentOTLPError
-from agent_otlp.core.secrets import redact_text
+from agent_otlp.core.config.errors import AgentOTLPError
+from agent_otlp.core.config.secrets import redact_text
 
 __all__ = ["EXIT_CODES_HELP", "ExitCode", "app", "main"]
 

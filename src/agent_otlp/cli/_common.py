@@ -3,7 +3,7 @@
 Output goes through :data:`console` and :data:`err_console`, which print strings as they are:
 no rich markup, no ``:emoji:`` codes, so ids, names and messages from files, clients and
 backends can never style the terminal, link out or crash the print. Styling uses
-:class:`rich.text.Text`. Text from data passes through :func:`~agent_otlp.render.printable`,
+:class:`rich.text.Text`. Text from data passes through :func:`~agent_otlp.adapters.console_tree.printable`,
 which shows control characters (an escape sequence in a span name) as ``\x1b``. When the
 output is not a terminal (CI logs, pipes, files) lines are not cut at 80 columns.
 """
@@ -21,13 +21,13 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from agent_otlp.adapters.console_tree import printable
 from agent_otlp.cli import ExitCode
-from agent_otlp.core import envvars as ev
-from agent_otlp.core.errors import InputError
+from agent_otlp.core.config import envvars as ev
+from agent_otlp.core.config.errors import InputError
+from agent_otlp.core.config.loading import load_config_file
 from agent_otlp.core.exporter import AgentExporter
-from agent_otlp.core.factory import create_exporter, open_store
-from agent_otlp.core.settings import load_config_file
-from agent_otlp.render import printable
+from agent_otlp.factory import create_exporter, open_store
 
 if TYPE_CHECKING:
     from agent_otlp.store.sqlite import SpanStore
@@ -158,7 +158,10 @@ def build_exporter(
     if destinations:
         arguments["destinations"] = destinations
     try:
-        return create_exporter(adapters, config_file=config, store=span_store or False, **arguments)
+        exporter: AgentExporter = create_exporter(
+            adapters, config_file=config, store=span_store or False, **arguments
+        )
+        return exporter
     except BaseException:
         if span_store is not None:
             span_store.close()

@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from agent_otlp.cli._common import cli_store, stored_destination_arguments
-from agent_otlp.core import envvars as ev
-from agent_otlp.core.settings import load_config_file
+from agent_otlp.core.config import envvars as ev
+from agent_otlp.core.config.loading import load_config_file
 
 __all__ = ["Chosen", "chosen_destinations"]
 
@@ -22,7 +22,7 @@ _ON = ("1", "true", "on", "yes")
 @dataclass(frozen=True, slots=True)
 class Chosen:
     """What a command would export to: ``adapters`` and ``destinations`` arguments for
-    :func:`~agent_otlp.core.factory.resolve_all`, and whether anything chose them."""
+    :func:`~agent_otlp.factory.resolve_all`, and whether anything chose them."""
 
     adapters: str | None
     destinations: dict[str, Any] = field(default_factory=dict)

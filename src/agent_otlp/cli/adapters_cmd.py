@@ -14,6 +14,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
+from agent_otlp.adapters.console_tree import printable
 from agent_otlp.adapters.tempo import DEDICATED_COLUMNS, dedicated_columns_yaml
 from agent_otlp.cli import app
 from agent_otlp.cli._common import (
@@ -25,15 +26,14 @@ from agent_otlp.cli._common import (
     console,
 )
 from agent_otlp.cli._stored import chosen_destinations
-from agent_otlp.core.errors import ConfigError
-from agent_otlp.core.factory import resolve_all, resource_for
-from agent_otlp.core.messages import encode_request
-from agent_otlp.core.plugins import ENTRY_POINT_GROUP, AdapterManager
-from agent_otlp.core.records import SpanKind, SpanRecord
-from agent_otlp.core.secrets import redact_text
-from agent_otlp.core.settings import Settings
-from agent_otlp.core.transport import NOT_OTLP, SendResult
-from agent_otlp.render import printable
+from agent_otlp.core.config.errors import ConfigError
+from agent_otlp.core.config.secrets import redact_text
+from agent_otlp.core.config.settings import Settings
+from agent_otlp.core.convert.records import SpanKind, SpanRecord
+from agent_otlp.core.plugins.manager import ENTRY_POINT_GROUP, AdapterManager
+from agent_otlp.core.wire.messages import encode_request
+from agent_otlp.core.wire.transport import NOT_OTLP, SendResult
+from agent_otlp.factory import resolve_all, resource_for
 
 __all__ = ["collector_config_yaml", "hint_for"]
 

@@ -12,7 +12,7 @@ from agent_otlp._version import __version__
 from agent_otlp.cli import app
 from agent_otlp.cli._common import AdaptersOpt, ConfigOpt, StoreOpt, console
 from agent_otlp.cli._stored import chosen_destinations
-from agent_otlp.core.factory import resolve_all
+from agent_otlp.factory import resolve_all
 
 
 @app.command("config")

@@ -33,9 +33,9 @@ from agent_otlp.cli._common import (
     stats_table,
 )
 from agent_otlp.cli._serve_state import StatePublisher, state_path
-from agent_otlp.core.errors import ConfigError
+from agent_otlp.core.config.errors import ConfigError
+from agent_otlp.core.config.secrets import Secret
 from agent_otlp.core.exporter import TRACE_END_GRACE, AgentExporter
-from agent_otlp.core.secrets import Secret
 
 __all__ = ["BRIDGE_TRACE_IDLE_TIMEOUT", "parse_size", "serve_command"]
 

@@ -20,6 +20,7 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
+from agent_otlp.adapters.console_tree import TreeSpan, printable, render_tree
 from agent_otlp.cli import EXIT_CODES_HELP, ExitCode, app
 from agent_otlp.cli._common import (
     ConfigOpt,
@@ -31,11 +32,11 @@ from agent_otlp.cli._common import (
     err_console,
 )
 from agent_otlp.cli._serve_state import LiveState, read_live_state, state_path
-from agent_otlp.core.convert import ConvertOptions
-from agent_otlp.core.errors import ConfigError
-from agent_otlp.core.ids import trace_id_for
-from agent_otlp.core.records import SpanRecord, StatusCode
-from agent_otlp.core.secrets import redact_text
+from agent_otlp.core.config.errors import ConfigError
+from agent_otlp.core.config.secrets import redact_text
+from agent_otlp.core.convert.ids import trace_id_for
+from agent_otlp.core.convert.records import SpanRecord, StatusCode
+from agent_otlp.core.convert.spans import ConvertOptions
 from agent_otlp.historical import (
     ExportInterrupted,
     ExportRange,
@@ -44,7 +45,6 @@ from agent_otlp.historical import (
     resolve_target,
     store_source,
 )
-from agent_otlp.render import TreeSpan, printable, render_tree
 from agent_otlp.store.destinations import DestinationStore, StoredDestination, parse_header_spec
 from agent_otlp.store.outbox import stored_records
 from agent_otlp.store.sqlite import KIND_TRACE_START, SpanStore
@@ -87,7 +87,7 @@ def export_command(
     until: Annotated[str | None, typer.Option(help="End of the range (excluded); same forms as --since.")] = None,
     from_file: Annotated[
         list[Path] | None,
-        typer.Option("--from-file", help="Read JSONL files (the SDK's export format) instead of the store."),
+        typer.Option("--from-file", help="Read JSON or JSONL files (the SDK's export format, as send reads them) instead of the store."),
     ] = None,
     batch_size: Annotated[int, typer.Option(help="Items per page read and per request.")] = 100,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Count what would be sent; send nothing.")] = False,
@@ -98,7 +98,7 @@ def export_command(
     protocol: ProtocolOpt = None,
     stop_after: Annotated[int | None, typer.Option("--stop-after", hidden=True)] = None,
 ) -> None:
-    """Send the spans of a time range from the store (or JSONL files) to one destination.
+    """Send the spans of a time range from the store (or JSON or JSONL files) to one destination.
 
     Resumable: run the same command again after an interruption and it continues after the
     last delivered batch. Relative times (2h, now) are read when the job first runs and kept

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from agent_otlp.core.errors import AgentOTLPError, ConfigError, InputError
+from agent_otlp.core.config.errors import AgentOTLPError, ConfigError, InputError
+from agent_otlp.core.config.settings import Settings
+from agent_otlp.core.convert.records import AgentSpan, AgentTrace, EventRecord, SpanRecord
 from agent_otlp.core.exporter import AgentExporter, FlushReport
-from agent_otlp.core.factory import create_exporter
-from agent_otlp.core.hookspecs import hookimpl, hookspec
-from agent_otlp.core.records import AgentSpan, AgentTrace, EventRecord, SpanRecord
-from agent_otlp.core.settings import Settings
+from agent_otlp.core.plugins.hookspecs import hookimpl, hookspec
 
 __all__ = [
     "AgentExporter",
@@ -20,7 +19,6 @@ __all__ = [
     "InputError",
     "Settings",
     "SpanRecord",
-    "create_exporter",
     "hookimpl",
     "hookspec",
 ]

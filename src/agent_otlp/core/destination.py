@@ -23,18 +23,18 @@ from collections.abc import MutableMapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
-from agent_otlp.core.encode import WireEncoder
-from agent_otlp.core.plugins import DestinationHooks
-from agent_otlp.core.records import AttrValue, SpanRecord
-from agent_otlp.core.retry import Backoff, CircuitBreaker
-from agent_otlp.core.sampling import SamplingDecision, TraceBuffer, TraceSummary
-from agent_otlp.core.secrets import redact_text
-from agent_otlp.core.settings import Settings
-from agent_otlp.core.stats import DestinationStats
-from agent_otlp.core.transport import SendResult, Transport
+from agent_otlp.core.config.secrets import redact_text
+from agent_otlp.core.config.settings import Settings
+from agent_otlp.core.convert.records import AttrValue, SpanRecord
+from agent_otlp.core.pipeline.retry import Backoff, CircuitBreaker
+from agent_otlp.core.pipeline.sampling import SamplingDecision, TraceBuffer, TraceSummary
+from agent_otlp.core.pipeline.stats import DestinationStats
+from agent_otlp.core.plugins.manager import DestinationHooks
+from agent_otlp.core.wire.encode import WireEncoder
+from agent_otlp.core.wire.transport import SendResult, Transport
 
 if TYPE_CHECKING:
-    from agent_otlp.store.outbox import StoreSource
+    from agent_otlp.store.outbox import Committed, StoreSource
 
 __all__ = ["Destination", "FlushResult"]
 
@@ -186,7 +186,7 @@ class Destination:
         for a slow backend (last request slower than :data:`SLOW_REQUEST`): their queue
         absorbs, up to ``max_queue_size``."""
         limit = self.high_water
-        while self.pending > limit:
+        while self._backlog() > limit:
             if (
                 self._last_request_s > SLOW_REQUEST
                 or (self._request_started and time.monotonic() - self._request_started > SLOW_REQUEST)
@@ -196,11 +196,23 @@ class Destination:
                 or time.monotonic() >= deadline
             ):
                 return
-            time.sleep(0.002)
+            with self._sent:  # notified as each request is done (a bound, if it was just now)
+                self._sent.wait(0.005)
 
-    def notify_stored(self, last_seq: int) -> None:
-        """New items are in the store (store mode)."""
+    def _backlog(self) -> int:
+        """:attr:`pending`, the store's unread items counted from their seqs without a
+        query (evicted ones included: never less than :attr:`pending`)."""
+        held = self._buffer.held if self._buffer is not None else 0
+        source = self.source
+        unread = max(source.latest - source.read_seq, 0) if source is not None else 0
+        return self._queued + len(self._ready) + self._in_flight + held + unread
+
+    def notify_stored(self, last_seq: int, committed: Committed | None = None) -> None:
+        """New items are in the store (store mode): up to ``last_seq``, those ``committed``
+        offered to the source's live tail."""
         if self.source is not None:
+            if committed is not None:
+                self.source.offer(committed)
             self.source.notify(last_seq)
             with self._wake:
                 self._wake.notify()
@@ -300,6 +312,9 @@ class Destination:
             if room > 0:
                 entries.extend(source.read(room))
                 self.stats.received += sum(1 for e in entries if not isinstance(e, tuple))
+        if self._buffer is None:  # trace ends matter only to the sampling buffer
+            self._ready.extend([entry for entry in entries if type(entry) is not tuple])
+            return
         for entry in entries:
             if isinstance(entry, tuple):
                 if self._buffer is not None:

@@ -39,22 +39,22 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
-from agent_otlp.core.convert import ConvertOptions, convert_span, convert_trace
-from agent_otlp.core.destination import Destination, FlushResult
-from agent_otlp.core.errors import InputError
-from agent_otlp.core.flatten import clean_str
-from agent_otlp.core.records import (
+from agent_otlp.core.config.errors import InputError
+from agent_otlp.core.config.secrets import redact_text
+from agent_otlp.core.convert.flatten import clean_str
+from agent_otlp.core.convert.records import (
     AgentSpan,
     AgentTrace,
     SpanRecord,
     parse_item,
     parse_timestamp,
 )
-from agent_otlp.core.repair import TraceLinks
-from agent_otlp.core.secrets import redact_text
-from agent_otlp.core.stats import ExporterStats
+from agent_otlp.core.convert.repair import TraceLinks
+from agent_otlp.core.convert.spans import ConvertOptions, convert_span, convert_trace
+from agent_otlp.core.destination import Destination, FlushResult
+from agent_otlp.core.pipeline.stats import ExporterStats
 from agent_otlp.store.committer import Batch, GroupCommitter
-from agent_otlp.store.outbox import span_row, trace_row, trace_start_row
+from agent_otlp.store.outbox import committed_rows, span_row, trace_row, trace_start_row
 
 if TYPE_CHECKING:
     from agent_otlp.store.sqlite import SpanStore
@@ -274,6 +274,10 @@ class AgentExporter:
         #: reads them back after its own cursor.
         self.store = store
         self._rows: list[tuple[int, str, str, int | None, bytes]] = []
+        #: for each row, its span when the row stores it as sent (see :class:`Batch`)
+        self._row_spans: list[AgentSpan | None] = []
+        #: the JSON text of the item being handled, as its client sent it (the bridge)
+        self._raw: bytes | None = None
         #: open traces changed, and traces finished, since the last batch (store mode)
         self._touched: dict[str, None] = {}
         self._finished: dict[str, tuple[str, _OpenTrace]] = {}
@@ -368,9 +372,13 @@ class AgentExporter:
             self._note_input_errors(errors)
         return errors
 
-    def submit_items_durable(self, items: Iterable[Any]) -> Submission:
+    def submit_items_durable(self, items: Iterable[Any], raw: list[bytes | None] | None = None) -> Submission:
         """Validate items of the SDK's export format and, with a span store, return once
         the valid ones are committed to it (a crash of the process keeps them from then on).
+
+        ``raw`` (the bridge) gives, for each item, its JSON text as received (UTF-8, strict
+        JSON) or ``None``: a span needing no repair is stored as that text, not serialized
+        again.
 
         Concurrent callers share one transaction (group commit). When the store cannot
         write, :attr:`Submission.problem` says why and none of the batch that failed is
@@ -383,8 +391,14 @@ class AgentExporter:
             for item in parsed:
                 self._put(_ITEM, item)
             return Submission(errors)
+        texts: list[bytes | None] = [None] * len(parsed)
+        if raw is not None:
+            refused = {getattr(e, "index", None) for e in errors}
+            kept = [text for index, text in enumerate(raw) if index not in refused]
+            texts = kept if len(kept) == len(parsed) else texts  # not one per item: unused
         out: list[SpanRecord] = []
         ends: list[str] = []
+        self._await_destinations(durable=True)
         now = time.time_ns()
         with self._dispatch_lock:
             if self._closed:
@@ -392,11 +406,13 @@ class AgentExporter:
                 return Submission(errors, "the exporter is shut down")
             self._collect = []
             try:
-                for item in parsed:
+                for item, self._raw in zip(parsed, texts, strict=True):
                     self._dispatch_one(_ITEM, item, now, out, ends)
+                self._raw = None
                 self._deliver(out, ends)
             finally:
                 batches, self._collect = self._collect, None
+                self._raw = None
         problem = None
         for batch in batches:
             problem = committer.wait(batch) or problem
@@ -598,9 +614,13 @@ class AgentExporter:
             ends.clear()
             self._await_destinations()
 
-    def _await_destinations(self) -> None:
-        """Hold off converting while a healthy destination is behind (memory bound)."""
-        if self.store is not None:
+    def _await_destinations(self, durable: bool = False) -> None:
+        """Hold off converting while a healthy destination is behind (memory bound).
+
+        With a store only a client waiting for its items (``durable``) holds off: a
+        destination kept near the head of the store reads its live tail, where one left
+        behind reads every item back from the store, which costs more than the wait."""
+        if self.store is not None and not durable:
             return
         deadline = time.monotonic() + DISPATCH_WAIT
         for destination in self.destinations:
@@ -641,7 +661,7 @@ class AgentExporter:
                     return
                 state = self._open[payload.id] = self._new_trace(payload.id, payload)
             elif state.trace is None and self.store is not None:
-                self._rows.append(trace_start_row(payload))
+                self._keep_row(trace_start_row(payload))
             state.trace = payload
             if payload.started_ns is not None:
                 state.cover(payload.started_ns, payload.ended_ns or payload.started_ns)
@@ -656,7 +676,8 @@ class AgentExporter:
         if state is not None:
             state.links.check(payload)  # before it is stored or converted
         if self.store is not None:
-            self._rows.append(span_row(payload))
+            raw = self._raw if payload.repairs is None else None
+            self._keep_row(span_row(payload, raw), payload if raw is not None else None)
             start = payload.started_ns if payload.started_ns is not None else payload.ended_ns
             end = payload.ended_ns if payload.ended_ns is not None else start
             if start is not None and end is not None and end < start:
@@ -689,7 +710,7 @@ class AgentExporter:
         end = end if end is not None else now
         if self.store is not None:
             row = trace_row(trace, start, max(start, end), state.trace is None)
-            self._rows.append(row)
+            self._keep_row(row)
             self._touched.pop(trace_id, None)
             self._finished[trace_id] = (row[1], state)
             return
@@ -701,7 +722,7 @@ class AgentExporter:
 
     def _new_trace(self, trace_id: str, trace: AgentTrace | None) -> _OpenTrace:
         if trace is not None and self.store is not None:
-            self._rows.append(trace_start_row(trace))
+            self._keep_row(trace_start_row(trace))
         return _OpenTrace(trace=trace)
 
     def _reopen_traces(self, store: SpanStore) -> None:
@@ -765,6 +786,11 @@ class AgentExporter:
 
     # --- store mode: batches, commits, failures ------------------------------------------
 
+    def _keep_row(self, row: tuple[int, str, str, int | None, bytes], span: AgentSpan | None = None) -> None:
+        """A row for the next batch; ``span`` when its payload reads back to that span."""
+        self._rows.append(row)
+        self._row_spans.append(span)
+
     def _store_batch(self) -> Batch | None:
         """The rows and open-trace changes since the last batch (under the dispatch lock)."""
         if not self._rows and not self._touched and not self._finished:
@@ -774,16 +800,18 @@ class AgentExporter:
             state = self._open.get(trace_id)
             if state is not None:
                 opened[trace_id] = (clean_str(trace_id), state.start_payload(), state.start_ns, state.end_ns)
-        batch = Batch(self._rows, opened, self._finished, answered=self._collect is not None)
-        self._rows, self._touched, self._finished = [], {}, {}
+        batch = Batch(self._rows, opened, self._finished, answered=self._collect is not None,
+                      parsed=self._row_spans)
+        self._rows, self._row_spans, self._touched, self._finished = [], [], {}, {}
         return batch
 
     def _committed(self, group: list[Batch], last: int | None, problem: str | None) -> None:
         """After each group commit (any thread): tell the destinations, or count the loss."""
         if problem is None and last is not None:
             self.stats.store_problem = ""
+            committed = committed_rows(group, last)
             for destination in self.destinations:
-                destination.notify_stored(last)
+                destination.notify_stored(last, committed)
             return
         self.stats.store_write_errors += 1
         self.stats.store_problem = problem or ""

@@ -38,12 +38,15 @@ class Batch:
         of each (given back on failure, see :attr:`error`).
     :param answered: a client is told the outcome (the bridge): a failure is refused to it,
         not counted as dropped.
+    :param parsed: for each row, the span it stores when its payload reads back to that span
+        (the live tail hands it to destinations), else ``None``; empty: ``None`` for all.
     """
 
     rows: list[Row]
     opened: dict[str, OpenTrace] = field(default_factory=dict)
     finished: dict[str, Any] = field(default_factory=dict)
     answered: bool = False
+    parsed: list[Any] = field(default_factory=list)
     #: ``None`` once committed; the reason when the write failed.
     error: str | None = None
     done: bool = False

@@ -23,12 +23,12 @@ from datetime import UTC, datetime
 from importlib.metadata import entry_points
 from typing import Any, Final
 
-from agent_otlp.core import envvars as ev
-from agent_otlp.core.errors import ConfigError
-from agent_otlp.core.headers import check_headers
-from agent_otlp.core.secrets import Secret, is_secret_header, mask_value, register_secret
-from agent_otlp.core.settings import PROTOCOLS
-from agent_otlp.core.settings import _endpoint_check as check_endpoint
+from agent_otlp.core.config import envvars as ev
+from agent_otlp.core.config.errors import ConfigError
+from agent_otlp.core.config.headers import check_headers
+from agent_otlp.core.config.secrets import Secret, is_secret_header, mask_value, register_secret
+from agent_otlp.core.config.settings import PROTOCOLS
+from agent_otlp.core.config.settings import _endpoint_check as check_endpoint
 from agent_otlp.store.sqlite import SpanStore
 
 __all__ = ["DestinationStore", "StoredDestination", "check_destination", "installed_adapters"]
@@ -114,7 +114,7 @@ class StoredDestination:
 def installed_adapters(env: Mapping[str, str] | None = None) -> list[str]:
     """The adapters installed (entry-point group ``agent_otlp.adapters``) and not blocked by
     ``AGENT_OTLP_DISABLE_PLUGINS``; found without importing them."""
-    from agent_otlp.core.plugins import ENTRY_POINT_GROUP
+    from agent_otlp.core.plugins.manager import ENTRY_POINT_GROUP
 
     env = os.environ if env is None else env
     blocked = {n.strip() for n in env.get(ev.AGENT_OTLP_DISABLE_PLUGINS, "").split(",")}

@@ -5,7 +5,7 @@
   (the bridge answers 503) or to count what it could not keep (``dropped`` reason
   ``store_full``). The store keeps working and the next write tries again.
 * :class:`StoreDamagedError` -- the file is not a readable SQLite database. A
-  :class:`~agent_otlp.core.errors.ConfigError`, so commands print it as one line, with the
+  :class:`~agent_otlp.core.config.errors.ConfigError`, so commands print it as one line, with the
   remedy.
 """
 
@@ -15,7 +15,7 @@ import sqlite3
 from pathlib import Path
 from typing import Final
 
-from agent_otlp.core.errors import AgentOTLPError, ConfigError
+from agent_otlp.core.config.errors import AgentOTLPError, ConfigError
 
 __all__ = ["StoreDamagedError", "StoreWriteError", "is_damage", "reason_of"]
 

@@ -151,6 +151,8 @@ class SpanStore:
         #: What the last write met (``database or disk is full``); ``None`` once writes work.
         self.write_problem: str | None = None
         self._lock = threading.RLock()
+        #: the lowest cursor when :attr:`undelivered_bytes` was last brought up to date
+        self._low = 0
         self._conn = connect_read_only(self.path) if read_only else connect(str(path))
         try:
             with self._checked():
@@ -343,7 +345,7 @@ class SpanStore:
         """Every item up to ``seq`` is done for ``destination``. When the write fails (disk
         full) the cursor stays behind: those items may be delivered again after a restart."""
         with self._lock:
-            before = self._min_cursor()
+            before = self._low  # the lowest cursor as last counted here (moved since: freed now)
             moved = self._guarded_write(
                 self._conn.execute,
                 "INSERT INTO cursors (destination, seq, delivered, failed, updated_ns) "
@@ -361,6 +363,7 @@ class SpanStore:
                     (before, after),
                 ).fetchone()[0]
                 self._undelivered_bytes = max(0, self._undelivered_bytes - int(freed))
+                self._low = after
 
     def forget_destination(self, destination: str) -> None:
         with self._lock, self._checked(write=True):
@@ -386,8 +389,9 @@ class SpanStore:
         return int(value) if value is not None else self.last_seq()
 
     def _measure_undelivered(self) -> int:
+        """Payload bytes after the lowest cursor, which is noted (:meth:`advance`)."""
         with self._lock:
-            low = self._min_cursor()
+            low = self._low = self._min_cursor()
             value = self._conn.execute(
                 "SELECT coalesce(sum(size), 0) FROM items WHERE seq > ?", (low,)
             ).fetchone()[0]

@@ -13,9 +13,14 @@ from __future__ import annotations
 from collections.abc import Mapping, MutableMapping
 from typing import Any
 
-from agent_otlp import ConfigError, Settings, SpanRecord, hookimpl
-from agent_otlp.core.secrets import Secret
-from agent_otlp.core.settings import TransportDefaults
+from agent_otlp.core.plugins import (
+    ConfigError,
+    Secret,
+    Settings,
+    SpanRecord,
+    TransportDefaults,
+    hookimpl,
+)
 
 __version__ = "0.1.0"
 

@@ -1,0 +1,302 @@
+"""The two data shapes the core works with.
+
+* :class:`AgentTrace` and :class:`AgentSpan`: agent traces as the OpenAI Agents SDK exports
+  them (``object: "trace"`` / ``object: "trace.span"``), validated.
+* :class:`SpanRecord`: one converted OpenTelemetry span, ready for attribute mapping by the
+  adapters and for OTLP encoding.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Final, TypeAlias
+
+from agent_otlp.core.config.errors import InputError
+
+__all__ = [
+    "REPAIR_KEYS",
+    "AgentSpan",
+    "AgentTrace",
+    "AttrValue",
+    "Attributes",
+    "EventRecord",
+    "SpanKind",
+    "SpanRecord",
+    "StatusCode",
+    "parse_item",
+    "parse_timestamp",
+]
+
+#: A value OpenTelemetry accepts as an attribute value.
+AttrValue: TypeAlias = (
+    str | bool | int | float | list[str] | list[bool] | list[int] | list[float]
+)
+Attributes: TypeAlias = dict[str, AttrValue]
+
+
+class SpanKind:
+    """OTLP ``Span.SpanKind`` values."""
+
+    UNSPECIFIED: Final = 0
+    INTERNAL: Final = 1
+    SERVER: Final = 2
+    CLIENT: Final = 3
+    PRODUCER: Final = 4
+    CONSUMER: Final = 5
+
+
+class StatusCode:
+    """OTLP ``Status.StatusCode`` values."""
+
+    UNSET: Final = 0
+    OK: Final = 1
+    ERROR: Final = 2
+
+
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+_MAX_NS: Final = 2**64 - 1
+
+
+#: Epoch numbers below each bound are read in that unit (see docs/conversion.md): seconds up
+#: to 1e11 (year 5138), then milliseconds, microseconds, and nanoseconds from 1e17 (1973).
+_SECONDS_BELOW: Final = 100_000_000_000
+_MILLIS_BELOW: Final = 100_000_000_000_000
+_MICROS_BELOW: Final = 100_000_000_000_000_000
+
+
+def _epoch_ns(value: int | float) -> int:
+    """Unix nanoseconds from epoch seconds, milliseconds, microseconds or nanoseconds, the
+    unit told by the magnitude (a time after 1973 and before 5138 in any of them)."""
+    if value < _SECONDS_BELOW:
+        scale = 1_000_000_000
+    elif value < _MILLIS_BELOW:
+        scale = 1_000_000
+    elif value < _MICROS_BELOW:
+        scale = 1000
+    else:
+        return int(value)
+    if isinstance(value, int):
+        return value * scale
+    return round(value * scale)
+
+
+def parse_timestamp(value: object, field_name: str, item_id: str | None = None) -> int | None:
+    """ISO 8601 text (naive times are UTC) or an epoch number to Unix nanoseconds.
+
+    Numbers are seconds, milliseconds, microseconds or nanoseconds by magnitude
+    (:func:`_epoch_ns`).
+
+    ``None`` stays ``None``. Anything else raises :class:`InputError` naming ``field_name``.
+    """
+    if isinstance(value, str):  # the SDK's form, so first
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            raise InputError(
+                field_name, value, "expected an ISO 8601 timestamp", item_id=item_id
+            ) from None
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        since = moment - _EPOCH  # exact: days, seconds and microseconds as integers
+        ns = since.days * 86_400_000_000_000 + since.seconds * 1_000_000_000 + since.microseconds * 1000
+    elif value is None:
+        return None
+    elif isinstance(value, bool):
+        raise InputError(field_name, value, "expected an ISO 8601 timestamp", item_id=item_id)
+    elif isinstance(value, int | float):
+        if not math.isfinite(value) or value < 0:
+            raise InputError(field_name, value, "timestamp must be finite and >= 0", item_id=item_id)
+        ns = _epoch_ns(value)
+    else:
+        raise InputError(field_name, value, "expected an ISO 8601 timestamp", item_id=item_id)
+    if ns < 0 or ns > _MAX_NS:
+        raise InputError(field_name, value, "timestamp before 1970 or out of range", item_id=item_id)
+    return ns
+
+
+@dataclass(slots=True)
+class AgentTrace:
+    """An agent trace (the workflow), as exported by the SDK."""
+
+    id: str
+    workflow_name: str
+    group_id: str | None = None
+    metadata: dict[str, Any] | None = None
+    started_ns: int | None = None
+    ended_ns: int | None = None
+
+
+@dataclass(slots=True)
+class AgentSpan:
+    """An agent span, as exported by the SDK (``object: "trace.span"``)."""
+
+    id: str
+    trace_id: str
+    parent_id: str | None
+    started_ns: int | None
+    ended_ns: int | None
+    data: dict[str, Any]
+    error: dict[str, Any] | None = None
+    metadata: dict[str, Any] | None = None
+    #: ``agent_otlp.*`` attributes saying how a broken id or parent link was repaired
+    #: (:mod:`agent_otlp.core.convert.repair`); kept in the store as the item's ``agent_otlp``.
+    repairs: dict[str, str] | None = None
+
+    @property
+    def type(self) -> str:
+        kind = self.data.get("type")
+        return kind if isinstance(kind, str) else "unknown"
+
+
+@dataclass(slots=True)
+class EventRecord:
+    name: str
+    time_ns: int
+    attributes: Attributes = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class SpanRecord:
+    """One OpenTelemetry span produced from an agent span (or from the trace itself).
+
+    Adapters change ``attributes`` and ``events`` in their attribute-mapping hook; the ids,
+    times and name are fixed by the core.
+    """
+
+    trace_id: bytes
+    span_id: bytes
+    parent_span_id: bytes
+    name: str
+    kind: int
+    start_ns: int
+    end_ns: int
+    attributes: Attributes
+    events: list[EventRecord] = field(default_factory=list)
+    status_code: int = StatusCode.UNSET
+    status_message: str = ""
+    #: The SDK's own ids, kept for logs and errors.
+    source_trace_id: str = ""
+    source_span_id: str = ""
+    #: The agent span type (``generation``...), or ``trace`` for the workflow span.
+    source_type: str = ""
+    dropped_attributes_count: int = 0
+    #: Position in the span store when the span was read from it (0 otherwise).
+    seq: int = 0
+
+    def copy(self) -> SpanRecord:
+        """A copy whose attributes and events can be changed without touching this one."""
+        return SpanRecord(
+            self.trace_id,
+            self.span_id,
+            self.parent_span_id,
+            self.name,
+            self.kind,
+            self.start_ns,
+            self.end_ns,
+            dict(self.attributes),
+            [EventRecord(e.name, e.time_ns, dict(e.attributes)) for e in self.events],
+            self.status_code,
+            self.status_message,
+            self.source_trace_id,
+            self.source_span_id,
+            self.source_type,
+            self.dropped_attributes_count,
+            self.seq,
+        )
+
+
+def _require_str(item: Mapping[str, Any], key: str, item_id: str | None) -> str:
+    value = item.get(key)
+    if not isinstance(value, str) or not value:
+        reason = "missing" if value is None else "expected a non-empty string"
+        raise InputError(key, value, reason, item_id=item_id)
+    return value
+
+
+def _optional_str(item: Mapping[str, Any], key: str, item_id: str | None) -> str | None:
+    value = item.get(key)
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise InputError(key, value, "expected a string or null", item_id=item_id)
+    return value
+
+
+def _optional_dict(item: Mapping[str, Any], key: str, item_id: str | None) -> dict[str, Any] | None:
+    value = item.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        raise InputError(key, value, "expected an object or null", item_id=item_id)
+    return dict(value)
+
+
+#: The repair notes an item may carry (see :attr:`AgentSpan.repairs`).
+REPAIR_KEYS: Final = frozenset(
+    {"agent_otlp.repair", "agent_otlp.original_parent_id", "agent_otlp.original_span_id"}
+)
+
+
+def _repairs(value: object) -> dict[str, str] | None:
+    """The known repair notes of an item's ``agent_otlp`` member; anything else is ignored."""
+    if not isinstance(value, Mapping):
+        return None
+    notes = {k: v for k, v in value.items() if k in REPAIR_KEYS and isinstance(v, str)}
+    return notes or None
+
+
+def parse_item(item: object) -> AgentTrace | AgentSpan:
+    """Validate one item of the SDK's export format.
+
+    Raises :class:`InputError` naming the first bad field; the caller decides whether the
+    rest of its batch goes on (it always does in agent-otlp).
+    """
+    if not isinstance(item, Mapping):
+        raise InputError("item", item, "expected a JSON object")
+    raw_id = item.get("id")
+    item_id = raw_id if isinstance(raw_id, str) else None
+    kind = item.get("object")
+    if kind == "trace":
+        trace_id = _require_str(item, "id", item_id)
+        name = item.get("workflow_name")
+        if name is None:
+            name = "Agent workflow"
+        elif not isinstance(name, str):
+            raise InputError("workflow_name", name, "expected a string", item_id=item_id)
+        return AgentTrace(
+            id=trace_id,
+            workflow_name=name,
+            group_id=_optional_str(item, "group_id", item_id),
+            metadata=_optional_dict(item, "metadata", item_id),
+            started_ns=parse_timestamp(item.get("started_at"), "started_at", item_id),
+            ended_ns=parse_timestamp(item.get("ended_at"), "ended_at", item_id),
+        )
+    if kind == "trace.span":
+        span_id = _require_str(item, "id", item_id)
+        trace_id = _require_str(item, "trace_id", item_id)
+        data = item.get("span_data")
+        if not isinstance(data, Mapping):
+            raise InputError("span_data", data, "expected an object with a 'type'", item_id=item_id)
+        if not isinstance(data.get("type"), str):
+            raise InputError("span_data.type", data.get("type"), "expected a string", item_id=item_id)
+        error = item.get("error")
+        if error is not None and not isinstance(error, Mapping):
+            raise InputError("error", error, "expected an object with 'message' or null", item_id=item_id)
+        notes = item.get("agent_otlp")  # absent but in the store's repaired items
+        started = parse_timestamp(item.get("started_at"), "started_at", item_id)
+        ended = parse_timestamp(item.get("ended_at"), "ended_at", item_id)
+        return AgentSpan(
+            id=span_id,
+            trace_id=trace_id,
+            parent_id=_optional_str(item, "parent_id", item_id),
+            started_ns=started,
+            ended_ns=ended,
+            data=dict(data),
+            error=dict(error) if error is not None else None,
+            metadata=_optional_dict(item, "metadata", item_id),
+            repairs=None if notes is None else _repairs(notes),
+        )
+    raise InputError("object", kind, "expected 'trace' or 'trace.span'", item_id=item_id)

@@ -1,0 +1,266 @@
+"""Finding, loading and calling adapters.
+
+Adapters are plugins found through the entry-point group ``agent_otlp.adapters``; the
+built-in ones are registered the same way, in this distribution's ``pyproject.toml``. Each
+entry point is loaded and registered on its own: one that fails is recorded with its error
+and skipped (or, with ``AGENT_OTLP_STRICT_PLUGINS=true``, raised). The core's own
+``trylast`` implementations (:mod:`agent_otlp.core.plugins.builtin`) are always registered.
+
+A destination calls only its adapter's hooks (plus the built-ins and any plugin registered
+with :meth:`AdapterManager.register_global`), through :meth:`AdapterManager.hooks_for`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping, MutableMapping
+from dataclasses import dataclass, field
+from importlib.metadata import EntryPoint, entry_points
+from types import ModuleType
+from typing import Any, Final
+
+import pluggy
+
+from agent_otlp.core.config import envvars as ev
+from agent_otlp.core.config.errors import AgentOTLPError, ConfigError
+from agent_otlp.core.config.settings import Settings, TransportDefaults
+from agent_otlp.core.convert.records import AttrValue, SpanRecord
+from agent_otlp.core.plugins import hookspecs
+from agent_otlp.core.plugins.sampling import SamplingDecision, TraceSummary
+from agent_otlp.core.wire.transport import Transport
+
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "AdapterInfo",
+    "AdapterManager",
+    "DestinationHooks",
+    "PluginLoadError",
+]
+
+ENTRY_POINT_GROUP: Final = "agent_otlp.adapters"
+BUILTIN_PLUGIN: Final = "agent_otlp.core.plugins.builtin"
+logger = logging.getLogger("agent_otlp.plugins")
+
+
+class PluginLoadError(AgentOTLPError):
+    """An adapter failed to load while strict loading was asked for."""
+
+
+@dataclass(slots=True)
+class AdapterInfo:
+    """One adapter as found: where it came from and whether it loaded."""
+
+    name: str
+    module: str
+    distribution: str
+    version: str
+    hooks: list[str] = field(default_factory=list)
+    error: str | None = None
+    builtin: bool = False
+
+
+def _is_builtin(entry: EntryPoint) -> bool:
+    """An entry point of agent-otlp itself (without a distribution: one naming a built-in
+    adapter module, as tests give them)."""
+    if entry.dist is not None:
+        return _normalized(entry.dist.name) == "agent-otlp"
+    return entry.value.startswith("agent_otlp.adapters.")
+
+
+def _normalized(name: str) -> str:
+    return name.lower().replace("_", "-").replace(".", "-")
+
+
+def _truthy(value: str | None) -> bool:
+    return (value or "").strip().lower() in ("1", "true", "yes", "on")
+
+
+class AdapterManager:
+    """The plugin manager: the registry of adapters and the way to call their hooks."""
+
+    def __init__(
+        self,
+        *,
+        load_entry_points: bool = True,
+        env: Mapping[str, str] | None = None,
+        entry_point_list: list[EntryPoint] | None = None,
+    ) -> None:
+        self.env: Mapping[str, str] = os.environ if env is None else env
+        self.pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
+        self.pm.add_hookspecs(hookspecs)
+        self.adapters: dict[str, AdapterInfo] = {}
+        #: Adapter names ``AGENT_OTLP_DISABLE_PLUGINS`` blocks.
+        self.blocked: set[str] = set()
+        self._adapter_plugins: dict[str, object] = {}
+        from agent_otlp.core.plugins import builtin
+
+        self.pm.register(builtin, name=BUILTIN_PLUGIN)
+        if _truthy(self.env.get(ev.AGENT_OTLP_TRACE_PLUGINS)):
+            self.pm.trace.root.setwriter(lambda text: logger.debug("%s", text.rstrip()))
+            self.pm.enable_tracing()
+        if load_entry_points or entry_point_list is not None:
+            found = entry_point_list
+            if found is None:
+                found = list(entry_points(group=ENTRY_POINT_GROUP))
+            self._load(found)
+        self.pm.check_pending()
+
+    def _load(self, found: list[EntryPoint]) -> None:
+        strict = _truthy(self.env.get(ev.AGENT_OTLP_STRICT_PLUGINS))
+        self.blocked = {
+            n.strip() for n in (self.env.get(ev.AGENT_OTLP_DISABLE_PLUGINS) or "").split(",") if n.strip()
+        }
+        for name in self.blocked:
+            self.pm.set_blocked(name)
+        # the built-ins first: a third-party entry point cannot take their names or modules
+        for entry in sorted(found, key=lambda e: not _is_builtin(e)):
+            if entry.name in self.blocked:
+                continue
+            if entry.name in self.adapters:
+                self._ignore_duplicate(entry, f"the name is taken by adapter {entry.name!r}")
+                continue
+            dist = entry.dist
+            info = AdapterInfo(
+                name=entry.name,
+                module=entry.value,
+                distribution=dist.name if dist else "",
+                version=dist.version if dist else "",
+                builtin=_is_builtin(entry),
+            )
+            try:
+                plugin = entry.load()
+                taken = self.pm.get_name(plugin)
+                if taken is not None:  # the same module under another name: registered once
+                    self._ignore_duplicate(entry, f"it names the module of adapter {taken!r}")
+                    continue
+                self.adapters[entry.name] = info
+                self.pm.register(plugin, name=entry.name)
+                self.pm.check_pending()
+            except Exception as exc:
+                self.adapters[entry.name] = info
+                info.error = f"{type(exc).__name__}: {exc}"
+                if self.pm.get_plugin(entry.name) is not None:  # registered, then refused
+                    self.pm.unregister(name=entry.name)
+                if strict:
+                    raise PluginLoadError(
+                        f"adapter {entry.name!r} from {info.distribution or '?'} failed to load: "
+                        f"{info.error}"
+                    ) from exc
+                logger.warning(
+                    "agent-otlp: skipped adapter %r (distribution %s): %s",
+                    entry.name,
+                    info.distribution or "?",
+                    info.error,
+                )
+                continue
+            self._adapter_plugins[entry.name] = plugin
+            info.hooks = self._hooks_of(plugin)
+
+    def _ignore_duplicate(self, entry: EntryPoint, why: str) -> None:
+        dist = entry.dist.name if entry.dist else "?"
+        logger.warning("agent-otlp: ignored adapter entry point %r = %s of distribution %s: %s",
+                       entry.name, entry.value, dist, why)
+
+    def _hooks_of(self, plugin: object) -> list[str]:
+        return sorted(
+            caller.name for caller in self.pm.get_hookcallers(plugin) or () if caller.name.startswith("agent_otlp_")
+        )
+
+    def register_adapter(self, name: str, plugin: ModuleType | object, *, distribution: str = "") -> None:
+        """Register an adapter object directly (tests, embedding applications)."""
+        self.pm.register(plugin, name=name)
+        self.pm.check_pending()
+        self._adapter_plugins[name] = plugin
+        self.adapters[name] = AdapterInfo(
+            name, getattr(plugin, "__name__", type(plugin).__name__), distribution, "",
+            self._hooks_of(plugin),
+        )
+
+    def register_global(self, plugin: object, name: str | None = None) -> None:
+        """Register a plugin whose hooks run for every destination (redaction, enrichment)."""
+        self.pm.register(plugin, name=name)
+        self.pm.check_pending()
+
+    def available(self) -> list[str]:
+        return sorted(n for n, info in self.adapters.items() if info.error is None)
+
+    def hooks_for(self, adapter: str) -> DestinationHooks:
+        """Typed hook callers that reach ``adapter`` and no other adapter."""
+        info = self.adapters.get(adapter)
+        if info is None and adapter in self.blocked:
+            raise ConfigError(
+                "adapter", adapter,
+                f"it is disabled by {ev.AGENT_OTLP_DISABLE_PLUGINS}="
+                f"{self.env.get(ev.AGENT_OTLP_DISABLE_PLUGINS)!r}; remove it from that variable "
+                "to use it",
+            )
+        if info is None or info.error is not None:
+            installed = ", ".join(self.available()) or "none"
+            why = f"it failed to load: {info.error}" if info and info.error else "it is not installed"
+            raise ConfigError(
+                "adapter",
+                adapter,
+                f"{why}; installed adapters: {installed}. Adapters are distributions "
+                f"registering the entry-point group {ENTRY_POINT_GROUP!r} "
+                f"(pip install the one that provides {adapter!r})",
+            )
+        others = [p for n, p in self._adapter_plugins.items() if n != adapter]
+        return DestinationHooks(adapter, self.pm, others)
+
+
+class DestinationHooks:
+    """The hooks of one destination, as typed methods (keyword arguments only)."""
+
+    def __init__(self, adapter: str, pm: pluggy.PluginManager, others: list[object]) -> None:
+        self.adapter = adapter
+        self._transport_defaults = pm.subset_hook_caller("agent_otlp_transport_defaults", others)
+        self._validate = pm.subset_hook_caller("agent_otlp_validate_settings", others)
+        self._resource = pm.subset_hook_caller("agent_otlp_resource_attributes", others)
+        self._map = pm.subset_hook_caller("agent_otlp_map_attributes", others)
+        self._batch = pm.subset_hook_caller("agent_otlp_process_batch", others)
+        self._sample = pm.subset_hook_caller("agent_otlp_sample_trace", others)
+        self._transport = pm.subset_hook_caller("agent_otlp_make_transport", others)
+        self.custom_sampler = any(
+            impl.plugin_name != BUILTIN_PLUGIN for impl in self._sample.get_hookimpls()
+        )
+
+    def transport_defaults(
+        self, adapter: str, protocol: str | None, options: Mapping[str, Any], env: Mapping[str, str]
+    ) -> TransportDefaults:
+        merged: dict[str, Any] = {}
+        for result in self._transport_defaults(
+            adapter=adapter, protocol=protocol, options=options, env=env
+        ):
+            for key, value in (result or {}).items():
+                merged.setdefault(key, value)
+        return merged  # type: ignore[return-value]
+
+    def validate_settings(self, settings: Settings) -> None:
+        self._validate(settings=settings)
+
+    def resource_attributes(self, settings: Settings) -> dict[str, AttrValue]:
+        merged: dict[str, AttrValue] = {}
+        # pluggy returns results in call order (adapter first, built-ins last); the first
+        # caller's value must win, so apply them in reverse.
+        for result in reversed(self._resource(settings=settings)):
+            merged.update(result or {})
+        return merged
+
+    def map_attributes(
+        self, *, span: SpanRecord, settings: Settings, state: MutableMapping[str, Any]
+    ) -> None:
+        self._map(span=span, settings=settings, state=state)
+
+    def process_batch(
+        self, *, spans: list[SpanRecord], settings: Settings, state: MutableMapping[str, Any]
+    ) -> None:
+        self._batch(spans=spans, settings=settings, state=state)
+
+    def make_transport(self, settings: Settings) -> Transport:
+        transport: Transport = self._transport(settings=settings)
+        return transport
+
+    def sample_trace(self, *, trace: TraceSummary, settings: Settings) -> SamplingDecision:
+        decision = self._sample(trace=trace, settings=settings)
+        return decision if decision is not None else SamplingDecision(True, 1, "default")
