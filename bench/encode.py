@@ -47,7 +47,7 @@ def agent_otlp_path(
 ) -> dict[str, float]:
     from agent_otlp.core.convert.records import AgentTrace, parse_item
     from agent_otlp.core.convert.spans import ConvertOptions, convert_span, convert_trace
-    from agent_otlp.core.destination import Destination
+    from agent_otlp.core.pipeline.destination import Destination
     from agent_otlp.core.wire.encode import WireEncoder
     from agent_otlp.core.wire.transport import HandlerTransport
     from agent_otlp.factory import resolve_all, resource_for

@@ -37,7 +37,7 @@ STEPS = ("start", "unmarshal", "agent spans", "convert", "map (hooks)", "encode"
 def _work(step: int, frames_path: str, adapter: str, endpoint: str) -> None:
     """One measured process: steps 0-5 are the stages; 6 is the exporter (7: its setup)."""
     from agent_otlp.core.convert.spans import ConvertOptions, convert_span
-    from agent_otlp.core.destination import Destination
+    from agent_otlp.core.pipeline.destination import Destination
     from agent_otlp.core.wire.encode import WireEncoder
     from agent_otlp.core.wire.transport import HandlerTransport
     from agent_otlp.factory import create_exporter, resolve_all, resource_for

@@ -146,10 +146,10 @@ class OffloadProcessor:
 def child(endpoint: str, adapter: str) -> None:
     import agent_otlp
     from agent_otlp.core.convert.records import AgentSpan, AgentTrace, parse_timestamp
-    from agent_otlp.core.exporter import _ITEM
+    from agent_otlp.core.pipeline.intake import ITEM as _ITEM
 
     exporter = agent_otlp.create_exporter(adapter, endpoint=endpoint, env={})
-    put = exporter._put
+    put = exporter._intake.put  # the intake, as the SDK processor's calls fill it
     read = sys.stdin.buffer.read
     while True:
         header = read(_HEADER.size)

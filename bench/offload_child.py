@@ -60,7 +60,7 @@ class _Entries:
 def _floor(frames: list[bytes], adapter: str, endpoint: str) -> bool:
     """The same spans through the same stage functions on one thread, 512 per request."""
     from agent_otlp.core.convert.spans import ConvertOptions, convert_span
-    from agent_otlp.core.destination import Destination
+    from agent_otlp.core.pipeline.destination import Destination
     from agent_otlp.core.wire.encode import WireEncoder
     from agent_otlp.core.wire.transport import HandlerTransport, HttpTransport
     from agent_otlp.factory import resolve_all, resource_for

@@ -27,9 +27,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeat", type=int, default=5, help="runs per stage; the best is kept")
     args = parser.parse_args(argv)
 
+    from agent_otlp.core.convert.sdk import sdk_span_record
     from agent_otlp.core.convert.spans import ConvertOptions, convert_span
-    from agent_otlp.core.destination import Destination
-    from agent_otlp.core.exporter import sdk_span_record
+    from agent_otlp.core.pipeline.destination import Destination
     from agent_otlp.core.wire.encode import WireEncoder
     from agent_otlp.core.wire.transport import HandlerTransport
     from agent_otlp.factory import resolve_all, resource_for

@@ -14,7 +14,7 @@ import pytest
 import agent_otlp
 from agent_otlp.adapters._budget import is_loopback, shed_content, span_bytes
 from agent_otlp.core.convert.records import EventRecord, SpanRecord
-from agent_otlp.core.exporter import AgentExporter
+from agent_otlp.core.pipeline.exporter import AgentExporter
 from agent_otlp.core.wire.messages import _span
 
 

@@ -21,9 +21,9 @@ from agents.tracing import set_trace_processors
 from agents.tracing.processors import BackendSpanExporter, BatchTraceProcessor
 
 from agent_otlp import create_exporter
-from agent_otlp.bridge import INGEST_PATH, BridgeServer
 from agent_otlp.core.convert.ids import span_id_for, workflow_span_id_for
-from agent_otlp.core.exporter import AgentExporter
+from agent_otlp.core.pipeline.exporter import AgentExporter
+from agent_otlp.sources.bridge import INGEST_PATH, BridgeServer
 from agent_otlp.testing import OTLPReceiver
 from agent_otlp.workloads import DEMO_SPAN_COUNT, record_demo_items, run_demo_workflow
 

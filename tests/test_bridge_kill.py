@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 
 from _reliability import record
-from agent_otlp.bridge import INGEST_PATH
 from agent_otlp.core.convert.ids import span_id_for, workflow_span_id_for
+from agent_otlp.sources.bridge import INGEST_PATH
 from agent_otlp.testing import OTLPReceiver
 
 sys.path.insert(0, str(Path(__file__).parent))

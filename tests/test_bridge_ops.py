@@ -23,10 +23,10 @@ import pytest
 pytest.importorskip("agents")
 
 from agent_otlp import create_exporter
-from agent_otlp.bridge import INGEST_PATH, BridgeServer, QueueBackpressure
 from agent_otlp.cli.serve_cmd import parse_size
 from agent_otlp.core.config.errors import ConfigError
-from agent_otlp.core.exporter import AgentExporter
+from agent_otlp.core.pipeline.exporter import AgentExporter
+from agent_otlp.sources.bridge import INGEST_PATH, BridgeServer, QueueBackpressure
 from agent_otlp.testing import OTLPReceiver
 from agent_otlp.workloads import DEMO_SPAN_COUNT, record_demo_items
 
@@ -85,6 +85,30 @@ def test_backpressure_answers_429(otlp_receiver: OTLPReceiver) -> None:
         assert 'agent_otlp_bridge_requests_total{status="429"} 1' in metrics
     finally:
         bridge.stop(timeout=0.5)
+
+
+def test_offload_exporter_feeds_the_bridge(otlp_receiver: OTLPReceiver) -> None:
+    """An offload-mode exporter (spans exported by a child process) serves the bridge through
+    its public surface alone: hand-over, pending spans, back-pressure, health, stop."""
+    exporter = create_exporter("otlp", endpoint=otlp_receiver.endpoint, env={},
+                               schedule_delay=0.02, offload=1)
+    assert not isinstance(exporter, AgentExporter)
+    bridge = BridgeServer(exporter, port=0, max_pending=10_000).start()
+    try:
+        assert isinstance(bridge.is_full, QueueBackpressure)
+        items = record_demo_items()
+        assert post(bridge.url, items) == (200, {"accepted": len(items)})
+        assert post(bridge.url, [{"object": "nope"}])[0] == 400
+        exporter.end_all_traces()
+        assert otlp_receiver.wait_for_spans(DEMO_SPAN_COUNT + 1, timeout=10)  # and the workflow
+        assert wait_until(lambda: bridge.is_full.pending() == 0)  # type: ignore[attr-defined]
+        metrics = call(bridge.url, "GET", "/metrics")[2].decode().splitlines()
+        assert "agent_otlp_bridge_pending_spans 0" in metrics
+        assert call(bridge.url, "GET", "/healthz")[2] == b'{"status": "ok"}'
+    finally:
+        report = bridge.stop(timeout=10)
+    assert report is not None and report.delivered
+    assert otlp_receiver.span_count() == DEMO_SPAN_COUNT + 1
 
 
 def test_healthz_and_metrics(exporter: AgentExporter, otlp_receiver: OTLPReceiver) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from agent_otlp import create_exporter
-from agent_otlp.bridge import INGEST_PATH, BridgeServer
+from agent_otlp.sources.bridge import INGEST_PATH, BridgeServer
 from agent_otlp.testing import OTLPReceiver
 from agent_otlp.workloads import DEMO_SPAN_COUNT, record_demo_items
 from test_bridge import post_items

@@ -5,15 +5,21 @@ from __future__ import annotations
 import functools
 import logging
 import time
+from pathlib import Path
 from typing import Any
 
 import grpc
 import pytest
 
 import agent_otlp
-from agent_otlp.core import destination as destination_module
-from agent_otlp.core.exporter import AgentExporter
-from agent_otlp.core.pipeline.retry import Backoff, CircuitBreaker
+from agent_otlp.core.convert.spans import ConvertOptions
+from agent_otlp.core.pipeline.destination import Destination
+from agent_otlp.core.pipeline.exporter import AgentExporter
+from agent_otlp.core.pipeline.retry import Backoff, CircuitBreaker, RetryPolicy
+from agent_otlp.factory import resolve_all, resource_for
+from agent_otlp.store.outbox import StoreOutbox
+from agent_otlp.store.reader import StoreSource
+from agent_otlp.store.sqlite import SpanStore
 from agent_otlp.testing import OTLPReceiver, Reply
 
 TRACE = "trace_" + "cd" * 16
@@ -34,15 +40,35 @@ def make(receiver: OTLPReceiver, **kwargs: Any) -> AgentExporter:
     return agent_otlp.create_exporter("otlp", endpoint=receiver.endpoint, env={}, **kwargs)
 
 
-@pytest.fixture
-def fast_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(destination_module, "Backoff", functools.partial(Backoff, 0.01, 0.05))
-    monkeypatch.setattr(destination_module, "CircuitBreaker", FastBreaker)
+def with_policy(policy: RetryPolicy, endpoint: str, *, store: Path | None = None,
+                **kwargs: Any) -> AgentExporter:
+    """An exporter to one otlp destination whose backoff and breaker are ``policy``'s, built
+    as ``create_exporter`` builds it (with a span store at ``store``)."""
+    settings, hooks = resolve_all("otlp", endpoint=endpoint, env={}, **kwargs)[0]
+    span_store = SpanStore(store) if store is not None else None
+    source = None
+    if span_store is not None:
+        options = ConvertOptions(settings.capture_content, settings.legacy_attributes)
+        source = StoreSource(span_store, settings.name, options)
+    destination = Destination(settings, hooks, hooks.make_transport(settings),
+                              resource_for(settings, hooks), sampling=False, source=source,
+                              policy=policy)
+    outbox = StoreOutbox(span_store) if span_store is not None else None
+    return AgentExporter([destination], outbox=outbox)
 
 
-class FastBreaker(CircuitBreaker):
-    def __init__(self) -> None:
-        super().__init__(threshold=3, open_base=0.2, open_max=0.4)
+def fast(receiver: OTLPReceiver, **kwargs: Any) -> AgentExporter:
+    """:func:`make`, with short backoffs and a breaker opening after 3 failures for 0.2-0.4 s."""
+    kwargs.setdefault("schedule_delay", 0.02)
+    if receiver.protocol == "grpc":
+        kwargs.setdefault("protocol", "grpc")
+    return with_policy(FAST, receiver.endpoint, **kwargs)
+
+
+FAST = RetryPolicy(
+    backoff=functools.partial(Backoff, 0.01, 0.05),
+    breaker=functools.partial(CircuitBreaker, threshold=3, open_base=0.2, open_max=0.4),
+)
 
 
 def dest_stats(exporter: AgentExporter) -> dict[str, Any]:
@@ -90,10 +116,10 @@ def test_breaker_opens_probes_and_closes() -> None:
 
 @pytest.mark.parametrize("status", [429, 502, 503, 504])
 def test_retryable_http_statuses_are_retried(
-    otlp_receiver: OTLPReceiver, fast_backoff: None, status: int
+    otlp_receiver: OTLPReceiver, status: int
 ) -> None:
     otlp_receiver.respond_with(Reply(status=status), Reply(status=status))
-    exporter = make(otlp_receiver)
+    exporter = fast(otlp_receiver)
     exporter.submit_items(items(2))
     report = exporter.shutdown(10)
     assert report.delivered
@@ -106,11 +132,11 @@ def test_retryable_http_statuses_are_retried(
 
 @pytest.mark.parametrize("code", ["UNAVAILABLE", "RESOURCE_EXHAUSTED"])
 def test_retryable_grpc_codes_are_retried(
-    otlp_receiver_factory: Any, fast_backoff: None, code: str
+    otlp_receiver_factory: Any, code: str
 ) -> None:
     receiver = otlp_receiver_factory("grpc")
     receiver.respond_with(Reply(grpc_code=getattr(grpc.StatusCode, code)))
-    exporter = make(receiver)
+    exporter = fast(receiver)
     exporter.submit_items(items(1))
     assert exporter.shutdown(10).delivered
     assert dest_stats(exporter)["retries"] == 1
@@ -150,12 +176,12 @@ def test_non_retryable_status_fails_the_batch(otlp_receiver: OTLPReceiver) -> No
     assert len(otlp_receiver.requests) == 1
 
 
-def test_retry_deadline_gives_up(otlp_receiver: OTLPReceiver, fast_backoff: None) -> None:
+def test_retry_deadline_gives_up(otlp_receiver: OTLPReceiver) -> None:
     otlp_receiver.set_handler(lambda request: Reply(status=503))
-    monkey_breaker = CircuitBreaker(threshold=1000)
-    exporter = make(otlp_receiver, retry_deadline=0.3)
-    for dest in exporter.destinations:
-        dest._breaker = monkey_breaker
+    never_opens = RetryPolicy(backoff=FAST.backoff,
+                              breaker=functools.partial(CircuitBreaker, threshold=1000))
+    exporter = with_policy(never_opens, otlp_receiver.endpoint, schedule_delay=0.02,
+                           retry_deadline=0.3)
     exporter.submit_items(items(1))
     started = time.monotonic()
     report = exporter.force_flush(10)
@@ -168,9 +194,9 @@ def test_retry_deadline_gives_up(otlp_receiver: OTLPReceiver, fast_backoff: None
 
 
 def test_breaker_opens_and_resumes_without_losing_spans(
-    otlp_receiver: OTLPReceiver, fast_backoff: None
+    otlp_receiver: OTLPReceiver
 ) -> None:
-    exporter = make(otlp_receiver, batch_size=5, retry_deadline=0.5)
+    exporter = fast(otlp_receiver, batch_size=5, retry_deadline=0.5)
     otlp_receiver.stop()
     exporter.submit_items(items(12))
     deadline = time.monotonic() + 10
@@ -194,9 +220,9 @@ def test_breaker_opens_and_resumes_without_losing_spans(
 
 
 def test_shutdown_with_open_breaker_accounts_for_everything(
-    otlp_receiver: OTLPReceiver, fast_backoff: None
+    otlp_receiver: OTLPReceiver
 ) -> None:
-    exporter = make(otlp_receiver, batch_size=3)
+    exporter = fast(otlp_receiver, batch_size=3)
     otlp_receiver.stop()
     exporter.submit_items(items(7))
     report = exporter.shutdown(0.5)
@@ -248,11 +274,9 @@ def test_failures_logged_once_per_burst_without_secrets(
     assert "401" in stats["destinations"]["otlp"]["last_error"]
 
 
-def test_unreachable_endpoint_never_raises(fast_backoff: None) -> None:
-    exporter = agent_otlp.create_exporter(
-        "otlp", endpoint="http://127.0.0.1:9", env={}, schedule_delay=0.01, retry_deadline=0.2,
-        timeout=0.5,
-    )
+def test_unreachable_endpoint_never_raises() -> None:
+    exporter = with_policy(FAST, "http://127.0.0.1:9", schedule_delay=0.01, retry_deadline=0.2,
+                           timeout=0.5)
     exporter.submit_items(items(2))
     report = exporter.shutdown(1)
     assert not report.delivered

@@ -98,7 +98,7 @@ def test_idle_file_traces_are_finalized(otlp_receiver: OTLPReceiver) -> None:
     exporter = agent_otlp.create_exporter(
         "otlp", endpoint=otlp_receiver.endpoint, env={}, schedule_delay=0.02
     )
-    exporter._idle_timeout = 0.1
+    exporter.set_trace_idle_timeout(0.1)
     exporter.submit_items([{"object": "trace.span", "id": "span_1", "trace_id": "trace_idle",
                             "span_data": {"type": "custom", "name": "c"}}])
     assert otlp_receiver.wait_for_spans(2, timeout=5)

@@ -14,7 +14,7 @@ import pytest
 
 import agent_otlp
 from agent_otlp.core.convert.ids import workflow_span_id_for
-from agent_otlp.core.exporter import AgentExporter
+from agent_otlp.core.pipeline.exporter import AgentExporter
 from agent_otlp.core.pipeline.sampling import RATE_ATTRIBUTE
 from agent_otlp.testing import OTLPReceiver, Reply
 
@@ -263,6 +263,20 @@ def test_flush_reports_pending_then_delivers(otlp_receiver: OTLPReceiver) -> Non
     assert exporter.force_flush(1).delivered  # after shutdown: nothing to do
 
 
+def test_closed_is_public_and_the_sdk_processor_follows_it(otlp_receiver: OTLPReceiver) -> None:
+    from agent_otlp.core.pipeline.api import Exporter
+    from agent_otlp.sources.openai_agents import make_processor
+
+    exporter = make(otlp_receiver)
+    processor = make_processor(exporter)
+    assert isinstance(exporter, Exporter)
+    assert not exporter.closed and not processor.closed
+    exporter.shutdown(5)  # the exporter, not the processor: the processor sees it closed
+    assert exporter.closed and processor.closed
+    exporter.submit_items(items(1))
+    assert exporter.stats.snapshot()["dropped_intake_full"] == 2
+
+
 @pytest.mark.parametrize("max_in_flight", [1, 8])
 def test_shutdown_timeout_counts_what_was_left(otlp_receiver: OTLPReceiver, max_in_flight: int) -> None:
     otlp_receiver.set_handler(lambda request: Reply(delay=1.5))
@@ -356,7 +370,7 @@ def test_a_store_keeps_one_request_in_flight(otlp_receiver: OTLPReceiver, tmp_pa
 
 
 def test_a_batch_too_large_for_one_request_is_split(otlp_receiver: OTLPReceiver) -> None:
-    from agent_otlp.core.destination import MAX_REQUEST_BYTES
+    from agent_otlp.core.pipeline.destination import MAX_REQUEST_BYTES
 
     big = items(24)
     for item in big[1:]:  # the first item is the trace

@@ -19,7 +19,7 @@ import pytest
 
 from _reliability import record
 from agent_otlp import create_exporter
-from agent_otlp.bridge import DEFAULT_MAX_ITEMS, INGEST_PATH, BridgeServer
+from agent_otlp.sources.bridge import DEFAULT_MAX_ITEMS, INGEST_PATH, BridgeServer
 from agent_otlp.testing import OTLPReceiver
 from agent_otlp.workloads import DEMO_SPAN_COUNT, record_demo_items
 from test_bridge import post_items, request

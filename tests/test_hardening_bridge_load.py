@@ -23,7 +23,7 @@ import pytest
 pytest.importorskip("agents")
 
 from _reliability import record
-from agent_otlp.bridge import INGEST_PATH
+from agent_otlp.sources.bridge import INGEST_PATH
 from agent_otlp.testing import OTLPReceiver, Reply
 from test_bridge_ops import call
 

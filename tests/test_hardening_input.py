@@ -28,13 +28,13 @@ from typer.testing import CliRunner
 
 import agent_otlp
 from _reliability import Counter, record
-from agent_otlp.bridge import BridgeServer
 from agent_otlp.cli import _register, app
 from agent_otlp.core.config.errors import InputError
 from agent_otlp.core.convert.records import AgentSpan, AgentTrace, SpanRecord, parse_item
 from agent_otlp.core.convert.spans import ConvertOptions, convert_span, convert_trace
-from agent_otlp.core.exporter import AgentExporter
+from agent_otlp.core.pipeline.exporter import AgentExporter
 from agent_otlp.core.wire.messages import encode_request, request_to_json
+from agent_otlp.sources.bridge import BridgeServer
 from agent_otlp.sources.files import iter_items
 from agent_otlp.testing import OTLPReceiver
 from test_bridge import post_items, request

@@ -14,11 +14,9 @@ import pytest
 
 import agent_otlp
 from _reliability import record
-from agent_otlp.core.exporter import AgentExporter
+from agent_otlp.core.pipeline.exporter import AgentExporter
 from agent_otlp.testing import OTLPReceiver, Reply
-from test_core_retry import dest_stats, fast_backoff
-
-__all__ = ["fast_backoff"]
+from test_core_retry import FAST, dest_stats, with_policy
 
 
 def span_items(prefix: str, start: int, n: int, trace: str) -> list[dict[str, Any]]:
@@ -91,11 +89,11 @@ def _stream(exporter: AgentExporter, prefix: str, seconds: float, trace: str,
 @pytest.mark.parametrize("store", [True, False], ids=["store", "memory"])
 @pytest.mark.timeout(120)
 def test_outage_during_a_stream(
-    otlp_receiver: OTLPReceiver, fast_backoff: None, tmp_path: Path, store: bool
+    otlp_receiver: OTLPReceiver, tmp_path: Path, store: bool
 ) -> None:
-    exporter = agent_otlp.create_exporter(
-        "otlp", endpoint=otlp_receiver.endpoint, env={}, schedule_delay=0.05, batch_size=50,
-        retry_deadline=1.0, timeout=1.0, store=tmp_path / "s.db" if store else False,
+    exporter = with_policy(
+        FAST, otlp_receiver.endpoint, schedule_delay=0.05, batch_size=50,
+        retry_deadline=1.0, timeout=1.0, store=tmp_path / "s.db" if store else None,
     )
     sent: list[str] = []
     producer = _stream(exporter, "out", 8.0, "trace_" + "cd" * 16, sent)
@@ -135,11 +133,9 @@ def test_outage_during_a_stream(
     )
 
 
-def test_breaker_probes_a_dead_backend(otlp_receiver: OTLPReceiver, fast_backoff: None) -> None:
+def test_breaker_probes_a_dead_backend(otlp_receiver: OTLPReceiver) -> None:
     otlp_receiver.set_handler(lambda request: Reply(status=503))
-    exporter = agent_otlp.create_exporter(
-        "otlp", endpoint=otlp_receiver.endpoint, env={}, schedule_delay=0.02, batch_size=10,
-    )
+    exporter = with_policy(FAST, otlp_receiver.endpoint, schedule_delay=0.02, batch_size=10)
     exporter.submit_items(span_items("pr", 0, 10, "trace_" + "ef" * 16))
     time.sleep(3.0)
     seen = len(otlp_receiver.requests)

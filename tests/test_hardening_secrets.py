@@ -20,10 +20,10 @@ pytest.importorskip("agents")
 
 import agent_otlp
 from _reliability import record
-from agent_otlp.bridge import BridgeServer
 from agent_otlp.cli import _register, app
 from agent_otlp.core.config.errors import AgentOTLPError
 from agent_otlp.factory import resolve_all
+from agent_otlp.sources.bridge import BridgeServer
 from agent_otlp.testing import OTLPReceiver, Reply
 from agent_otlp.workloads import record_demo_items, write_sample_jsonl
 from test_bridge import post_items, request

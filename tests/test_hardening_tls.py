@@ -4,6 +4,7 @@ and verification off only when asked, loudly. Certificates are made here (crypto
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import ipaddress
 import logging
 import os
@@ -19,12 +20,12 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from typer.testing import CliRunner
 
-import agent_otlp
 from _reliability import record
 from agent_otlp.cli import _register, app
-from agent_otlp.core.exporter import AgentExporter
+from agent_otlp.core.pipeline.exporter import AgentExporter
+from agent_otlp.core.pipeline.retry import CircuitBreaker, RetryPolicy
 from agent_otlp.testing import OTLPReceiver, TLSConfig
-from test_core_retry import items
+from test_core_retry import items, with_policy
 
 TIMEOUT = 5.0
 
@@ -111,13 +112,13 @@ def _no_ca_bundle_override(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name, raising=False)
 
 
+NEVER_OPENS = RetryPolicy(breaker=functools.partial(CircuitBreaker, threshold=1000))
+
 def _export(receiver: OTLPReceiver, protocol: str, **settings: Any) -> tuple[bool, dict[str, Any], AgentExporter]:
-    exporter = agent_otlp.create_exporter(
-        "otlp", endpoint=receiver.endpoint, env={}, schedule_delay=0.02, retry_deadline=0.5,
+    exporter = with_policy(  # no breaker pauses: one failed request is the answer
+        NEVER_OPENS, receiver.endpoint, schedule_delay=0.02, retry_deadline=0.5,
         timeout=TIMEOUT, protocol="grpc" if protocol == "grpc" else "http/protobuf", **settings,
     )
-    for dest in exporter.destinations:  # no breaker pauses: one failed request is the answer
-        dest._breaker.__init__(threshold=1000)  # type: ignore[misc]
     exporter.submit_items(items(2))
     report = exporter.shutdown(10)
     stats = exporter.stats.snapshot()["destinations"]["otlp"]

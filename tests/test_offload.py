@@ -17,7 +17,7 @@ agents_tracing = pytest.importorskip("agents.tracing")
 import agent_otlp  # noqa: E402
 from agent_otlp.core.config.errors import ConfigError  # noqa: E402
 from agent_otlp.core.convert.ids import span_id_for, workflow_span_id_for  # noqa: E402
-from agent_otlp.core.exporter import INTAKE_WAIT  # noqa: E402
+from agent_otlp.core.pipeline.intake import INTAKE_WAIT  # noqa: E402
 from agent_otlp.core.plugins.manager import AdapterManager  # noqa: E402
 from agent_otlp.factory import exporter_from_config, offload_requested  # noqa: E402
 from agent_otlp.offload import parent as offload  # noqa: E402
@@ -321,7 +321,7 @@ def test_full_queue_waits_a_bounded_time_then_drops(
 def test_span_entry_matches_the_in_process_record() -> None:
     """The fields sent to the child rebuild the record the in-process fast path makes."""
     from agent_otlp.core.convert.records import parse_timestamp
-    from agent_otlp.core.exporter import sdk_span_record
+    from agent_otlp.core.convert.sdk import sdk_span_record
 
     captured: list[Any] = []
 

@@ -8,9 +8,8 @@ import pytest
 
 from agent_otlp.core.convert.ids import span_id_for
 from agent_otlp.core.convert.records import AgentSpan, parse_item
+from agent_otlp.core.convert.sdk import sdk_span_item, sdk_span_record
 from agent_otlp.core.convert.spans import ConvertOptions, convert_span
-from agent_otlp.core.destination import _direct_calls
-from agent_otlp.core.exporter import sdk_span_item, sdk_span_record
 from agent_otlp.factory import resolve_all
 from agent_otlp.workloads import (
     RecordingProcessor,
@@ -53,7 +52,7 @@ def test_span_id_cache_gives_the_mapping() -> None:
 def test_direct_hook_calls_match_pluggy(adapter: str) -> None:
     settings, hooks = resolve_all(adapter, endpoint="http://127.0.0.1:1", env={},
                                   capture_content=True, attribute_value_limit=20)[0]
-    calls = _direct_calls(hooks._map)
+    calls = hooks.map_attributes_calls()
     assert calls  # builtin limits at least
     for span in _live_spans():
         via_pluggy = convert_span(sdk_span_record(span, True), ConvertOptions(capture_content=True))

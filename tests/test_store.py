@@ -115,6 +115,46 @@ def test_budget_evicts_the_oldest_undelivered_loudly(tmp_path: Path, caplog: pyt
     assert store.counter("evicted_undelivered") == 8  # counts accumulate across passes
 
 
+def test_a_budget_lowered_on_an_open_store_applies_at_once(tmp_path: Path) -> None:
+    store = SpanStore(tmp_path / "s.db")
+    store.cursor("slow")
+    store.append(rows(10))
+    assert store.undelivered_bytes == 1000 and not store.is_full()
+    store.undelivered_budget = 1000
+    assert store.is_full()
+    store.undelivered_budget = 450
+    assert store.enforce_budget() == 6
+    assert store.undelivered_bytes == 400
+    assert store.cursor("slow") == 6 and store.counter("evicted_undelivered") == 6
+    store.close()
+
+
+def test_forgetting_the_slowest_destination_frees_what_it_held(tmp_path: Path) -> None:
+    store = SpanStore(tmp_path / "s.db")
+    store.cursor("fast")
+    store.cursor("gone")
+    last = store.append(rows(10))
+    store.advance("fast", last, delivered=10)
+    assert store.undelivered_bytes == 1000
+    store.forget_destination("gone")
+    assert store.undelivered_bytes == 0
+    assert [c.destination for c in store.cursors()] == ["fast"]
+    assert store.cursor("gone") == last  # seen again: starts now
+    store.close()
+
+
+def test_export_job_positions_outlive_the_process(tmp_path: Path) -> None:
+    store = SpanStore(tmp_path / "s.db")
+    assert store.job_position("job") == (0, 0, False)
+    store.save_job("job", 40, 35)
+    store.save_job("job", 70, 60, done=True)
+    store.close()
+    reopened = SpanStore(tmp_path / "s.db", read_only=True)
+    assert reopened.job_position("job") == (70, 60, True)
+    assert reopened.job_position("other") == (0, 0, False)
+    reopened.close()
+
+
 # --- destinations table --------------------------------------------------------------------
 
 

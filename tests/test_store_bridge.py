@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from agent_otlp import create_exporter
-from agent_otlp.bridge import INGEST_PATH, BridgeServer, QueueBackpressure
+from agent_otlp.sources.bridge import INGEST_PATH, BridgeServer, QueueBackpressure
 from agent_otlp.testing import OTLPReceiver
 
 pytest.importorskip("agents")

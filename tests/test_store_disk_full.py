@@ -17,9 +17,9 @@ from urllib.parse import urlsplit
 from _reliability import record
 from _small_fs import fill, small_filesystem
 from agent_otlp import create_exporter
-from agent_otlp.bridge import INGEST_PATH, BridgeServer
 from agent_otlp.cli import ExitCode
 from agent_otlp.core.convert.ids import span_id_for, workflow_span_id_for
+from agent_otlp.sources.bridge import INGEST_PATH, BridgeServer
 from agent_otlp.store.sqlite import SpanStore
 from agent_otlp.testing import OTLPReceiver
 

@@ -12,11 +12,12 @@ from pathlib import Path
 import pytest
 
 from agent_otlp import create_exporter
-from agent_otlp.bridge import INGEST_PATH, BridgeServer
 from agent_otlp.core.convert.records import AgentSpan, parse_item
 from agent_otlp.core.convert.spans import ConvertOptions
-from agent_otlp.store import outbox
-from agent_otlp.store.outbox import Committed, StoreSource, span_row, stored_records
+from agent_otlp.sources.bridge import INGEST_PATH, BridgeServer
+from agent_otlp.store import reader
+from agent_otlp.store.outbox import Committed, span_row, stored_records
+from agent_otlp.store.reader import StoreSource
 from agent_otlp.store.sqlite import SpanStore
 from agent_otlp.testing import OTLPReceiver
 
@@ -102,7 +103,7 @@ def test_rows_gone_from_the_store_before_the_tail_are_skipped(tmp_path: Path) ->
 def test_a_full_tail_refuses_and_the_refused_rows_come_from_the_store(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(outbox, "TAIL_ROWS", 4)
+    monkeypatch.setattr(reader, "TAIL_ROWS", 4)
     store = SpanStore(tmp_path / "s.db")
     source = StoreSource(store, "d", OPTIONS)
     assert source.offer(commit(store, range(3)))

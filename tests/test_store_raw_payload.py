@@ -13,11 +13,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from agent_otlp import create_exporter
-from agent_otlp._ingest_body import read_body
-from agent_otlp.bridge import INGEST_PATH, BridgeServer
 from agent_otlp.core.config.errors import InputError
 from agent_otlp.core.convert.records import parse_item
 from agent_otlp.core.convert.spans import ConvertOptions, convert_span
+from agent_otlp.sources.bridge import INGEST_PATH, BridgeServer
+from agent_otlp.sources.bridge.body import read_body
 from agent_otlp.store.outbox import payload_record
 from agent_otlp.testing import OTLPReceiver
 

@@ -18,8 +18,8 @@ from agent_otlp.core.config.settings import (
 from agent_otlp.core.convert.flatten import clean_str
 from agent_otlp.core.convert.records import AttrValue
 from agent_otlp.core.convert.spans import ConvertOptions
-from agent_otlp.core.destination import Destination
-from agent_otlp.core.exporter import AgentExporter
+from agent_otlp.core.pipeline.destination import Destination
+from agent_otlp.core.pipeline.exporter import AgentExporter
 from agent_otlp.core.plugins.manager import AdapterManager
 from agent_otlp.core.wire.transport import Transport
 
@@ -218,7 +218,7 @@ def create_exporter(
         transport = transport_factory(settings) if transport_factory else hooks.make_transport(settings)
         source = None
         if span_store is not None:
-            from agent_otlp.store.outbox import StoreSource
+            from agent_otlp.store.reader import StoreSource
 
             options = ConvertOptions(settings.capture_content, settings.legacy_attributes)
             source = StoreSource(span_store, settings.name, options)
@@ -235,7 +235,11 @@ def create_exporter(
     extra: dict[str, Any] = {}
     if trace_idle_timeout is not None:
         extra["trace_idle_timeout"] = trace_idle_timeout
-    return AgentExporter(destinations, store=span_store, **extra)
+    if span_store is not None:
+        from agent_otlp.store.outbox import StoreOutbox
+
+        extra["outbox"] = StoreOutbox(span_store)
+    return AgentExporter(destinations, **extra)
 
 
 def offload_requested(env: Mapping[str, str]) -> int:

@@ -26,7 +26,7 @@ from agent_otlp.cli import ExitCode
 from agent_otlp.core.config import envvars as ev
 from agent_otlp.core.config.errors import InputError
 from agent_otlp.core.config.loading import load_config_file
-from agent_otlp.core.exporter import AgentExporter
+from agent_otlp.core.pipeline.exporter import AgentExporter
 from agent_otlp.factory import create_exporter, open_store
 
 if TYPE_CHECKING:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from agent_otlp.bridge import BridgeServer, pending_spans
+from agent_otlp.sources.bridge import BridgeServer, pending_spans
 
 __all__ = ["STALE_AFTER", "LiveState", "StatePublisher", "read_live_state", "state_path"]
 

@@ -1,4 +1,4 @@
-"""The ``serve`` command: run the ingest bridge (see :mod:`agent_otlp.bridge`)."""
+"""The ``serve`` command: run the ingest bridge (see :mod:`agent_otlp.sources.bridge`)."""
 
 from __future__ import annotations
 
@@ -10,15 +10,6 @@ from typing import Annotated
 
 import typer
 
-from agent_otlp._bridge_access import is_loopback
-from agent_otlp.bridge import (
-    DEFAULT_MAX_ITEMS,
-    DEFAULT_MAX_PENDING,
-    DEFAULT_PORT,
-    INGEST_PATH,
-    TOKEN_ENV,
-    BridgeServer,
-)
 from agent_otlp.cli import app
 from agent_otlp.cli._common import (
     AdaptersOpt,
@@ -35,7 +26,16 @@ from agent_otlp.cli._common import (
 from agent_otlp.cli._serve_state import StatePublisher, state_path
 from agent_otlp.core.config.errors import ConfigError
 from agent_otlp.core.config.secrets import Secret
-from agent_otlp.core.exporter import TRACE_END_GRACE, AgentExporter
+from agent_otlp.core.pipeline.exporter import TRACE_END_GRACE, AgentExporter
+from agent_otlp.sources.bridge import (
+    DEFAULT_MAX_ITEMS,
+    DEFAULT_MAX_PENDING,
+    DEFAULT_PORT,
+    INGEST_PATH,
+    TOKEN_ENV,
+    BridgeServer,
+)
+from agent_otlp.sources.bridge.access import is_loopback
 
 __all__ = ["BRIDGE_TRACE_IDLE_TIMEOUT", "parse_size", "serve_command"]
 
@@ -47,7 +47,7 @@ _UNITS = {"": 1, "b": 1, "k": 1000, "m": 1000**2, "g": 1000**3,
 #: while some of its root spans have not ended (or none came yet). Longer than the exporter's
 #: default: the SDK posts spans only when they end, so a trace can be quiet for as long as its
 #: slowest model call. Once its root spans have ended, the grace period applies instead
-#: (``--trace-end-grace``, :data:`~agent_otlp.core.exporter.TRACE_END_GRACE`).
+#: (``--trace-end-grace``, :data:`~agent_otlp.core.pipeline.exporter.TRACE_END_GRACE`).
 BRIDGE_TRACE_IDLE_TIMEOUT = 120.0
 
 

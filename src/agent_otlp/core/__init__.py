@@ -5,7 +5,7 @@ from __future__ import annotations
 from agent_otlp.core.config.errors import AgentOTLPError, ConfigError, InputError
 from agent_otlp.core.config.settings import Settings
 from agent_otlp.core.convert.records import AgentSpan, AgentTrace, EventRecord, SpanRecord
-from agent_otlp.core.exporter import AgentExporter, FlushReport
+from agent_otlp.core.pipeline.exporter import AgentExporter, FlushReport
 from agent_otlp.core.plugins.hookspecs import hookimpl, hookspec
 
 __all__ = [

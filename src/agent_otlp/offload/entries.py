@@ -11,14 +11,14 @@ from typing import Any
 from agent_otlp.core.config.errors import InputError
 from agent_otlp.core.convert.records import AgentSpan, AgentTrace, parse_item
 from agent_otlp.core.convert.sdk import sdk_span_fields, sdk_span_item, span_from_fields
-from agent_otlp.core.exporter import (
+from agent_otlp.core.pipeline.api import Exporter, IngestEntry
+from agent_otlp.core.pipeline.intake import (
     INGEST_END_ALL,
     INGEST_END_TRACE,
     INGEST_ITEM,
     INGEST_TRACE_END,
     INGEST_TRACE_START,
 )
-from agent_otlp.core.pipeline.api import Exporter, IngestEntry
 from agent_otlp.offload.frames import (
     END_ALL,
     END_TRACE,

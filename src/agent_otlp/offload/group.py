@@ -14,9 +14,10 @@ from typing import Any, Final
 
 from agent_otlp.core.config.errors import InputError
 from agent_otlp.core.convert.records import AgentTrace
-from agent_otlp.core.destination import FlushResult
-from agent_otlp.core.exporter import INGEST_END_ALL, INGEST_END_TRACE, FlushReport
 from agent_otlp.core.pipeline.api import IngestEntry
+from agent_otlp.core.pipeline.destination import FlushResult
+from agent_otlp.core.pipeline.exporter import FlushReport
+from agent_otlp.core.pipeline.intake import INGEST_END_ALL, INGEST_END_TRACE
 from agent_otlp.core.pipeline.retry import CircuitBreaker
 from agent_otlp.core.pipeline.stats import ExporterStats
 from agent_otlp.offload.parent import OffloadExporter, shutdown_at_exit
@@ -124,8 +125,9 @@ class OffloadGroup:
         atexit.register(self._at_exit)
 
     @property
-    def _closed(self) -> bool:
-        return all(lane._closed for lane in self.lanes)
+    def closed(self) -> bool:
+        """True once every child's lane was shut down."""
+        return all(lane.closed for lane in self.lanes)
 
     def _lane(self, trace_id: Any) -> OffloadExporter:
         try:

@@ -21,8 +21,8 @@ from typing import Any, Final
 
 from agent_otlp.core.config.errors import InputError
 from agent_otlp.core.convert.records import parse_item
-from agent_otlp.core.exporter import FlushReport
 from agent_otlp.core.pipeline.api import Exporter, IngestEntry
+from agent_otlp.core.pipeline.exporter import FlushReport
 from agent_otlp.core.pipeline.stats import ExporterStats
 from agent_otlp.offload.entries import feed, ingest_entries, span_entry
 from agent_otlp.offload.frames import (

@@ -16,7 +16,7 @@ Python, started with :mod:`subprocess`, never forked) runs the normal in-process
   length-prefixed, to the child's stdin (the GIL is released while it writes), and frames a
   partial batch at most 50 ms old.
 * child (:mod:`agent_otlp.offload.child`): reads the frames and feeds them into an
-  :class:`~agent_otlp.core.exporter.AgentExporter` built by ``create_exporter`` from the
+  :class:`~agent_otlp.core.pipeline.exporter.AgentExporter` built by ``create_exporter`` from the
   same arguments and the same environment snapshot. The configuration (secrets included)
   travels over the pipe, never on the command line. The child answers flush, stats and
   shutdown requests on a second pipe; its stdout and stderr are the agent's. The wire is
@@ -46,8 +46,8 @@ from dataclasses import dataclass, field
 from typing import Any, Final, Protocol
 
 from agent_otlp.core.config.errors import ConfigError, InputError
-from agent_otlp.core.exporter import FlushReport
 from agent_otlp.core.pipeline.api import Exporter, IngestEntry
+from agent_otlp.core.pipeline.exporter import FlushReport
 from agent_otlp.offload.entries import span_entry
 from agent_otlp.offload.frames import OffloadConfig, importable_name
 from agent_otlp.offload.lane import STATS_TIMEOUT, ChildLane, LaneCounters
@@ -106,7 +106,7 @@ class OffloadStats(LaneCounters):
 
 class _Closable(Protocol):
     @property
-    def _closed(self) -> bool: ...
+    def closed(self) -> bool: ...
 
     @property
     def _exit_timeout(self) -> float: ...
@@ -117,7 +117,7 @@ class _Closable(Protocol):
 def shutdown_at_exit(ref: weakref.ReferenceType[_Closable]) -> None:
     """The interpreter exits: shut the exporter down (never raises)."""
     exporter = ref()
-    if exporter is not None and not exporter._closed:
+    if exporter is not None and not exporter.closed:
         try:
             exporter.shutdown(exporter._exit_timeout)
         except Exception:  # pragma: no cover - never fail interpreter exit
@@ -168,6 +168,11 @@ class OffloadExporter:
         self.child_pid = self._lane.child_pid if self._lane is not None else None
         self._at_exit = functools.partial(shutdown_at_exit, weakref.ref(self))
         atexit.register(self._at_exit)
+
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`shutdown` has run: new items are dropped."""
+        return self._closed
 
     @property
     def in_child(self) -> bool:

@@ -4,8 +4,8 @@ frames to a ``send`` callable (the pipe, or the in-process exporter once the chi
 
 Backpressure (same policy as the in-process intake, ``docs/performance.md``): frames waiting
 hold at most ``max_bytes`` plus one open batch; beyond that the caller waits for room at
-most :data:`~agent_otlp.core.exporter.INTAKE_WAIT` seconds, then the entry is dropped (the
-caller counts it), and for :data:`~agent_otlp.core.exporter.INTAKE_COOLDOWN` seconds
+most :data:`~agent_otlp.core.pipeline.intake.INTAKE_WAIT` seconds, then the entry is dropped (the
+caller counts it), and for :data:`~agent_otlp.core.pipeline.intake.INTAKE_COOLDOWN` seconds
 entries are dropped at once without waiting.
 """
 
@@ -17,7 +17,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any, Final
 
-from agent_otlp.core.exporter import Room
+from agent_otlp.core.pipeline.intake import Room
 from agent_otlp.offload.frames import FLUSH, HEADER, SPAN_ITEM, dump_entries, pack_frame
 
 __all__ = ["FRAME", "FrameWriter"]

@@ -43,8 +43,7 @@ def _processor_class() -> Callable[[Exporter], TracingProcessor]:
         def closed(self) -> bool:
             """True once this processor or its exporter was shut down: instrumenting again
             then installs a new processor."""
-            # both exporter classes (in-process and offload) keep this flag
-            return self._shut or bool(getattr(self.exporter, "_closed", False))
+            return self._shut or self.exporter.closed
 
         def on_trace_start(self, trace: Any) -> None:
             self._trace_start(trace)

@@ -4,31 +4,26 @@ Stored payloads are the SDK's export format, so the store can be read back by an
 reads that format. A span item is stored as the bridge's client sent it (its JSON text, when
 that is strict JSON and valid UTF-8 and the span needed no repair); other items are written
 anew (ISO 8601 times, microsecond precision). A finished trace is stored with the times its
-workflow span covers.
+workflow span covers. A destination reads rows back through :mod:`agent_otlp.store.reader`.
 
-Live tail: after a commit, the exporter offers the committed rows (with the spans it parsed)
-to each :class:`StoreSource`, which keeps a run of consecutive commits in memory (up to
-:data:`TAIL_ROWS` rows and :data:`TAIL_BYTES` bytes) and hands them out without reading them
-back from the store. A source that is behind (a restart, an outage, a full tail) reads the
-store up to the start of that run, then goes on with the run; offers that do not extend the
-run are refused while it is not empty (those rows are read from the store). Either way, its
-items come in seq order, each once.
+:class:`StoreOutbox` is the pipeline's durable outbox
+(:class:`agent_otlp.core.pipeline.outbox.Outbox`) over a :class:`SpanStore`: these row
+functions and a group committer (:mod:`agent_otlp.store.committer`).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import threading
-from collections import deque
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, NamedTuple
 
 from agent_otlp.core.convert.flatten import clean_str, safe_json
 from agent_otlp.core.convert.records import AgentSpan, AgentTrace, SpanRecord, parse_item
 from agent_otlp.core.convert.spans import ConvertOptions, convert_span, convert_trace
-from agent_otlp.store.committer import Batch
+from agent_otlp.core.pipeline.outbox import CommitListener, OpenTraceRecord
+from agent_otlp.store.committer import Batch, GroupCommitter
 from agent_otlp.store.sqlite import (
     KIND_SPAN,
     KIND_TRACE,
@@ -39,11 +34,8 @@ from agent_otlp.store.sqlite import (
 )
 
 __all__ = [
-    "END",
-    "TAIL_BYTES",
-    "TAIL_ROWS",
     "Committed",
-    "StoreSource",
+    "StoreOutbox",
     "committed_rows",
     "iso",
     "span_row",
@@ -53,15 +45,10 @@ __all__ = [
 ]
 
 logger = logging.getLogger("agent_otlp.store")
-#: Queue entry marking the end of a trace (a tuple ``(END, trace_id)``).
-END: Final = "end"
 
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 
 Row = tuple[int, str, str, int | None, bytes]
-#: Most rows (and payload bytes) a source keeps in its live tail.
-TAIL_ROWS: Final = 16_384
-TAIL_BYTES: Final = 16 << 20
 
 
 class Committed(NamedTuple):
@@ -178,173 +165,60 @@ def payload_record(payload: bytes, seq: int, options: ConvertOptions) -> SpanRec
     return record
 
 
-class _Tail:
-    """Rows committed after everything a source has read, in seq order (see the module doc):
-    chunks ``[first seq, rows, spans, next index, bytes left]``, and their row and byte counts."""
+class StoreOutbox:
+    """The pipeline's durable outbox (:class:`agent_otlp.core.pipeline.outbox.Outbox`) over
+    one :class:`SpanStore`: the row functions of this module, and a :class:`GroupCommitter`
+    whose commits are reported with their :class:`Committed` rows."""
 
-    def __init__(self) -> None:
-        self.chunks: deque[list[Any]] = deque()
-        self.rows = 0
-        self.bytes = 0
-        self.end = 0  # the last seq held, when any
+    def __init__(self, store: SpanStore) -> None:
+        self._store = store
+        self._listener: CommitListener | None = None
+        self._committer = GroupCommitter(store, self._committed)
 
     @property
-    def first(self) -> int:
-        """The first seq held (when any)."""
-        chunk = self.chunks[0]
-        return int(chunk[0] + chunk[3])
+    def store(self) -> SpanStore:
+        return self._store
 
-    def add(self, committed: Committed) -> None:
-        self.chunks.append([committed.first, committed.rows, committed.spans, 0, committed.size])
-        self.rows += len(committed.rows)
-        self.bytes += committed.size
-        self.end = committed.last
+    @property
+    def write_problem(self) -> str | None:
+        return self._store.write_problem
 
-    def take(self, limit: int) -> list[tuple[int, list[Row], list[AgentSpan | None]]]:
-        """Up to ``limit`` rows from the front: runs of (seq of the first, rows, spans)."""
-        taken: list[tuple[int, list[Row], list[AgentSpan | None]]] = []
-        chunks = self.chunks
-        count = 0
-        while chunks and count < limit:
-            chunk = chunks[0]
-            first, rows, spans, index, size = chunk
-            stop = min(len(rows), index + limit - count)
-            if index == 0 and stop == len(rows):
-                part_rows, part_spans, part_size = rows, spans, size
-            else:
-                part_rows, part_spans = rows[index:stop], spans[index:stop]
-                part_size = sum(len(row[4]) for row in part_rows)
-            taken.append((first + index, part_rows, part_spans))
-            count += stop - index
-            self.bytes -= part_size
-            if stop == len(rows):
-                chunks.popleft()
-            else:
-                chunk[3], chunk[4] = stop, size - part_size
-        self.rows -= count
-        return taken
+    def listen(self, committed: CommitListener) -> None:
+        self._listener = committed
 
+    def span_row(self, span: AgentSpan, raw: bytes | None = None) -> Row:
+        return span_row(span, raw)
 
-class StoreSource:
-    """A destination's reading side of the store: items after its cursor, as spans.
+    def trace_row(self, trace: AgentTrace, start_ns: int, end_ns: int, synthesized: bool) -> Row:
+        return trace_row(trace, start_ns, end_ns, synthesized)
 
-    ``read_seq`` runs ahead of the cursor by what has been read but not yet delivered; the
-    cursor moves (:meth:`advance`) only to just below the oldest span still outstanding.
-    """
+    def trace_start_row(self, trace: AgentTrace) -> Row:
+        return trace_start_row(trace)
 
-    def __init__(self, store: SpanStore, destination: str, options: ConvertOptions) -> None:
-        self.store = store
-        self.destination = destination
-        self.options = options
-        self.cursor = store.cursor(destination)
-        self.read_seq = self.cursor
-        self.latest = store.last_seq()
-        self.unreadable = 0
-        self._tail = _Tail()
-        #: guards ``read_seq`` and the tail; ``_reading`` while the store is read with no
-        #: bound (the tail empty): no run may start then
-        self._lock = threading.Lock()
-        self._reading = False
+    def batch(
+        self, rows: list[Row], opened: dict[str, Any], finished: dict[str, Any], *,
+        answered: bool, parsed: list[AgentSpan | None],
+    ) -> Batch:
+        return Batch(rows, opened, finished, answered=answered, parsed=parsed)
 
-    def notify(self, last_seq: int) -> None:
-        self.latest = max(self.latest, last_seq)
+    def submit(self, batch: Batch) -> None:
+        self._committer.submit(batch)
 
-    def offer(self, committed: Committed) -> bool:
-        """Keep ``committed`` in the live tail when they extend its run (or start one, the
-        tail empty) and the tail has room; returns whether they were kept (else they are
-        read from the store)."""
-        if not committed.rows:
-            self.notify(committed.last)
-            return True
-        with self._lock:
-            tail = self._tail
-            follows = committed.first == tail.end + 1 if tail.rows else (
-                not self._reading and committed.first > self.read_seq)
-            kept = (
-                follows
-                and tail.rows + len(committed.rows) <= TAIL_ROWS
-                and tail.bytes + committed.size <= TAIL_BYTES
-            )
-            if kept:
-                tail.add(committed)
-            self.latest = max(self.latest, committed.last)
-        return kept
+    def wait(self, batch: Batch) -> str | None:
+        return self._committer.wait(batch)
 
-    def has_unread(self) -> bool:
-        return self.latest > self.read_seq
+    def open_traces(self) -> Iterable[OpenTraceRecord]:
+        return self._store.open_traces()
 
-    def unread(self) -> int:
-        if not self.has_unread():
-            return 0
-        with self._lock:
-            tail = self._tail
-            if tail.rows and tail.first == self.read_seq + 1 and tail.end >= self.latest:
-                return tail.rows
-        return self.store.count(after=self.read_seq)
+    def prune(self) -> None:
+        self._store.prune()
 
-    def read(self, limit: int) -> list[Any]:
-        """Up to ``limit`` items as queue entries: span records, and ``(END, trace_id)``
-        after each finished trace's workflow span. From the live tail when it holds the
-        next ones, else from the store (up to the tail's first)."""
-        with self._lock:
-            tail = self._tail
-            upto = tail.first - 1 if tail.rows else None
-            live = tail.take(limit) if upto == self.read_seq else None
-            self._reading = upto is None
-            if live:
-                first, rows, _ = live[-1]
-                self.read_seq = first + len(rows) - 1
-        entries: list[Any] = []
-        if live is not None:
-            for first, rows, spans in live:
-                self._add_live(entries, first, rows, spans)
-            return entries
-        try:
-            items = self.store.read_after(self.read_seq, limit, upto_seq=upto)
-            for item in items:
-                self._add(entries, item.seq, item.kind, item.trace_id, item.payload)
-                self.read_seq = item.seq
-            if upto is not None and len(items) < limit:
-                self.read_seq = upto  # rows before the tail that are gone were evicted
-        finally:
-            with self._lock:
-                self._reading = False
-                self.latest = max(self.latest, self.read_seq)
-        return entries
+    def is_full(self) -> bool:
+        return self._store.is_full()
 
-    def _add_live(self, entries: list[Any], first: int, rows: list[Row],
-                  spans: list[AgentSpan | None]) -> None:
-        """The queue entries of consecutive rows from the tail, ``first`` the seq of the first."""
-        options = self.options
-        for seq, row, span in zip(range(first, first + len(rows)), rows, spans, strict=True):
-            if span is None:
-                self._add(entries, seq, row[0], row[1], row[4])
-                continue
-            try:
-                record = convert_span(span, options)
-            except Exception:  # as for a stored item: counted, never blocking the others
-                self._add(entries, seq, row[0], row[1], row[4])
-                continue
-            record.seq = seq
-            entries.append(record)
-
-    def _add(self, entries: list[Any], seq: int, kind: int, trace_id: str, payload: bytes) -> None:
-        """The queue entries of one stored item (none for a trace's first sight)."""
-        if kind == KIND_TRACE_START:
+    def _committed(self, group: list[Batch], last: int | None, problem: str | None) -> None:
+        listener = self._listener
+        if listener is None:
             return
-        try:
-            record = payload_record(payload, seq, self.options)
-        except Exception:  # stored items were validated; a corrupt row must not block
-            self.unreadable += 1
-            logger.error("agent-otlp: unreadable stored item seq=%d skipped", seq)
-            return
-        entries.append(record)
-        if kind == KIND_TRACE:
-            entries.append((END, trace_id))
-
-    def advance(self, outstanding_min: int | None, delivered: int, failed: int) -> None:
-        """Move the cursor below the oldest outstanding span (or to what was read)."""
-        target = self.read_seq if outstanding_min is None else outstanding_min - 1
-        if target > self.cursor or delivered or failed:
-            self.store.advance(self.destination, max(target, self.cursor), delivered=delivered, failed=failed)
-            self.cursor = max(target, self.cursor)
+        committed = committed_rows(group, last) if problem is None and last is not None else None
+        listener(group, last, committed, problem)

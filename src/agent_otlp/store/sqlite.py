@@ -20,29 +20,55 @@
 
 WAL journal, ``synchronous=NORMAL``: a committed transaction survives the process being
 killed (not a power loss; ``synchronous=FULL`` would be needed for that).
+
+:class:`SpanStore` is the one handle callers use; it delegates to one part per concern,
+all sharing the connection and its lock (``_handle``): the items and open traces
+(``_items``), the cursors (``_cursors``), the tally of undelivered bytes (``_backlog``),
+retention (``_retention``), counters and export jobs (``_jobs``).
 """
 
 from __future__ import annotations
 
-import logging
 import os
-import sqlite3
-import threading
-import time
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any, Final
+from typing import Any
 
+from agent_otlp.store._backlog import Backlog
 from agent_otlp.store._connection import check_version, connect, connect_read_only
-from agent_otlp.store.errors import StoreDamagedError, StoreWriteError, is_damage, reason_of
+from agent_otlp.store._cursors import Cursors
+from agent_otlp.store._handle import StoreHandle
+from agent_otlp.store._items import ItemLog
+from agent_otlp.store._jobs import Bookkeeping
+from agent_otlp.store._retention import (
+    DEFAULT_DELIVERED_MAX_AGE,
+    DEFAULT_DELIVERED_MAX_BYTES,
+    DEFAULT_UNDELIVERED_BUDGET,
+    FULL_AT,
+    Retention,
+)
+from agent_otlp.store.errors import StoreDamagedError, StoreWriteError
+from agent_otlp.store.rows import (
+    KIND_SPAN,
+    KIND_TRACE,
+    KIND_TRACE_START,
+    CursorStatus,
+    ItemRow,
+    OpenTrace,
+    StoredItem,
+    time_column,
+)
 from agent_otlp.store.schema import migrate
 
 __all__ = [
+    "DEFAULT_DELIVERED_MAX_AGE",
+    "DEFAULT_DELIVERED_MAX_BYTES",
+    "DEFAULT_UNDELIVERED_BUDGET",
+    "FULL_AT",
     "KIND_SPAN",
     "KIND_TRACE",
     "KIND_TRACE_START",
+    "CursorStatus",
     "OpenTrace",
     "SpanStore",
     "StoreDamagedError",
@@ -52,74 +78,12 @@ __all__ = [
     "time_column",
 ]
 
-logger = logging.getLogger("agent_otlp.store")
-
-KIND_SPAN: Final = 0
-KIND_TRACE: Final = 1
-#: The trace object when first seen (not delivered; used to finish traces after a crash).
-KIND_TRACE_START: Final = 2
-DEFAULT_UNDELIVERED_BUDGET: Final = 1 << 30
-DEFAULT_DELIVERED_MAX_AGE: Final = 7 * 86_400.0
-DEFAULT_DELIVERED_MAX_BYTES: Final = 256 << 20
-#: Share of the undelivered budget at which :meth:`SpanStore.is_full` says full.
-FULL_AT: Final = 0.9
-_SQLITE_MAX: Final = 2**63 - 1
-
 
 def default_store_path(env: dict[str, str] | None = None) -> Path:
     """``$XDG_DATA_HOME/agent-otlp/spans.db`` (``~/.local/share/...`` by default)."""
     env = dict(os.environ) if env is None else env
     base = Path(env.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
     return base / "agent-otlp" / "spans.db"
-
-
-@dataclass(frozen=True, slots=True)
-class StoredItem:
-    seq: int
-    kind: int
-    trace_id: str
-    item_id: str
-    ended_ns: int | None
-    payload: bytes
-
-
-#: A trace still open: (trace id, the trace object as first seen or None, earliest and
-#: latest time its spans cover).
-OpenTrace = tuple[str, bytes | None, int | None, int | None]
-
-
-def time_column(ns: int | None) -> int | None:
-    """OTLP times reach 2**64 - 1 ns; SQLite integers stop at 2**63 - 1."""
-    return None if ns is None else min(ns, _SQLITE_MAX)
-
-
-@dataclass(frozen=True, slots=True)
-class CursorStatus:
-    destination: str
-    seq: int
-    queued: int
-    delivered: int
-    failed: int
-    oldest_undelivered_ns: int | None
-
-
-def _where(
-    after: int,
-    since_ns: int | None,
-    until_ns: int | None,
-    *,
-    upto_seq: int | None = None,
-    deliverable: bool = False,
-) -> tuple[str, list[Any]]:
-    """The WHERE clause (and its parameters) selecting items by seq and end time."""
-    clauses, params = ["seq > ?"], [after]
-    for clause, value in (("seq <= ?", upto_seq), ("ended_ns >= ?", since_ns), ("ended_ns < ?", until_ns)):
-        if value is not None:
-            clauses.append(clause)
-            params.append(value)
-    if deliverable:
-        clauses.append(f"kind != {KIND_TRACE_START}")
-    return " AND ".join(clauses), params
 
 
 class SpanStore:
@@ -148,129 +112,55 @@ class SpanStore:
         self.undelivered_budget = undelivered_budget
         self.delivered_max_age = delivered_max_age
         self.delivered_max_bytes = delivered_max_bytes
-        #: What the last write met (``database or disk is full``); ``None`` once writes work.
-        self.write_problem: str | None = None
-        self._lock = threading.RLock()
-        #: the lowest cursor when :attr:`undelivered_bytes` was last brought up to date
-        self._low = 0
-        self._conn = connect_read_only(self.path) if read_only else connect(str(path))
+        conn = connect_read_only(self.path) if read_only else connect(str(path))
+        self._handle = handle = StoreHandle(self.path, conn)
+        self._backlog = Backlog(handle)
+        self._items = ItemLog(handle)
+        self._cursors = Cursors(handle, self._backlog)
+        self._jobs = Bookkeeping(handle)
+        self._retention = Retention(handle, self._backlog, self._jobs, self)
         try:
-            with self._checked():
+            with handle.checked():
                 if read_only:
-                    check_version(self._conn)
+                    check_version(conn)
                 else:
-                    migrate(self._conn)
-                self._undelivered_bytes = self._measure_undelivered()
+                    migrate(conn)
+                self._backlog.measure()
         except BaseException:
-            self._conn.close()
+            conn.close()
             raise
 
-    @contextmanager
-    def _checked(self, write: bool = False) -> Iterator[None]:
-        """SQLite's corruption errors as :class:`StoreDamagedError` (one line, with the
-        remedy); with ``write``, other failures as :class:`StoreWriteError`."""
-        try:
-            yield
-        except sqlite3.DatabaseError as exc:
-            if is_damage(exc):
-                raise StoreDamagedError(self.path, reason_of(exc)) from None
-            if not write:
-                raise
-            self._rollback()
-            raise StoreWriteError(self.path, reason_of(exc)) from None
+    @property
+    def write_problem(self) -> str | None:
+        """What the last write met (``database or disk is full``); ``None`` once writes work."""
+        return self._handle.write_problem
 
-    # --- writing -------------------------------------------------------------------------
+    # --- items ---------------------------------------------------------------------------
 
     def append(
         self,
-        rows: Sequence[tuple[int, str, str, int | None, bytes]],
+        rows: Sequence[ItemRow],
         opened: Sequence[OpenTrace] = (),
         finished: Sequence[str] = (),
     ) -> int:
         """Store ``(kind, trace_id, item_id, ended_ns, payload)`` rows, record the traces
         ``opened`` (or covering more) and forget those ``finished``, in one transaction;
-        returns the last seq.
+        returns the last seq. Beyond the undelivered budget, the oldest items are evicted.
 
         :raises StoreWriteError: nothing was written (disk full, I/O error); the next call
             tries again.
         """
         if not rows and not opened and not finished:
             return self.last_seq()
-        now = time.time_ns()
-        with self._lock:
-            try:
-                last = self._write(rows, opened, finished, now)
-            except sqlite3.DatabaseError as exc:
-                self._rollback()
-                self._note_write(reason_of(exc))
-                raise StoreWriteError(self.path, reason_of(exc)) from None
-            self._note_write(None)
-            self._undelivered_bytes += sum(len(r[4]) for r in rows)
-        if self._undelivered_bytes > self.undelivered_budget:
-            self._guarded_write(self.enforce_budget)
+        with self._handle.lock:
+            last = self._items.write(rows, opened, finished)
+            self._backlog.added(sum(len(r[4]) for r in rows))
+        if self._retention.over_budget():
+            self._handle.guarded_write(self._retention.enforce_budget)
         return last
 
-    def _write(
-        self,
-        rows: Sequence[tuple[int, str, str, int | None, bytes]],
-        opened: Sequence[OpenTrace],
-        finished: Sequence[str],
-        now: int,
-    ) -> int:
-        cur = self._conn.cursor()
-        cur.execute("BEGIN IMMEDIATE")
-        cur.executemany(
-            "INSERT INTO items (kind, trace_id, item_id, ended_ns, stored_ns, size, payload) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [(k, t, i, e, now, len(p), p) for k, t, i, e, p in rows],
-        )
-        if opened:
-            cur.executemany(
-                "INSERT OR REPLACE INTO open_traces (trace_id, payload, first_ns, last_ns) "
-                "VALUES (?, ?, ?, ?)",
-                [(t, p, time_column(first), time_column(last)) for t, p, first, last in opened],
-            )
-        if finished:
-            cur.executemany("DELETE FROM open_traces WHERE trace_id = ?", [(t,) for t in finished])
-        last = cur.execute("SELECT coalesce(max(seq), 0) FROM items").fetchone()[0]
-        cur.execute("COMMIT")
-        return int(last)
-
-    def _rollback(self) -> None:
-        # SQLite rolls some failed transactions back by itself (SQLITE_FULL, I/O errors)
-        if self._conn.in_transaction:
-            try:
-                self._conn.execute("ROLLBACK")
-            except sqlite3.Error:
-                logger.debug("agent-otlp: rollback after a failed store write failed too")
-
-    def _note_write(self, problem: str | None) -> None:
-        """Log the change between writing and not writing, once each way."""
-        if problem is not None and self.write_problem is None:
-            logger.error("agent-otlp: span store %s cannot write: %s; refusing what it cannot keep "
-                         "until writes work again", self.path, problem)
-        elif problem is None and self.write_problem is not None:
-            logger.warning("agent-otlp: span store %s writes again", self.path)
-        self.write_problem = problem
-
-    def _guarded_write(self, write: Any, *args: Any) -> Any:
-        """Bookkeeping writes (cursors, retention) that may fail without losing items: the
-        failure is logged (once per episode) and the next call tries again."""
-        with self._lock:
-            try:
-                result = write(*args)
-            except sqlite3.DatabaseError as exc:
-                self._rollback()
-                self._note_write(reason_of(exc))
-                return None
-            return result
-
-    # --- reading -------------------------------------------------------------------------
-
     def last_seq(self) -> int:
-        with self._lock:
-            value = self._conn.execute("SELECT coalesce(max(seq), 0) FROM items").fetchone()[0]
-        return int(value)
+        return self._handle.last_seq()
 
     def read_after(
         self,
@@ -282,12 +172,7 @@ class SpanStore:
         upto_seq: int | None = None,
     ) -> list[StoredItem]:
         """Up to ``limit`` items with a seq above ``seq``, in order, optionally by end time."""
-        where, params = _where(seq, since_ns, until_ns, upto_seq=upto_seq)
-        # the clause is built from fixed text only; every value is a bound parameter
-        query = f"SELECT seq, kind, trace_id, item_id, ended_ns, payload FROM items WHERE {where} ORDER BY seq LIMIT ?"  # noqa: S608
-        with self._lock:
-            rows = self._conn.execute(query, [*params, limit]).fetchall()
-        return [StoredItem(*row) for row in rows]
+        return self._items.read_after(seq, limit, since_ns, until_ns, upto_seq)
 
     def count(
         self,
@@ -299,214 +184,69 @@ class SpanStore:
     ) -> int:
         """Items after ``after`` ending in the range; ``deliverable`` leaves out the trace
         objects kept only to finish open traces."""
-        where, params = _where(after, since_ns, until_ns, deliverable=deliverable)
-        with self._lock:
-            query = f"SELECT count(*) FROM items WHERE {where}"  # noqa: S608 - fixed text, bound values
-            return int(self._conn.execute(query, params).fetchone()[0])
+        return self._items.count(after, since_ns, until_ns, deliverable)
 
     def open_traces(self) -> list[OpenTrace]:
         """Traces whose workflow span is not stored yet, delivered spans or not: (trace id,
         the trace object as first seen or None, earliest and latest time covered)."""
-        with self._lock, self._checked():
-            rows = self._conn.execute(
-                "SELECT trace_id, payload, first_ns, last_ns FROM open_traces ORDER BY rowid"
-            ).fetchall()
-        return [(t, p, f, last) for t, p, f, last in rows]
+        return self._items.open_traces()
 
     def trace_items(self, trace_id: str) -> list[StoredItem]:
-        with self._lock:
-            rows = self._conn.execute(
-                "SELECT seq, kind, trace_id, item_id, ended_ns, payload FROM items "
-                "WHERE trace_id = ? ORDER BY seq",
-                (trace_id,),
-            ).fetchall()
-        return [StoredItem(*row) for row in rows]
+        return self._items.trace_items(trace_id)
 
     # --- cursors -------------------------------------------------------------------------
 
     def cursor(self, destination: str) -> int:
         """The destination's cursor; a destination seen for the first time starts now."""
-        with self._lock:
-            row = self._conn.execute(
-                "SELECT seq FROM cursors WHERE destination = ?", (destination,)
-            ).fetchone()
-            if row is not None:
-                return int(row[0])
-            start = self.last_seq()
-            self._guarded_write(
-                self._conn.execute,
-                "INSERT INTO cursors (destination, seq, updated_ns) VALUES (?, ?, ?)",
-                (destination, start, time.time_ns()),
-            )
-            self._undelivered_bytes = self._measure_undelivered()
-            return start
+        return self._cursors.position(destination)
 
     def advance(self, destination: str, seq: int, *, delivered: int = 0, failed: int = 0) -> None:
         """Every item up to ``seq`` is done for ``destination``. When the write fails (disk
         full) the cursor stays behind: those items may be delivered again after a restart."""
-        with self._lock:
-            before = self._low  # the lowest cursor as last counted here (moved since: freed now)
-            moved = self._guarded_write(
-                self._conn.execute,
-                "INSERT INTO cursors (destination, seq, delivered, failed, updated_ns) "
-                "VALUES (?, ?, ?, ?, ?) ON CONFLICT(destination) DO UPDATE SET "
-                "seq = max(seq, excluded.seq), delivered = delivered + excluded.delivered, "
-                "failed = failed + excluded.failed, updated_ns = excluded.updated_ns",
-                (destination, seq, delivered, failed, time.time_ns()),
-            )
-            if moved is None:
-                return
-            after = self._min_cursor()
-            if after > before:
-                freed = self._conn.execute(
-                    "SELECT coalesce(sum(size), 0) FROM items WHERE seq > ? AND seq <= ?",
-                    (before, after),
-                ).fetchone()[0]
-                self._undelivered_bytes = max(0, self._undelivered_bytes - int(freed))
-                self._low = after
+        self._cursors.advance(destination, seq, delivered, failed)
 
     def forget_destination(self, destination: str) -> None:
-        with self._lock, self._checked(write=True):
-            self._conn.execute("DELETE FROM cursors WHERE destination = ?", (destination,))
-            self._undelivered_bytes = self._measure_undelivered()
+        self._cursors.forget(destination)
 
     def cursors(self) -> list[CursorStatus]:
-        with self._lock:
-            rows = self._conn.execute(
-                "SELECT destination, seq, delivered, failed FROM cursors ORDER BY destination"
-            ).fetchall()
-            out = []
-            for name, seq, delivered, failed in rows:
-                queued, oldest = self._conn.execute(
-                    "SELECT count(*), min(stored_ns) FROM items WHERE seq > ? AND kind != ?",
-                    (seq, KIND_TRACE_START),
-                ).fetchone()
-                out.append(CursorStatus(name, seq, int(queued), delivered, failed, oldest))
-        return out
-
-    def _min_cursor(self) -> int:
-        value = self._conn.execute("SELECT min(seq) FROM cursors").fetchone()[0]
-        return int(value) if value is not None else self.last_seq()
-
-    def _measure_undelivered(self) -> int:
-        """Payload bytes after the lowest cursor, which is noted (:meth:`advance`)."""
-        with self._lock:
-            low = self._low = self._min_cursor()
-            value = self._conn.execute(
-                "SELECT coalesce(sum(size), 0) FROM items WHERE seq > ?", (low,)
-            ).fetchone()[0]
-        return int(value)
+        return self._cursors.statuses()
 
     # --- retention -----------------------------------------------------------------------
 
     @property
     def undelivered_bytes(self) -> int:
-        return self._undelivered_bytes
+        return self._backlog.size
 
     def is_full(self) -> bool:
         """True when the undelivered budget is nearly used up (:data:`FULL_AT` of it): the
         bridge then answers 429, keeping room for requests already accepted, so that
         refusing new items comes before evicting undelivered ones."""
-        return self._undelivered_bytes >= self.undelivered_budget * FULL_AT
+        return self._retention.is_full()
 
     def enforce_budget(self) -> int:
         """Evict the oldest undelivered items beyond the budget; returns how many."""
-        evicted = 0
-        with self._lock:
-            while self._undelivered_bytes > self.undelivered_budget:
-                low = self._min_cursor()
-                rows = self._conn.execute(
-                    "SELECT seq, size FROM items WHERE seq > ? ORDER BY seq LIMIT 1000", (low,)
-                ).fetchall()
-                if not rows:
-                    break
-                excess = self._undelivered_bytes - self.undelivered_budget
-                cut_seq, freed = low, 0
-                for seq, size in rows:
-                    cut_seq, freed = seq, freed + size
-                    evicted += 1
-                    if freed >= excess:
-                        break
-                self._conn.execute("DELETE FROM items WHERE seq > ? AND seq <= ?", (low, cut_seq))
-                self._conn.execute("UPDATE cursors SET seq = max(seq, ?)", (cut_seq,))
-                self._undelivered_bytes -= freed
-            if evicted:
-                self._bump("evicted_undelivered", evicted)
-        if evicted:
-            logger.error(
-                "agent-otlp: span store over its undelivered budget (%d bytes): evicted %d "
-                "undelivered items, %d in total so far",
-                self.undelivered_budget,
-                evicted,
-                self.counter("evicted_undelivered"),
-            )
-        return evicted
+        return self._retention.enforce_budget()
 
     def prune(self, now_ns: int | None = None) -> int:
         """Remove delivered items older than the age limit or beyond the size limit (none
         when the store cannot write)."""
-        return int(self._guarded_write(self._prune, now_ns) or 0)
-
-    def _prune(self, now_ns: int | None) -> int:
-        now_ns = time.time_ns() if now_ns is None else now_ns
-        with self._lock:
-            low = self._min_cursor()
-            cutoff = now_ns - int(self.delivered_max_age * 1e9)
-            removed = self._conn.execute(
-                "DELETE FROM items WHERE seq <= ? AND stored_ns < ?", (low, cutoff)
-            ).rowcount
-            size = self._conn.execute(
-                "SELECT coalesce(sum(size), 0) FROM items WHERE seq <= ?", (low,)
-            ).fetchone()[0]
-            if size > self.delivered_max_bytes:
-                excess, cut = size - self.delivered_max_bytes, 0
-                for seq, item_size in self._conn.execute(
-                    "SELECT seq, size FROM items WHERE seq <= ? ORDER BY seq", (low,)
-                ):
-                    excess -= item_size
-                    cut = seq
-                    if excess <= 0:
-                        break
-                removed += self._conn.execute("DELETE FROM items WHERE seq <= ?", (cut,)).rowcount
-        return int(removed)
+        return int(self._handle.guarded_write(self._retention.prune, now_ns) or 0)
 
     # --- counters and jobs ---------------------------------------------------------------
 
-    def _bump(self, name: str, amount: int) -> None:
-        self._conn.execute(
-            "INSERT INTO counters (name, value) VALUES (?, ?) "
-            "ON CONFLICT(name) DO UPDATE SET value = value + excluded.value",
-            (name, amount),
-        )
-
     def counter(self, name: str) -> int:
-        with self._lock:
-            row = self._conn.execute("SELECT value FROM counters WHERE name = ?", (name,)).fetchone()
-        return int(row[0]) if row else 0
+        return self._jobs.counter(name)
 
     def job_position(self, job: str) -> tuple[int, int, bool]:
         """(position, sent, done) of a historical export job; zeros when new."""
-        with self._lock:
-            row = self._conn.execute(
-                "SELECT position, sent, done FROM export_jobs WHERE job = ?", (job,)
-            ).fetchone()
-        return (int(row[0]), int(row[1]), bool(row[2])) if row else (0, 0, False)
+        return self._jobs.job_position(job)
 
     def save_job(self, job: str, position: int, sent: int, done: bool = False) -> None:
-        with self._lock, self._checked(write=True):
-            self._conn.execute(
-                "INSERT INTO export_jobs (job, position, sent, done, updated_ns) VALUES (?, ?, ?, ?, ?) "
-                "ON CONFLICT(job) DO UPDATE SET position = excluded.position, sent = excluded.sent, "
-                "done = excluded.done, updated_ns = excluded.updated_ns",
-                (job, position, sent, int(done), time.time_ns()),
-            )
+        self._jobs.save_job(job, position, sent, done)
 
     def execute(self, sql: str, params: Iterable[Any] = ()) -> list[tuple[Any, ...]]:
         """Run one statement under the store's lock (used by the destinations table)."""
-        with self._lock, self._checked(write=not sql.lstrip().upper().startswith("SELECT")):
-            return self._conn.execute(sql, tuple(params)).fetchall()
+        return self._handle.execute(sql, params)
 
     def close(self) -> None:
-        with self._lock:
-            self._conn.close()
-
+        self._handle.close()

@@ -1,6 +1,6 @@
 """What callers may rely on of an exporter, whichever kind: :class:`Exporter`.
 
-:class:`~agent_otlp.core.exporter.AgentExporter` (in-process) and offload mode's
+:class:`~agent_otlp.core.pipeline.exporter.AgentExporter` (in-process) and offload mode's
 :class:`~agent_otlp.offload.parent.OffloadExporter` and
 :class:`~agent_otlp.offload.group.OffloadGroup` all implement it; code that takes "an
 exporter" (the SDK processor, the bridge, the CLI) should need nothing else, and in
@@ -14,13 +14,13 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     from agent_otlp.core.config.errors import InputError
-    from agent_otlp.core.exporter import FlushReport
+    from agent_otlp.core.pipeline.exporter import FlushReport
     from agent_otlp.core.pipeline.stats import ExporterStats
 
 __all__ = ["Exporter", "IngestEntry"]
 
 #: ``(kind, payload, unix_ns)`` for :meth:`Exporter.ingest`; kinds are
-#: :mod:`agent_otlp.core.exporter`'s ``INGEST_*`` constants.
+#: :mod:`agent_otlp.core.pipeline.intake`'s ``INGEST_*`` constants.
 IngestEntry = tuple[int, Any, int]
 
 
@@ -32,6 +32,11 @@ class Exporter(Protocol):
     @property
     def stats(self) -> ExporterStats:
         """The counters; ``stats.snapshot()`` for all of them as plain data."""
+        ...
+
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`shutdown` has run: new items are dropped."""
         ...
 
     def on_sdk_span_end(self, span: Any) -> None:

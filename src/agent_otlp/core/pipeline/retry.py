@@ -15,9 +15,10 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Final
 
-__all__ = ["Backoff", "CircuitBreaker"]
+__all__ = ["Backoff", "CircuitBreaker", "RetryPolicy"]
 
 BASE_DELAY: Final = 0.1
 MAX_DELAY: Final = 10.0
@@ -89,3 +90,13 @@ class CircuitBreaker:
             pause = max(self._cooldown, retry_after or 0.0)
             self._retry_at = self._clock() + pause
             self._cooldown = min(self._cooldown * 2, self._open_max)
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """How a destination retries, passed in: a :class:`Backoff` per request, its
+    :class:`CircuitBreaker`, and the clock its retry deadlines and request timings read."""
+
+    backoff: Callable[[], Backoff] = Backoff
+    breaker: Callable[[], CircuitBreaker] = CircuitBreaker
+    clock: Callable[[], float] = time.monotonic

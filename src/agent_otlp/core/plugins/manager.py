@@ -27,6 +27,7 @@ from agent_otlp.core.config.errors import AgentOTLPError, ConfigError
 from agent_otlp.core.config.settings import Settings, TransportDefaults
 from agent_otlp.core.convert.records import AttrValue, SpanRecord
 from agent_otlp.core.plugins import hookspecs
+from agent_otlp.core.plugins.direct import DirectCalls, direct_calls
 from agent_otlp.core.plugins.sampling import SamplingDecision, TraceSummary
 from agent_otlp.core.wire.transport import Transport
 
@@ -96,7 +97,9 @@ class AdapterManager:
         from agent_otlp.core.plugins import builtin
 
         self.pm.register(builtin, name=BUILTIN_PLUGIN)
-        if _truthy(self.env.get(ev.AGENT_OTLP_TRACE_PLUGINS)):
+        #: Hook calls are logged (``AGENT_OTLP_TRACE_PLUGINS``): every call goes through pluggy.
+        self.traced = _truthy(self.env.get(ev.AGENT_OTLP_TRACE_PLUGINS))
+        if self.traced:
             self.pm.trace.root.setwriter(lambda text: logger.debug("%s", text.rstrip()))
             self.pm.enable_tracing()
         if load_entry_points or entry_point_list is not None:
@@ -206,14 +209,17 @@ class AdapterManager:
                 f"(pip install the one that provides {adapter!r})",
             )
         others = [p for n, p in self._adapter_plugins.items() if n != adapter]
-        return DestinationHooks(adapter, self.pm, others)
+        return DestinationHooks(adapter, self.pm, others, traced=self.traced)
 
 
 class DestinationHooks:
     """The hooks of one destination, as typed methods (keyword arguments only)."""
 
-    def __init__(self, adapter: str, pm: pluggy.PluginManager, others: list[object]) -> None:
+    def __init__(
+        self, adapter: str, pm: pluggy.PluginManager, others: list[object], *, traced: bool = False
+    ) -> None:
         self.adapter = adapter
+        self._traced = traced
         self._transport_defaults = pm.subset_hook_caller("agent_otlp_transport_defaults", others)
         self._validate = pm.subset_hook_caller("agent_otlp_validate_settings", others)
         self._resource = pm.subset_hook_caller("agent_otlp_resource_attributes", others)
@@ -251,6 +257,12 @@ class DestinationHooks:
         self, *, span: SpanRecord, settings: Settings, state: MutableMapping[str, Any]
     ) -> None:
         self._map(span=span, settings=settings, state=state)
+
+    def map_attributes_calls(self) -> DirectCalls | None:
+        """The ``map_attributes`` implementations to call directly, the fast path of
+        :meth:`map_attributes` (same order, same arguments); ``None`` when the calls must go
+        through pluggy: a wrapper is registered, or hook calls are traced."""
+        return None if self._traced else direct_calls(self._map)
 
     def process_batch(
         self, *, spans: list[SpanRecord], settings: Settings, state: MutableMapping[str, Any]

@@ -15,7 +15,7 @@ Answers:
   JSON with a ``data`` list;
 * ``401`` when a bearer token is configured and the request does not carry it;
 * ``403`` for a ``Host`` that is not a name of the bridge, or a foreign ``Origin`` (see
-  :mod:`agent_otlp._bridge_access`);
+  :mod:`agent_otlp.sources.bridge.access`);
 * ``408`` when the request head and body did not arrive within ``request_timeout``;
 * ``413`` when the body (compressed or not) is larger than ``max_body``, or holds more than
   ``max_items`` items;
@@ -26,10 +26,11 @@ Answers:
 * ``GET /healthz`` (``503 {"status": "degraded"}`` while the store cannot write) and
   ``GET /metrics`` (Prometheus text format) for operations.
 
+The ingest requests themselves are handled by :mod:`agent_otlp.sources.bridge.ingest`.
 The server is the standard library's threading HTTP server: one thread per connection. Past
 ``max_connections`` open connections, the oldest one not being answered is closed to make
 room, and each request must arrive whole within ``request_timeout`` (see
-:mod:`agent_otlp._bridge_conn`). :meth:`BridgeServer.stop` stops
+:mod:`agent_otlp.sources.bridge.connections`). :meth:`BridgeServer.stop` stops
 accepting, lets in-flight requests finish, then finalizes the open traces and flushes the
 exporter.
 """
@@ -37,7 +38,6 @@ exporter.
 from __future__ import annotations
 
 import contextlib
-import hmac
 import io
 import json
 import logging
@@ -49,15 +49,22 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from typing import Any, Final, Protocol
+from typing import Any, Final
 
-from agent_otlp._bridge_access import AccessPolicy, check_content_type, is_loopback
-from agent_otlp._bridge_conn import ConnectionTable, DeadlineReader, close_read
-from agent_otlp._ingest_body import RequestError, decode_body, read_body
-from agent_otlp._metrics import render_metrics
-from agent_otlp.core.config.errors import InputError
 from agent_otlp.core.config.secrets import Secret, redact_text
-from agent_otlp.core.pipeline.stats import ExporterStats
+from agent_otlp.sources.bridge.access import AccessPolicy, is_loopback
+from agent_otlp.sources.bridge.backpressure import (
+    DEFAULT_MAX_PENDING,
+    Backpressure,
+    BridgeExporter,
+    QueueBackpressure,
+    default_backpressure,
+    pending_spans,
+)
+from agent_otlp.sources.bridge.body import RequestError
+from agent_otlp.sources.bridge.connections import ConnectionTable, DeadlineReader, close_read
+from agent_otlp.sources.bridge.ingest import Ingest, declared_length, discard
+from agent_otlp.sources.bridge.metrics import render_metrics
 
 __all__ = [
     "DEFAULT_MAX_BODY",
@@ -80,62 +87,10 @@ INGEST_PATH: Final = "/v1/traces/ingest"
 #: Default port: next to OTLP's 4317 (gRPC) and 4318 (HTTP).
 DEFAULT_PORT: Final = 4319
 DEFAULT_MAX_BODY: Final = 8 * 1024 * 1024
-DEFAULT_MAX_PENDING: Final = 50_000
 #: Most items one request may hold (the SDK's exporter sends batches of 128 at most).
 DEFAULT_MAX_ITEMS: Final = 10_000
 #: Environment variable holding the bearer token clients must send.
 TOKEN_ENV: Final = "AGENT_OTLP_BRIDGE_TOKEN"  # noqa: S105 - a variable name
-#: At most this many rejected items are listed in one response (all are counted).
-MAX_LISTED_REJECTIONS: Final = 1000
-_SUBMIT_CHUNK: Final = 512
-_DRAIN_SECONDS: Final = 2.0
-
-
-class Backpressure(Protocol):
-    """Says whether the bridge must refuse new items for now (answered with 429)."""
-
-    def __call__(self) -> bool: ...
-
-
-class BridgeExporter(Protocol):
-    """What the bridge needs of an exporter (:class:`~agent_otlp.core.exporter.AgentExporter`)."""
-
-    stats: ExporterStats
-
-    def submit_items(self, items: Iterable[Any]) -> list[InputError]: ...
-
-    def end_all_traces(self) -> None: ...
-
-    def shutdown(self, timeout: float = ...) -> Any: ...
-
-
-def pending_spans(exporter: BridgeExporter) -> int:
-    """Items accepted but not yet delivered or dropped: the exporter's intake plus, per
-    destination, spans handed over minus spans exported or dropped."""
-    pending = getattr(exporter, "pending", None)
-    if callable(pending):
-        return int(pending())
-    intake = len(getattr(exporter, "_intake", ()))
-    in_destinations = 0
-    for stats in exporter.stats.destinations.values():
-        in_destinations = max(
-            in_destinations, stats.received - stats.exported - sum(stats.dropped.values())
-        )
-    return intake + in_destinations
-
-
-class QueueBackpressure:
-    """Full when :func:`pending_spans` reaches ``max_pending``."""
-
-    def __init__(self, exporter: BridgeExporter, max_pending: int = DEFAULT_MAX_PENDING) -> None:
-        self.exporter = exporter
-        self.max_pending = max_pending
-
-    def pending(self) -> int:
-        return pending_spans(self.exporter)
-
-    def __call__(self) -> bool:
-        return self.pending() >= self.max_pending
 
 
 class _Server(ThreadingHTTPServer):
@@ -255,17 +210,10 @@ class BridgeServer:
         self.exporter = exporter
         self.host = host
         self._port = port
-        self._token = Secret(token) if isinstance(token, str) else token
-        self.max_body = max_body
-        if is_full is None and getattr(exporter, "store", None) is not None:
-            # store mode: spans wait on disk, not in memory; full = undelivered budget used up
-            is_full = exporter.is_full  # type: ignore[attr-defined]
-        self.is_full: Backpressure = is_full or QueueBackpressure(exporter, max_pending)
         self.retry_after = retry_after
         self.read_timeout = read_timeout
         self.request_timeout = request_timeout
         self.max_connections = max_connections
-        self.max_items = max_items
         self.access = AccessPolicy(host, allowed_hosts)
         self.shutdown_exporter = shutdown_exporter
         self._server: _Server | None = None
@@ -276,7 +224,14 @@ class BridgeServer:
         self._stopping = False
         self._stopped = False
         self.requests: Counter[int] = Counter()
-        self.items: Counter[str] = Counter()
+        self.ingest = Ingest(
+            exporter, token=Secret(token) if isinstance(token, str) else token,
+            max_body=max_body, max_items=max_items, lock=self._lock,
+            is_full=is_full or default_backpressure(exporter, max_pending),
+        )
+        self.max_body, self.max_items = max_body, max_items
+        self.is_full: Backpressure = self.ingest.is_full
+        self.items: Counter[str] = self.ingest.items
 
     # --- lifecycle -----------------------------------------------------------------------
 
@@ -397,9 +352,9 @@ class BridgeServer:
                 if method != "POST":
                     raise RequestError(405, f"use POST for {INGEST_PATH}")
                 if crowded:
-                    self._discard(h, self._declared_length(h))
+                    discard(h, declared_length(h), self.max_body)
                     raise RequestError(503, "too many connections", close=True)
-                status, payload = self._ingest(h)
+                status, payload = self.ingest.handle(h)
             elif path == "/healthz" and method != "POST":
                 status, payload = self._health()
             elif path == "/metrics" and method != "POST":
@@ -426,7 +381,7 @@ class BridgeServer:
         except RequestError:
             if method == "POST":
                 try:
-                    self._discard(h, self._declared_length(h))
+                    discard(h, declared_length(h), self.max_body)
                 except RequestError:
                     h.close_connection = True
             raise
@@ -449,165 +404,15 @@ class BridgeServer:
         except OSError:
             h.close_connection = True
 
-    def _authorized(self, h: _Handler) -> bool:
-        if not self._token:
-            return True
-        header = h.headers.get("Authorization", "")
-        scheme, _, given = header.partition(" ")
-        if scheme.lower() != "bearer":
-            given = ""
-        return hmac.compare_digest(
-            given.strip().encode("utf-8", "surrogateescape"), self._token.reveal().encode("utf-8")
-        )
-
-    def _ingest(self, h: _Handler) -> tuple[int, dict[str, Any]]:
-        length = self._declared_length(h)
-        if not self._authorized(h):
-            self._discard(h, length)
-            raise RequestError(401, "missing or wrong bearer token")
-        try:
-            check_content_type(h.headers)
-        except RequestError:
-            self._discard(h, length)
-            raise
-        if length is not None and length > self.max_body:
-            self._discard(h, length)
-            raise RequestError(413, f"body of {length} bytes exceeds the limit of {self.max_body}",
-                                close=True)
-        if self.is_full():
-            self._discard(h, length)
-            raise RequestError(429, "exporter queue is full, retry later")
-        encoding = h.headers.get("Content-Encoding", "identity")
-        body = decode_body(encoding, self._read_body(h, length), self.max_body)
-        items, unreadable, raw = read_body(body, self.max_items, texts=self._durable())
-        del body
-        listed, rejected_count = self._submit(items, unreadable, raw)
-        accepted = len(items) - rejected_count
-        with self._lock:
-            self.items["accepted"] += accepted
-            self.items["rejected"] += rejected_count
-        if not rejected_count:
-            return 200, {"accepted": accepted}
-        return 400, {"accepted": accepted, "rejected_count": rejected_count, "rejected": listed}
-
     def _health(self) -> tuple[int, dict[str, Any]]:
         """``ok``; ``stopping``; or ``degraded`` (503) while the span store cannot write."""
         if self._stopping:
             return 200, {"status": "stopping"}
-        problem = getattr(self.exporter, "store_problem", lambda: None)()
+        durable = self.ingest.durable
+        problem = durable.store_problem() if durable is not None else None
         if problem:
             return 503, {"status": "degraded", "store": f"cannot write: {problem}"}
         return 200, {"status": "ok"}
-
-    def _durable(self) -> bool:
-        """Items are committed to a span store before the answer (stored as sent)."""
-        return (getattr(self.exporter, "store", None) is not None
-                and getattr(self.exporter, "submit_items_durable", None) is not None)
-
-    def _hand_over(self, items: list[Any], raw: list[bytes | None]) -> list[InputError]:
-        """Give items to the exporter; with a span store, return once they are committed
-        (each valid one stored as ``raw``, the text the client sent, where given).
-        When the store cannot keep them, the request is refused with 503 and Retry-After:
-        nothing answered 200 is ever lost, and the client sends them again."""
-        if not self._durable():
-            return self.exporter.submit_items(items)
-        outcome = self.exporter.submit_items_durable(items, raw=raw)  # type: ignore[attr-defined]
-        if outcome.problem is not None:
-            raise RequestError(503, f"span store cannot keep the items ({outcome.problem}); retry later")
-        errors: list[InputError] = outcome.errors
-        return errors
-
-    def _submit(self, items: list[Any], unreadable: Mapping[int, str],
-                raw: list[bytes | None]) -> tuple[list[dict[str, Any]], int]:
-        """Hand the readable items to the exporter a chunk at a time; the first
-        :data:`MAX_LISTED_REJECTIONS` refusals described, in item order, and the count of all."""
-        listed: list[dict[str, Any]] = []
-        count = 0
-        for first in range(0, len(items), _SUBMIT_CHUNK):
-            indexes = [i for i in range(first, min(first + _SUBMIT_CHUNK, len(items)))
-                       if i not in unreadable]
-            errors = self._hand_over([items[i] for i in indexes], [raw[i] for i in indexes])
-            for error in errors:
-                error.index = indexes[error.index]  # type: ignore[attr-defined]
-            for index in range(first, min(first + _SUBMIT_CHUNK, len(items))):
-                if index in unreadable:
-                    error = InputError("item", "...", unreadable[index])
-                    error.index = index  # type: ignore[attr-defined]
-                    errors.append(error)
-            count += len(errors)
-            room = MAX_LISTED_REJECTIONS - len(listed)
-            if room > 0:
-                errors.sort(key=lambda e: e.index)  # type: ignore[attr-defined]
-                listed.extend(_describe(e) for e in errors[:room])
-        return listed, count
-
-    @staticmethod
-    def _declared_length(h: _Handler) -> int | None:
-        if "chunked" in h.headers.get("Transfer-Encoding", "").lower():
-            return None
-        raw = h.headers.get("Content-Length")
-        if raw is None:
-            raise RequestError(411, "Content-Length or chunked Transfer-Encoding required",
-                                close=True)
-        try:
-            length = int(raw)
-        except ValueError:
-            raise RequestError(400, f"invalid Content-Length {raw[:40]!r}", close=True) from None
-        if length < 0:
-            raise RequestError(400, f"invalid Content-Length {length}", close=True)
-        return length
-
-    def _read_body(self, h: _Handler, length: int | None) -> bytes:
-        try:
-            if length is not None:
-                body = h.rfile.read(length)
-                if len(body) < length:
-                    raise RequestError(400, "incomplete request body", close=True)
-                return body
-            return self._read_chunked(h)
-        except TimeoutError:
-            raise RequestError(408, "timed out reading the request body", close=True) from None
-
-    def _read_chunked(self, h: _Handler) -> bytes:
-        parts: list[bytes] = []
-        size = 0
-        while True:
-            line = h.rfile.readline(1024)
-            try:
-                chunk = int(line.split(b";", 1)[0].strip(), 16)
-            except ValueError:
-                raise RequestError(400, "malformed chunked body", close=True) from None
-            if chunk == 0:
-                while h.rfile.readline(1024).strip():  # trailers
-                    pass
-                return b"".join(parts)
-            size += chunk
-            if size > self.max_body:
-                raise RequestError(413, f"body exceeds the limit of {self.max_body} bytes",
-                                    close=True)
-            data = h.rfile.read(chunk)
-            if len(data) < chunk:
-                raise RequestError(400, "incomplete request body", close=True)
-            parts.append(data)
-            h.rfile.readline(16)
-
-    def _discard(self, h: _Handler, length: int | None) -> None:
-        """Read an unwanted body so the answer reaches the client (closing a socket with
-        unread data resets it) -- within limits, else close the connection after answering."""
-        if length is None or length > 4 * self.max_body:
-            h.close_connection = True
-            return
-        deadline = time.monotonic() + _DRAIN_SECONDS
-        try:
-            while length > 0 and time.monotonic() < deadline:
-                data = h.rfile.read(min(length, 65536))
-                if not data:
-                    break
-                length -= len(data)
-        except OSError:
-            pass
-        if length > 0:
-            h.close_connection = True
 
     # --- metrics -------------------------------------------------------------------------
 
@@ -617,13 +422,4 @@ class BridgeServer:
             requests = dict(self.requests)
             items = dict(self.items)
         return render_metrics(requests, items, pending_spans(self.exporter), self.exporter.stats.snapshot())
-
-
-def _describe(error: InputError) -> dict[str, Any]:
-    return {
-        "index": getattr(error, "index", None),
-        "id": error.item_id,
-        "field": error.field,
-        "error": redact_text(error.reason),
-    }
 

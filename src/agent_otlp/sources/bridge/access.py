@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from typing import Final, Protocol
 from urllib.parse import urlsplit
 
-from agent_otlp._ingest_body import RequestError
+from agent_otlp.sources.bridge.body import RequestError
 
 __all__ = ["AccessPolicy", "check_content_type", "is_loopback"]
 

@@ -1,0 +1,196 @@
+"""The trace assembler: intake entries in, spans and finished traces out to a sink.
+
+Tracks the open traces (:class:`~agent_otlp.core.pipeline.traces.TraceTable`): the times
+each covers, its root spans, the span links to repair (docs/conversion.md); finishes a trace
+when it ends, when asked, or when it has been quiet for too long (:meth:`Assembler.expire_idle`),
+with a synthesized workflow span when its trace object never came. What it produces goes to a
+:class:`~agent_otlp.core.pipeline.sinks.Sink`. Used under the exporter's dispatch lock.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Iterable
+from typing import Any, Final
+
+from agent_otlp.core.config.errors import InputError
+from agent_otlp.core.config.secrets import redact_text
+from agent_otlp.core.convert.records import AgentSpan, AgentTrace, parse_item
+from agent_otlp.core.convert.sdk import sdk_span_record
+from agent_otlp.core.pipeline.intake import (
+    END_ALL,
+    END_TRACE,
+    ITEM,
+    SDK_SPAN,
+    SDK_TRACE_END,
+    SDK_TRACE_START,
+)
+from agent_otlp.core.pipeline.outbox import OpenTraceRecord
+from agent_otlp.core.pipeline.sinks import Sink
+from agent_otlp.core.pipeline.stats import ExporterStats
+from agent_otlp.core.pipeline.traces import OpenTrace, TraceTable
+
+__all__ = ["Assembler", "InputErrorLog"]
+
+logger = logging.getLogger("agent_otlp.export")
+
+#: Entry kinds counted as received: not trace ends or commands.
+_RECEIVED: Final = (SDK_SPAN, SDK_TRACE_START, ITEM)
+#: Invalid items logged over an exporter's life (the others are only counted).
+_LOGGED_ERRORS = 10
+
+
+class InputErrorLog:
+    """Counts refused items; keeps the last one's text, logs the first ones (redacted)."""
+
+    def __init__(self, stats: ExporterStats) -> None:
+        self.stats = stats
+        self._logged = 0
+
+    def note(self, error: InputError) -> None:
+        self.stats.invalid_items += 1
+        self.stats.last_input_error = redact_text(str(error))
+        if self._logged < _LOGGED_ERRORS:
+            self._logged += 1
+            logger.warning("agent-otlp: skipped invalid item: %s", self.stats.last_input_error)
+
+    def note_all(self, errors: list[InputError]) -> None:
+        """Count a batch of refused items; only the last one's text is kept."""
+        self.stats.invalid_items += len(errors)
+        self.stats.last_input_error = redact_text(str(errors[-1]))
+        for error in errors[: max(_LOGGED_ERRORS - self._logged, 0)]:
+            self._logged += 1
+            logger.warning("agent-otlp: skipped invalid item: %s", redact_text(str(error)))
+
+
+class Assembler:
+    """Entries to spans and finished traces, into ``sink`` (see the module doc)."""
+
+    def __init__(self, sink: Sink, stats: ExporterStats, errors: InputErrorLog, traces: TraceTable,
+                 capture_content: bool) -> None:
+        self.sink = sink
+        self.stats = stats
+        self.errors = errors
+        self.traces = traces
+        self.capture_content = capture_content
+        #: the JSON text of the item being handled, as its client sent it (the bridge)
+        self.raw: bytes | None = None
+
+    def add(self, kind: int, payload: Any, when: int) -> bool:
+        """Handle one entry; ``True`` when the sink's chunk is full (deliver it now)."""
+        if kind in _RECEIVED:
+            self.stats.received_items += 1
+        try:
+            self._handle(kind, payload, when)
+        except InputError as exc:
+            self.errors.note(exc)
+        except Exception as exc:
+            self.errors.note(InputError("item", type(payload).__name__, f"unconvertible: {exc!r}"))
+        return self.sink.full()
+
+    def _handle(self, kind: int, payload: Any, when: int) -> None:
+        if kind == SDK_SPAN:
+            self._span(sdk_span_record(payload, self.capture_content))
+        elif kind == ITEM:
+            if isinstance(payload, AgentTrace):
+                self._trace(payload)
+            else:
+                assert isinstance(payload, AgentSpan)
+                self._span(payload)
+        elif kind in (SDK_TRACE_START, SDK_TRACE_END):
+            self._sdk_trace(payload, when, ended=kind == SDK_TRACE_END)
+        elif kind == END_TRACE:
+            self.finish(payload)
+        elif kind == END_ALL:
+            for trace_id in list(self.traces.open):
+                self.finish(trace_id)
+
+    def _sdk_trace(self, sdk_trace: Any, when: int, *, ended: bool) -> None:
+        trace = parse_item(sdk_trace.export())
+        assert isinstance(trace, AgentTrace)
+        state = self.traces.open.get(trace.id)
+        if state is None:
+            if trace.id in self.traces.ended:
+                return
+            state = self.traces.open[trace.id] = self._new_trace(trace)
+        state.trace = trace
+        state.live = True
+        state.cover(when, when)
+        if ended:
+            self.finish(trace.id)
+        else:
+            self.sink.touch(trace.id)
+
+    def _trace(self, trace: AgentTrace) -> None:
+        state = self.traces.open.get(trace.id)
+        if state is None:
+            if trace.id in self.traces.ended:
+                return
+            state = self.traces.open[trace.id] = self._new_trace(trace)
+        elif state.trace is None:
+            self.sink.started(trace)
+        state.trace = trace
+        if trace.started_ns is not None:
+            state.cover(trace.started_ns, trace.ended_ns or trace.started_ns)
+        self.sink.touch(trace.id)
+
+    def _span(self, span: AgentSpan) -> None:
+        traces = self.traces
+        state = traces.open.get(span.trace_id)
+        if state is None and span.trace_id not in traces.ended:
+            state = traces.open[span.trace_id] = self._new_trace(None)
+        root_id = span.id if span.parent_id is None else None  # as sent, before repairs
+        if state is not None:
+            state.links.check(span)  # before it is stored or converted
+        start, end = self.sink.span(span, self.raw)
+        self.stats.converted_spans += 1
+        if state is not None:
+            if start is not None and end is not None:
+                state.cover(start, end)
+            if root_id is not None:
+                state.note_root(root_id, ended=span.ended_ns is not None)
+            self.sink.touch(span.trace_id)
+
+    def _new_trace(self, trace: AgentTrace | None) -> OpenTrace:
+        if trace is not None:
+            self.sink.started(trace)
+        return OpenTrace(trace=trace)
+
+    def finish(self, trace_id: str) -> None:
+        """Finish an open trace: its workflow span (synthesized without a trace object)
+        covers the trace object's times, else what its spans covered, else now."""
+        state = self.traces.pop(trace_id)
+        if state is None:
+            return
+        trace = state.trace or AgentTrace(id=trace_id, workflow_name="Agent workflow")
+        start = trace.started_ns if trace.started_ns is not None else state.start_ns
+        end = trace.ended_ns if trace.ended_ns is not None else state.end_ns
+        now = time.time_ns()
+        start = start if start is not None else now
+        end = end if end is not None else now
+        self.sink.finish(trace_id, trace, start, end, state)
+
+    def expire_idle(self) -> None:
+        """Finish the traces quiet for too long (:meth:`TraceTable.expired`), and deliver."""
+        if not self.traces.open:
+            return
+        for trace_id in self.traces.expired(time.monotonic()):
+            self.finish(trace_id)
+        self.sink.deliver()
+
+    def reopen(self, records: Iterable[OpenTraceRecord]) -> None:
+        """Traces a previous process left open (it stopped before they ended) are finished
+        like quiet bridge traces: after the idle timeout or at shutdown."""
+        for trace_id, start_payload, first, last in records:
+            trace = None
+            if start_payload is not None:
+                try:
+                    parsed = parse_item(json.loads(start_payload))
+                    trace = parsed if isinstance(parsed, AgentTrace) else None
+                except (ValueError, InputError):
+                    trace = None
+            state = self.traces.open[trace_id] = OpenTrace(trace=trace)
+            if first is not None and last is not None:
+                state.cover(first, last)
