@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Render the reliability table from the figures the hardening tests record.
 
-    python -m pytest tests/test_hardening_*.py          # appends to build/reliability.jsonl
+    python -m pytest tests/hardening/test_hardening_*.py          # appends to build/reliability.jsonl
     python scripts/reliability_table.py                  # prints the markdown
     python scripts/reliability_table.py --write docs/reliability.md
 
@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--write", type=Path, help="document to update between the markers")
     args = parser.parse_args(argv)
     if not args.input.exists():
-        print(f"no recordings at {args.input}: run pytest tests/test_hardening_*.py first",
+        print(f"no recordings at {args.input}: run pytest tests/hardening/test_hardening_*.py first",
               file=sys.stderr)
         return 1
     table = render(load(args.input))

@@ -3,7 +3,7 @@
 Tests of robustness call :func:`record` with what they tried and what happened; each call
 appends one JSON line to ``$AGENT_OTLP_RELIABILITY_OUT`` (default
 ``build/reliability.jsonl`` under the repository). ``scripts/reliability_table.py`` turns
-that file into the table of docs/reliability.md, and ``tests/test_hardening_doc.py``
+that file into the table of docs/reliability.md, and ``tests/hardening/test_hardening_doc.py``
 checks that every row of the document still has a test recording it.
 """
 

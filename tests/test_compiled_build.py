@@ -29,10 +29,12 @@ ROOT = Path(__file__).resolve().parents[1]
 #: The tests that exercise the compiled modules, directly and through the exporter, the
 #: adapters and offload mode's children (which inherit the subprocess's ``PYTHONPATH``).
 SUITES = (
-    "test_convert.py", "test_flatten.py", "test_ids.py", "test_content.py",
-    "test_perf_encode.py", "test_perf_paths.py", "test_adapters_support.py",
-    "test_adapters_jaeger.py", "test_adapters_honeycomb.py", "test_adapters_tempo.py",
-    "test_hardening_input.py", "test_exporter.py", "test_live_sdk.py", "test_offload.py",
+    "core/convert/test_convert.py", "core/convert/test_flatten.py", "core/convert/test_ids.py",
+    "core/convert/test_content.py", "core/wire/test_perf_encode.py", "core/convert/test_perf_paths.py",
+    "test_adapters_support.py", "adapters/test_adapters_jaeger.py",
+    "adapters/test_adapters_honeycomb.py", "adapters/test_adapters_tempo.py",
+    "hardening/test_hardening_input.py", "test_exporter.py", "sources/test_live_sdk.py",
+    "offload/test_offload.py",
 )
 
 

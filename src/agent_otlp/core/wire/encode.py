@@ -5,7 +5,7 @@ directly (varints, length-delimited fields), with the encodings of attribute key
 recurring ``(key, value)`` pairs and the resource and scope blocks cached. It is what
 destinations send: building message objects costs several times more per span (see
 ``docs/performance.md``). Its bytes decode to exactly the message
-:func:`agent_otlp.core.wire.messages.encode_request` builds (``tests/test_perf_encode.py``).
+:func:`agent_otlp.core.wire.messages.encode_request` builds (``tests/core/wire/test_perf_encode.py``).
 This module does not import protobuf: a process that only sends (the offload child, an
 agent) does not load it.
 """

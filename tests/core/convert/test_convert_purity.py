@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pytest
 
-SRC = Path(__file__).resolve().parent.parent / "src" / "agent_otlp"
+from _paths import ROOT
+
+SRC = ROOT / "src" / "agent_otlp"
 CONVERT = sorted((SRC / "core" / "convert").glob("*.py"))
 
 

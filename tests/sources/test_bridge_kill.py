@@ -18,13 +18,11 @@ from pathlib import Path
 
 import pytest
 
+import store_child
 from _reliability import record
 from agent_otlp.core.convert.ids import span_id_for, workflow_span_id_for
 from agent_otlp.sources.bridge import INGEST_PATH
 from agent_otlp.testing import OTLPReceiver
-
-sys.path.insert(0, str(Path(__file__).parent))
-import store_child
 
 CLIENTS = 4
 TRACES_PER_POST = 2

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+import store_child
+from _paths import TESTS
 from _small_fs import remount_read_only, small_filesystem
 from agent_otlp import create_exporter
 from agent_otlp.core.config.errors import ConfigError
@@ -23,10 +25,7 @@ from agent_otlp.store.schema import MIGRATIONS
 from agent_otlp.store.sqlite import SpanStore, StoreDamagedError
 from agent_otlp.testing import OTLPReceiver
 
-sys.path.insert(0, str(Path(__file__).parent))
-import store_child
-
-HERE = str(Path(__file__).parent)
+HERE = str(TESTS)
 CLI = [sys.executable, "-c", "from agent_otlp.cli import main; main()"]
 
 

@@ -6,12 +6,12 @@ from __future__ import annotations
 import importlib
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 from types import ModuleType
 
 import pytest
 
 import agent_otlp
+from _paths import ROOT
 from agent_otlp import ConfigError
 from agent_otlp.core.plugins.manager import AdapterManager
 from agent_otlp.factory import resolve_all
@@ -20,7 +20,7 @@ from test_adapters_support import agent_trace, clean_env
 
 __all__ = ["clean_env"]
 
-SRC = Path(__file__).resolve().parents[1] / "examples" / "adapter-plugin" / "src"
+SRC = ROOT / "examples" / "adapter-plugin" / "src"
 
 
 @pytest.fixture

@@ -21,10 +21,11 @@ from typing import Any
 
 import pytest
 
+from _paths import ROOT
 from agent_otlp.testing import OTLPReceiver
 from test_adapters_support import agent_trace
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "adapter-plugin"
+EXAMPLE = ROOT / "examples" / "adapter-plugin"
 CLI = "import sys; from agent_otlp.cli import main; sys.argv[0] = 'agent-otlp'; main()"
 
 

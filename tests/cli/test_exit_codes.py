@@ -16,13 +16,13 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from _paths import ROOT
 from agent_otlp.cli import ExitCode, _register, app
 from agent_otlp.testing import OTLPReceiver
 from agent_otlp.workloads import DEMO_SPAN_COUNT, write_sample_jsonl
 
 _register()
 
-ROOT = Path(__file__).resolve().parents[1]
 DEAD = "http://127.0.0.1:9"
 
 

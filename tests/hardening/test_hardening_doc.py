@@ -8,7 +8,9 @@ import re
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+from _paths import ROOT, TESTS
+
+REPO = ROOT
 DOC = REPO / "docs" / "reliability.md"
 ROW = re.compile(r"^\| `(?P<row>[^`]+)` \|.*\| `(?P<test>[^`]+)` \|$")
 
@@ -66,7 +68,7 @@ def test_every_row_has_a_recording_test() -> None:
 
 def test_every_recorded_row_is_in_the_document() -> None:
     rows = doc_rows()
-    for path in sorted((REPO / "tests").glob("test_hardening_*.py")):
+    for path in sorted((TESTS / "hardening").glob("test_hardening_*.py")):
         for function, patterns in recorders(path).items():
             for pattern in patterns:
                 assert any(pattern.match(row) for row in rows), (

@@ -11,14 +11,13 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import store_child
+from _paths import TESTS
 from agent_otlp import create_exporter
 from agent_otlp.core.convert.ids import span_id_for, workflow_span_id_for
 from agent_otlp.testing import OTLPReceiver, ReceivedRequest, Reply
 
-sys.path.insert(0, str(Path(__file__).parent))
-import store_child
-
-CHILD = str(Path(__file__).parent / "store_child.py")
+CHILD = str(TESTS / "store_child.py")
 N_TRACES = 10_000
 
 
@@ -106,7 +105,7 @@ def test_kill_before_any_delivery_resumes_all(tmp_path: Path) -> None:
     store = tmp_path / "s.db"
     with OTLPReceiver() as receiver:
         receiver.stop()
-        here = str(Path(__file__).parent)
+        here = str(TESTS)
         code = (
             f"import sys, time; sys.path.insert(0, {here!r}); import store_child;"
             "from agent_otlp import create_exporter;"

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import inspect
 import re
-from pathlib import Path
 
+from _paths import ROOT
 from agent_otlp.core.plugins import hookspecs
 
-DOC = Path(__file__).resolve().parents[1] / "docs" / "adapters.md"
+DOC = ROOT / "docs" / "adapters.md"
 
 
 def _specs() -> list[str]:

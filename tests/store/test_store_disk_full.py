@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import store_child
 from _reliability import record
 from _small_fs import fill, small_filesystem
 from agent_otlp import create_exporter
@@ -22,9 +23,6 @@ from agent_otlp.core.convert.ids import span_id_for, workflow_span_id_for
 from agent_otlp.sources.bridge import INGEST_PATH, BridgeServer
 from agent_otlp.store.sqlite import SpanStore
 from agent_otlp.testing import OTLPReceiver
-
-sys.path.insert(0, str(Path(__file__).parent))
-import store_child
 
 
 def request(url: str, method: str, path: str, body: bytes | None = None) -> tuple[int, dict[str, str], Any]:

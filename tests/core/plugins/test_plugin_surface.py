@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 import agent_otlp.core.plugins as surface
+from _paths import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 ADAPTER_FILES = sorted((ROOT / "src" / "agent_otlp" / "adapters").glob("*.py")) + sorted(
     (ROOT / "examples" / "adapter-plugin" / "src").rglob("*.py")
 )

@@ -90,19 +90,20 @@ def _max_rss_kib(args: list[str], source: Path, env: dict[str, str]) -> tuple[in
 
 
 def test_memory_does_not_grow_with_the_input(otlp_receiver: OTLPReceiver, tmp_path: Path) -> None:
-    """55 MB of JSON Lines cost about the resident memory of 11 MB (the pipeline's bounded
-    queues), not the size of the input: peaks within 20 MB of each other."""
+    """110 MB of JSON Lines cost about the resident memory of 11 MB (the pipeline's bounded
+    queues, which hold more when the machine is busy), not the size of the input: peaks within
+    32 MiB of each other, where an input held whole grows by about 100 MiB."""
     env = child_env(tmp_path)
     args = [*CLI, "send", "-", "--adapter", "otlp", "--endpoint", otlp_receiver.endpoint,
             "--no-store"]
     peaks = []
-    for lines in (LARGE_LINES // 5, LARGE_LINES):
+    for lines in (LARGE_LINES // 5, 2 * LARGE_LINES):
         source = tmp_path / f"{lines}.jsonl"
         with source.open("w") as handle:
             for index in range(1, lines + 1):
                 handle.write(span_line(index, "y" * 2000))
         peak, output = _max_rss_kib(args, source, env)
         peaks.append(peak)
-    assert source.stat().st_size > 55_000_000
-    assert otlp_receiver.span_count() == LARGE_LINES // 5 + 1 + LARGE_LINES + 1
-    assert peaks[1] - peaks[0] < 20 * 1024, f"peaks {peaks} KiB\n{output}"
+    assert source.stat().st_size > 110_000_000
+    assert otlp_receiver.span_count() == LARGE_LINES // 5 + 1 + 2 * LARGE_LINES + 1
+    assert peaks[1] - peaks[0] < 32 * 1024, f"peaks {peaks} KiB\n{output}"
