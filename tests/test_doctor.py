@@ -3,12 +3,10 @@ fails, each produced by a real local server (or a closed port)."""
 
 from __future__ import annotations
 
-import os
 import socket
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,12 +19,8 @@ KEY = "hcaik_01hqk4k20cjeh63wca8vva5stw70nft6m5n8wr8f5mjx3762s8269j50wc"
 
 
 @pytest.fixture(autouse=True)
-def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in list(os.environ):
-        if name.startswith(("AGENT_OTLP_", "OTEL_", "HONEYCOMB_")):
-            monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+def _isolated(cli_env: None) -> None:
+    """Each test runs as on a clean machine (``cli_env``)."""
 
 
 def doctor(*args: str, env: dict[str, str] | None = None) -> Any:

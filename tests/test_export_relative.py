@@ -4,7 +4,6 @@ command resumes, and says "already exported" before doing any work."""
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -25,13 +24,8 @@ HOUR_NS = 3600 * 10**9
 
 
 @pytest.fixture(autouse=True)
-def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for name in list(os.environ):
-        if name.startswith(("OTEL_", "AGENT_OTLP_")):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+def clean_env(cli_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(_common.console, "width", 250)
-    monkeypatch.chdir(tmp_path)
 
 
 def run(*args: str) -> Any:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -20,12 +19,8 @@ _register()
 
 
 @pytest.fixture(autouse=True)
-def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for name in list(os.environ):
-        if name.startswith(("OTEL_", "AGENT_OTLP_")):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
-    monkeypatch.chdir(tmp_path)
+def clean_env(cli_env: None) -> None:
+    """Each test runs as on a clean machine (``cli_env``)."""
 
 
 def run(*args: str, stdin: str | None = None) -> Any:

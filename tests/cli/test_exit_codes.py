@@ -27,14 +27,8 @@ DEAD = "http://127.0.0.1:9"
 
 
 @pytest.fixture(autouse=True)
-def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for name in list(os.environ):
-        if name.startswith(("OTEL_", "AGENT_OTLP_")):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+def clean_env(cli_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AGENT_OTLP_RETRY_DEADLINE", "0.1")
-    monkeypatch.chdir(tmp_path)
 
 
 def run(*args: str) -> Any:

@@ -13,7 +13,6 @@ import gzip
 import itertools
 import json
 import math
-import os
 import time
 import uuid
 from collections.abc import Iterator
@@ -562,13 +561,8 @@ def test_file_reader_giants(sink: tuple[OTLPReceiver, AgentExporter], tmp_path: 
 
 
 @pytest.fixture
-def clean_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in list(os.environ):
-        if name.startswith(("AGENT_OTLP_", "OTEL_", "HONEYCOMB_")):
-            monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+def clean_cli(cli_env: None) -> None:
+    """Each test runs as on a clean machine (``cli_env``)."""
 
 
 HOSTILE_LINES = [

@@ -15,12 +15,13 @@ from typing import Any, Final
 from agent_otlp.core.config.errors import InputError
 from agent_otlp.core.convert.records import AgentTrace
 from agent_otlp.core.pipeline.api import IngestEntry
+from agent_otlp.core.pipeline.at_exit import shutdown_at_exit
 from agent_otlp.core.pipeline.destination import FlushResult
 from agent_otlp.core.pipeline.exporter import FlushReport
 from agent_otlp.core.pipeline.intake import INGEST_END_ALL, INGEST_END_TRACE
 from agent_otlp.core.pipeline.retry import CircuitBreaker
 from agent_otlp.core.pipeline.stats import ExporterStats
-from agent_otlp.offload.parent import OffloadExporter, shutdown_at_exit
+from agent_otlp.offload.parent import OffloadExporter
 
 __all__ = ["GroupStats", "OffloadGroup", "merged", "merged_reports"]
 

@@ -43,10 +43,11 @@ import time
 import weakref
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Final, Protocol
+from typing import Any, Final
 
 from agent_otlp.core.config.errors import ConfigError, InputError
 from agent_otlp.core.pipeline.api import Exporter, IngestEntry
+from agent_otlp.core.pipeline.at_exit import shutdown_at_exit
 from agent_otlp.core.pipeline.exporter import FlushReport
 from agent_otlp.offload.entries import span_entry
 from agent_otlp.offload.frames import OffloadConfig, importable_name
@@ -102,26 +103,6 @@ class OffloadStats(LaneCounters):
             "child_maxrss_kb": self.child_maxrss_kb,
         }
         return data
-
-
-class _Closable(Protocol):
-    @property
-    def closed(self) -> bool: ...
-
-    @property
-    def _exit_timeout(self) -> float: ...
-
-    def shutdown(self, timeout: float = ...) -> FlushReport: ...
-
-
-def shutdown_at_exit(ref: weakref.ReferenceType[_Closable]) -> None:
-    """The interpreter exits: shut the exporter down (never raises)."""
-    exporter = ref()
-    if exporter is not None and not exporter.closed:
-        try:
-            exporter.shutdown(exporter._exit_timeout)
-        except Exception:  # pragma: no cover - never fail interpreter exit
-            logger.exception("agent-otlp: error while flushing at exit")
 
 
 class OffloadExporter:

@@ -40,6 +40,7 @@ from agent_otlp.core.config.errors import InputError
 from agent_otlp.core.convert.records import parse_item
 from agent_otlp.core.convert.spans import ConvertOptions
 from agent_otlp.core.pipeline.assembler import Assembler, InputErrorLog
+from agent_otlp.core.pipeline.at_exit import shutdown_at_exit
 from agent_otlp.core.pipeline.destination import Destination, FlushResult
 from agent_otlp.core.pipeline.dispatch import DISPATCH_WAIT, Dispatcher
 from agent_otlp.core.pipeline.intake import (
@@ -150,7 +151,7 @@ class AgentExporter:
         self._dispatcher.start()
         self._exit_timeout = exit_timeout
         # One callback per exporter, so that shutdown() can unregister exactly this one.
-        self._at_exit = functools.partial(_shutdown_at_exit, weakref.ref(self))
+        self._at_exit = functools.partial(shutdown_at_exit, weakref.ref(self))
         atexit.register(self._at_exit)
 
     @property
@@ -353,12 +354,3 @@ class AgentExporter:
                 "agent-otlp: shutdown left %d spans undelivered (timeout %.1fs)", pending, timeout
             )
         return FlushReport(report.delivered and pending == 0, pending, results)
-
-
-def _shutdown_at_exit(ref: weakref.ReferenceType[AgentExporter]) -> None:
-    exporter = ref()
-    if exporter is not None and not exporter.closed:
-        try:
-            exporter.shutdown(exporter._exit_timeout)
-        except Exception:  # pragma: no cover - never fail interpreter exit
-            logger.exception("agent-otlp: error while flushing at exit")
