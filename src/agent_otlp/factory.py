@@ -96,15 +96,14 @@ def open_store(
     ``True``/``"on"`` means the default path (see :func:`default_store_path`); a path means
     that file; ``False``/``"off"`` means none.
     """
-    from agent_otlp.store.sqlite import DEFAULT_UNDELIVERED_BUDGET, SpanStore, default_store_path
+    from agent_otlp.store.sqlite import DEFAULT_UNDELIVERED_BUDGET, SpanStore
 
     if isinstance(store, SpanStore):
         return store
     store, label = _store_asked(store, env)
-    if not _store_wanted(store):
+    path = _path_of(store, env)
+    if path is None:
         return None
-    text = str(store).strip()
-    path = default_store_path(dict(env)) if store is True or text.lower() in ("1", "true", "on", "yes") else text
     budget_raw = env.get(ev.AGENT_OTLP_STORE_BUDGET)
     budget = DEFAULT_UNDELIVERED_BUDGET
     if budget_raw:
@@ -133,6 +132,23 @@ def _store_wanted(store: object) -> bool:
     if store is None or store is False:
         return False
     return str(store).strip().lower() not in ("0", "false", "off", "no", "")
+
+
+def store_path(store: bool | str | os.PathLike[str] | None, env: Mapping[str, str]) -> str | None:
+    """The file of the span store :func:`open_store` would open for ``store`` (the default
+    path for ``True``/``"on"``), without opening it; ``None`` when no store is asked for."""
+    return _path_of(_store_asked(store, env)[0], env)
+
+
+def _path_of(store: object, env: Mapping[str, str]) -> str | None:
+    from agent_otlp.store.sqlite import default_store_path
+
+    if not _store_wanted(store):
+        return None
+    text = str(store).strip()
+    if store is True or text.lower() in ("1", "true", "on", "yes"):
+        return str(default_store_path(dict(env)))
+    return text
 
 
 @overload

@@ -7,13 +7,13 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from agent_otlp.testing import OTLPReceiver
+from test_bridge_ops import wait_until
 
 TRACE = "trace_" + "57" * 16
 LARGE_LINES = 25_000
@@ -34,15 +34,6 @@ def span_line(index: int, payload: str = "") -> str:
         "span_data": {"type": "custom", "name": f"step-{index}", "data": {"blob": payload}},
     }
     return json.dumps(item) + "\n"
-
-
-def wait_until(condition: Any, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return bool(condition())
 
 
 @pytest.mark.parametrize("store", [True, False], ids=["store", "no-store"])

@@ -100,8 +100,23 @@ def cli_store(
     env = os.environ if env is None else env
     if no_store:
         return None
-    asked = store if store is not None else env.get(ev.AGENT_OTLP_STORE) or True
-    return open_store(asked, env, read_only=read_only)
+    return open_store(cli_store_asked(store, env), env, read_only=read_only)
+
+
+def cli_store_asked(store: Path | None, env: Mapping[str, str]) -> Path | str | bool:
+    """The store a command asks for: ``--store PATH``, else ``AGENT_OTLP_STORE``, else on."""
+    return store if store is not None else env.get(ev.AGENT_OTLP_STORE) or True
+
+
+def destination_chosen_elsewhere(config: Path | None, env: Mapping[str, str]) -> bool:
+    """Whether a destination is chosen without ``--adapter``: ``AGENT_OTLP_ADAPTERS``, an
+    OTLP endpoint variable, or ``adapters`` in the config file."""
+    return bool(
+        env.get(ev.AGENT_OTLP_ADAPTERS)
+        or env.get(ev.OTEL_EXPORTER_OTLP_ENDPOINT)
+        or env.get(ev.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT)
+        or load_config_file(config, env).get("adapters") is not None
+    )
 
 
 def stored_destination_arguments(
@@ -121,13 +136,7 @@ def stored_destination_arguments(
     if adapters is not None:
         names = [n.strip() for n in adapters.split(",") if n.strip()]
         return adapters, destination_arguments(names, store, env)
-    chosen = (
-        env.get(ev.AGENT_OTLP_ADAPTERS)
-        or env.get(ev.OTEL_EXPORTER_OTLP_ENDPOINT)
-        or env.get(ev.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT)
-        or load_config_file(config, env).get("adapters") is not None
-    )
-    if chosen:
+    if destination_chosen_elsewhere(config, env):
         return adapters, {}
     stored = DestinationStore(store).exporter_arguments(env)
     if not stored["adapters"]:

@@ -9,14 +9,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agent_otlp.cli._common import cli_store, stored_destination_arguments
-from agent_otlp.core.config import envvars as ev
-from agent_otlp.core.config.loading import load_config_file
+from agent_otlp.cli._common import (
+    cli_store,
+    cli_store_asked,
+    destination_chosen_elsewhere,
+    stored_destination_arguments,
+)
+from agent_otlp.factory import store_path
 
 __all__ = ["Chosen", "chosen_destinations"]
-
-_OFF = ("0", "false", "off", "no")
-_ON = ("1", "true", "on", "yes")
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,17 +32,9 @@ class Chosen:
 
 
 def _existing_store_path(store: Path | None, env: Mapping[str, str]) -> Path | None:
-    """The store file ``send`` would use (``--store``, else ``AGENT_OTLP_STORE``, else the
-    default path), when it exists."""
-    from agent_otlp.store.sqlite import default_store_path
-
-    raw: str | Path = store if store is not None else env.get(ev.AGENT_OTLP_STORE) or "on"
-    text = str(raw).strip().lower()
-    if store is None and text in _OFF:
-        return None
-    path = default_store_path(dict(env)) if store is None and text in _ON else Path(raw)
-    path = path.expanduser()
-    return path if path.is_file() else None
+    """The store file ``send`` would use, when it exists."""
+    path = store_path(cli_store_asked(store, env), env)
+    return Path(path) if path is not None and Path(path).is_file() else None
 
 
 def chosen_destinations(
@@ -57,11 +50,6 @@ def chosen_destinations(
     finally:
         if span_store is not None:
             span_store.close()
-    configured = bool(
-        names or destinations or endpoint
-        or env.get(ev.AGENT_OTLP_ADAPTERS)
-        or env.get(ev.OTEL_EXPORTER_OTLP_ENDPOINT)
-        or env.get(ev.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT)
-        or load_config_file(config, env).get("adapters") is not None
-    )
+    configured = bool(names or destinations or endpoint
+                      or destination_chosen_elsewhere(config, env))
     return Chosen(names, destinations, configured)

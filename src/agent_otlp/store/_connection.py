@@ -7,9 +7,8 @@ import sqlite3
 from pathlib import Path
 
 from agent_otlp.store.errors import StoreDamagedError, is_damage, reason_of
-from agent_otlp.store.schema import SCHEMA_VERSION
 
-__all__ = ["check_version", "connect", "connect_read_only"]
+__all__ = ["connect", "connect_read_only"]
 
 
 def connect(path: str) -> sqlite3.Connection:
@@ -44,12 +43,3 @@ def connect_read_only(path: Path) -> sqlite3.Connection:
             if query.endswith("immutable=1"):
                 raise
     raise AssertionError("unreachable")  # pragma: no cover
-
-
-def check_version(conn: sqlite3.Connection) -> None:
-    found = conn.execute("PRAGMA user_version").fetchone()[0]
-    if found > SCHEMA_VERSION:
-        raise RuntimeError(
-            f"span store schema version {found} is newer than this agent-otlp ({SCHEMA_VERSION}); "
-            "upgrade agent-otlp"
-        )

@@ -27,8 +27,7 @@ from agent_otlp.core.config import envvars as ev
 from agent_otlp.core.config.errors import ConfigError
 from agent_otlp.core.config.headers import check_headers
 from agent_otlp.core.config.secrets import Secret, is_secret_header, mask_value, register_secret
-from agent_otlp.core.config.settings import PROTOCOLS
-from agent_otlp.core.config.settings import _endpoint_check as check_endpoint
+from agent_otlp.core.config.settings import PROTOCOLS, check_endpoint
 from agent_otlp.store.sqlite import SpanStore
 
 __all__ = ["DestinationStore", "StoredDestination", "check_destination", "installed_adapters"]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Final
 
-__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "migrate"]
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "check_version", "migrate"]
 
 MIGRATIONS: Final[tuple[str, ...]] = (
     # 1: items (the outbox), per-destination cursors, stored destinations, export jobs
@@ -77,14 +77,21 @@ MIGRATIONS: Final[tuple[str, ...]] = (
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 
 
-def migrate(conn: sqlite3.Connection) -> int:
-    """Bring the database to :data:`SCHEMA_VERSION`; returns the version found before."""
-    found = conn.execute("PRAGMA user_version").fetchone()[0]
+def check_version(conn: sqlite3.Connection) -> int:
+    """The schema version of the database; a RuntimeError when it is newer than this
+    agent-otlp's (:data:`SCHEMA_VERSION`)."""
+    found = int(conn.execute("PRAGMA user_version").fetchone()[0])
     if found > SCHEMA_VERSION:
         raise RuntimeError(
             f"span store schema version {found} is newer than this agent-otlp ({SCHEMA_VERSION}); "
             "upgrade agent-otlp"
         )
+    return found
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Bring the database to :data:`SCHEMA_VERSION`; returns the version found before."""
+    found = check_version(conn)
     for version in range(found, SCHEMA_VERSION):
         conn.executescript(f"BEGIN; {MIGRATIONS[version]}; PRAGMA user_version = {version + 1}; COMMIT;")
     return int(found)

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from agent_otlp.store._backlog import Backlog
-from agent_otlp.store._connection import check_version, connect, connect_read_only
+from agent_otlp.store._connection import connect, connect_read_only
 from agent_otlp.store._cursors import Cursors
 from agent_otlp.store._handle import StoreHandle
 from agent_otlp.store._items import ItemLog
@@ -58,7 +58,7 @@ from agent_otlp.store.rows import (
     StoredItem,
     time_column,
 )
-from agent_otlp.store.schema import migrate
+from agent_otlp.store.schema import check_version, migrate
 
 __all__ = [
     "DEFAULT_DELIVERED_MAX_AGE",

@@ -39,6 +39,7 @@ __all__ = [
     "PROTOCOLS",
     "Settings",
     "TransportDefaults",
+    "check_endpoint",
     "destination_names",
     "load_config_file",
     "parse_key_values",
@@ -132,7 +133,9 @@ class Settings:
 _PASSWORD: Final = re.compile(r"(://[^/@:]*:)[^/@]*@")
 
 
-def _endpoint_check(value: str, label: str, protocol: str) -> str:
+def check_endpoint(value: str, label: str, protocol: str) -> str:
+    """``value`` when it is a usable OTLP endpoint for ``protocol``, else a ConfigError naming
+    ``label`` (a password in the URL masked, and registered as a secret)."""
     shown = _PASSWORD.sub(r"\1****@", value)  # errors never show a password of the URL
     try:
         parts = urlsplit(value if "://" in value else f"//{value}")
@@ -276,7 +279,7 @@ def _endpoint(layers: _Layers, protocol: str, defaults: TransportDefaults) -> st
         setting = label if label.startswith(("OTEL_", "AGENT_OTLP_")) else f"endpoint ({label})"
         if not isinstance(raw, str):
             raise ConfigError(setting, raw, "expected a URL")
-        value = _endpoint_check(raw.strip(), setting, protocol)
+        value = check_endpoint(raw.strip(), setting, protocol)
         layers.origins["endpoint"] = label
         if protocol != "grpc" and (is_base or urlsplit(value).path in ("", "/")):
             value = value.rstrip("/") + "/v1/traces"

@@ -180,10 +180,7 @@ class AgentExporter:
         tracebacks (a flood of bad items costs a small object each); they cost nothing else.
         """
         errors: list[InputError] = []
-        put = self._intake.put
-        for item in self._parsed(items, errors):  # queued as read: a stream is not held whole
-            if not put(ITEM, item):
-                self.stats.dropped_intake_full += 1
+        self._queue(self._parsed(items, errors))  # queued as read: a stream is not held whole
         return errors
 
     def submit_items_durable(self, items: Iterable[Any], raw: list[bytes | None] | None = None) -> Submission:
@@ -230,9 +227,10 @@ class AgentExporter:
             problem = outbox.wait(batch) or problem
         return Submission(errors, problem)
 
-    def _queue(self, parsed: list[Any]) -> None:
+    def _queue(self, parsed: Iterable[Any]) -> None:
+        put = self._intake.put
         for item in parsed:
-            if not self._intake.put(ITEM, item):
+            if not put(ITEM, item):
                 self.stats.dropped_intake_full += 1
 
     def _validate(self, items: Iterable[Any]) -> tuple[list[Any], list[InputError]]:
