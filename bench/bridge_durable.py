@@ -8,11 +8,13 @@ to the benchmark sink (``bench/sink.py``), in its own process.
 
 For each mode it prints ``accepted/s`` (spans answered 200, per second of posting),
 ``delivered/s`` (unique spans at the sink, from its first to its last), ``lost`` (acknowledged
-spans missing at the sink after the bridge stopped; must be 0) and the bridge's CPU seconds.
+spans missing at the sink after the bridge stopped; must be 0) and the CPU per accepted span
+of the bridge, of the client processes while posting, and of the sink.
 
 Usage::
 
     python bench/bridge_durable.py [--modes store,no-store] [--clients 8] [--requests 1600]
+        [--export-batch N]
 """
 
 from __future__ import annotations
@@ -58,6 +60,7 @@ def client_process(port: int, first: int, count: int, threads: int, batch: int,
     bodies = [body(n, batch) for n in range(first, first + count)]
     ready.put(True)
     go.wait()
+    cpu_at_go = sum(os.times()[:2])
     lock = threading.Lock()
     done = {"ok": 0, "other": 0}
 
@@ -86,7 +89,7 @@ def client_process(port: int, first: int, count: int, threads: int, batch: int,
         worker.start()
     for worker in workers:
         worker.join()
-    results.put((done["ok"], done["other"], time.monotonic()))
+    results.put((done["ok"], done["other"], time.monotonic(), sum(os.times()[:2]) - cpu_at_go))
 
 
 def sink_stats(port: int) -> dict[str, Any]:
@@ -112,6 +115,8 @@ def start(command: list[str], env: dict[str, str]) -> tuple[subprocess.Popen[byt
 
 def run_mode(mode: str, args: argparse.Namespace) -> dict[str, Any]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AGENT_OTLP_", "OTEL_"))}
+    if args.export_batch:
+        env["OTEL_BSP_MAX_EXPORT_BATCH_SIZE"] = str(args.export_batch)
     sink, sink_port = start([sys.executable, str(HERE / "sink.py"), "--port", "0"], env)
     with tempfile.TemporaryDirectory(prefix="agent-otlp-bench-") as tmp:
         env.update(XDG_DATA_HOME=tmp, COLUMNS="200")
@@ -130,6 +135,7 @@ def run_mode(mode: str, args: argparse.Namespace) -> dict[str, Any]:
         for _ in procs:
             ready.get(timeout=120)
         cpu_before = sum(psutil.Process(bridge.pid).cpu_times()[:2])
+        sink_before = sum(psutil.Process(sink.pid).cpu_times()[:2])
         started = time.monotonic()
         go.set()
         outcomes = [results.get(timeout=args.timeout) for _ in procs]
@@ -141,6 +147,7 @@ def run_mode(mode: str, args: argparse.Namespace) -> dict[str, Any]:
             time.sleep(0.2)
             stats = sink_stats(sink_port)
         cpu = sum(psutil.Process(bridge.pid).cpu_times()[:2]) - cpu_before
+        sink_cpu = sum(psutil.Process(sink.pid).cpu_times()[:2]) - sink_before
         bridge.send_signal(signal.SIGTERM)
         bridge.wait(60)
         final = sink_stats(sink_port)
@@ -155,6 +162,9 @@ def run_mode(mode: str, args: argparse.Namespace) -> dict[str, Any]:
         "lost": max(acknowledged - (final["unique"] - sum(o[0] for o in outcomes)), 0),
         "refused": sum(o[1] for o in outcomes),
         "bridge_cpu_us_per_span": cpu / acknowledged * 1e6 if acknowledged else 0.0,
+        # the load generator on the same cores: the clients while posting, and the sink
+        "clients_cpu_us_per_span": sum(o[3] for o in outcomes) / acknowledged * 1e6 if acknowledged else 0.0,
+        "sink_cpu_us_per_span": sink_cpu / acknowledged * 1e6 if acknowledged else 0.0,
     }
 
 
@@ -165,15 +175,19 @@ def main() -> None:
     parser.add_argument("--client-procs", type=int, default=2)
     parser.add_argument("--requests", type=int, default=1600, help="requests in all (one trace each)")
     parser.add_argument("--batch", type=int, default=100, help="spans a request")
+    parser.add_argument("--export-batch", type=int, default=0,
+                        help="the bridge's batch_size (spans per request to the sink); 0: its default")
     parser.add_argument("--timeout", type=float, default=120.0)
     args = parser.parse_args()
     print(f"{args.clients} clients in {args.client_procs} processes, {args.requests} requests of "
           f"{args.batch} spans, {os.cpu_count()} cores")
-    print(f"{'mode':10} {'accepted/s':>11} {'delivered/s':>12} {'lost':>6} {'refused':>8} {'CPU us/span':>12}")
+    print(f"{'mode':10} {'accepted/s':>11} {'delivered/s':>12} {'lost':>6} {'refused':>8} {'CPU us/span':>12}"
+          f" {'clients us/span':>16} {'sink us/span':>13}")
     for mode in args.modes.split(","):
         r = run_mode(mode, args)
         print(f"{r['mode']:10} {r['accepted_per_s']:11,.0f} {r['delivered_per_s']:12,.0f} {r['lost']:6} "
-              f"{r['refused']:8} {r['bridge_cpu_us_per_span']:12.1f}")
+              f"{r['refused']:8} {r['bridge_cpu_us_per_span']:12.1f} {r['clients_cpu_us_per_span']:16.1f}"
+              f" {r['sink_cpu_us_per_span']:13.1f}")
 
 
 if __name__ == "__main__":

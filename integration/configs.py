@@ -129,8 +129,12 @@ def collector_config(
     health_extension: str = "healthcheckv2",
     debug_verbosity: str = "basic",
     log_level: str = "info",
+    traces_url_path: str = "/v1/traces",
 ) -> str:
     """OpenTelemetry Collector config that records spans (and request headers) to a file.
+
+    ``traces_url_path`` is the path the OTLP/HTTP receiver takes traces on (another path
+    answers 404), for backends whose OTLP path is not the standard one.
 
     The OTLP receiver keeps request metadata (``include_metadata``); the
     ``attributes/headers`` processor copies each header in ``headers`` into the
@@ -178,6 +182,7 @@ receivers:
       http:
         endpoint: {_q(f"{host}:{otlp_http_port}")}
         include_metadata: true
+        traces_url_path: {_q(traces_url_path)}
 
 processors:
 {attributes_block}  batch:

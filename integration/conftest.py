@@ -50,6 +50,16 @@ Session-scoped fixtures (one backend per test session, shared by all tests):
 ``sdk_processors`` (function scope, from ``agent_otlp.testing.pytest_plugin``) - clears
     the OpenAI Agents SDK's trace processors for the test and restores them afterwards.
 
+``phoenix`` -> :class:`integration.phoenix_server.NativePhoenix`
+    Arize Phoenix (``phoenix serve``) from its own pinned virtual environment
+    (``integration/backends/build.py phoenix``), SQLite in its temp dir, telemetry off.
+    ``phoenix.otlp_http`` (UI port: ``/v1/traces``), ``phoenix.otlp_grpc``,
+    ``phoenix.query.wait_for_trace(project, trace_id, count)`` reads spans back through
+    ``GET /v1/projects/{project}/spans``.
+
+``langfuse_collector`` (function scope) - a private collector like ``otel_collector`` whose
+    OTLP/HTTP receiver takes traces on Langfuse's path ``/api/public/otel/v1/traces`` only.
+
 ``tempo`` -> :class:`integration.harness.ContainerTempo`
     Grafana Tempo in a container; skipped (also in CI) when no Docker engine
     answers. ``tempo.query()`` returns a :class:`integration.harness.TempoQuery`.
@@ -93,6 +103,7 @@ from integration.harness import (
     NativeJaeger,
     docker_available,
 )
+from integration.phoenix_server import NativePhoenix
 
 _HERE = Path(__file__).resolve().parent
 _LOG_TAIL_CHARS = 20_000
@@ -115,7 +126,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 # backend build name -> fixtures that need its binary
 _BUILD_NEEDS = {
     "jaeger": {"jaeger", "jaeger_badger"},
-    "otelcol": {"otel_collector", "collector_spans"},
+    "otelcol": {"otel_collector", "collector_spans", "langfuse_collector", "otelcol_binary"},
+    "phoenix": {"phoenix"},
 }
 _build_errors: dict[str, str] = {}
 
@@ -206,6 +218,19 @@ def jaeger_badger() -> Iterator[Any]:
 
 
 @pytest.fixture(scope="session")
+def otelcol_binary() -> Path:
+    """The built Collector's binary (``integration/backends/otelcol``), for tests that run
+    it themselves (``validate``, the fleet's tiers)."""
+    if "otelcol" in _build_errors:
+        _unavailable("otelcol", _build_errors["otelcol"])
+    try:
+        return ensure_built("otelcol", log=False)
+    except BuildError as exc:
+        _unavailable("otelcol", str(exc))
+        raise  # unreachable: _unavailable raises
+
+
+@pytest.fixture(scope="session")
 def otel_collector() -> Iterator[Any]:
     yield from _provide("otel_collector", "otelcol", ContainerCollector, NativeCollector)
 
@@ -217,6 +242,34 @@ def collector_spans(otel_collector: Any) -> Any:
         otel_collector.start()
     otel_collector.clear()
     return otel_collector
+
+
+@pytest.fixture(scope="session")
+def phoenix() -> Iterator[Any]:
+    """Arize Phoenix from its own virtual environment (no container image is used)."""
+    if _mode() == "container":
+        pytest.skip("phoenix runs natively only (its pinned venv)")
+    if "phoenix" in _build_errors:
+        _unavailable("phoenix", _build_errors["phoenix"])
+    backend = NativePhoenix()
+    _start("phoenix", backend)
+    _active["phoenix"] = backend
+    yield backend
+    _active.pop("phoenix", None)
+    backend.close()
+
+
+@pytest.fixture
+def langfuse_collector() -> Iterator[Any]:
+    """A private Collector whose OTLP/HTTP receiver takes traces on Langfuse's path."""
+    if "otelcol" in _build_errors:
+        _unavailable("otelcol", _build_errors["otelcol"])
+    backend = NativeCollector(traces_url_path="/api/public/otel/v1/traces")
+    _start("otelcol", backend)
+    _active["langfuse_collector"] = backend
+    yield backend
+    _active.pop("langfuse_collector", None)
+    backend.close()
 
 
 @pytest.fixture(scope="session")

@@ -211,6 +211,17 @@ class NativeBackend(Backend):
         self.otlp_http = f"http://{LOOPBACK}:{self.ports['otlp_http']}"
         self.otlp_grpc = f"{LOOPBACK}:{self.ports['otlp_grpc']}"
 
+    #: Seconds :meth:`start` waits for readiness (a Python server starts slower).
+    start_timeout: float = START_TIMEOUT
+
+    def _command(self) -> list[str]:
+        """The command line that runs the backend (its binary with the config file)."""
+        return [str(self.binary), "--config", str(self._config_path)]
+
+    def _environment(self) -> dict[str, str]:
+        """Variables added to the backend's environment."""
+        return dict(_BACKEND_ENV)
+
     # -- lifecycle ---------------------------------------------------------
     @property
     def binary(self) -> Path:
@@ -255,16 +266,16 @@ class NativeBackend(Backend):
         self._log_fh.write(f"\n=== {self.name} run {self._runs} ===\n".encode())
         self._log_fh.flush()
         self._proc = subprocess.Popen(
-            [str(self.binary), "--config", str(self._config_path)],
+            self._command(),
             cwd=self._workdir,
-            env={**os.environ, **_BACKEND_ENV},
+            env={**os.environ, **self._environment()},
             stdin=subprocess.DEVNULL,
             stdout=self._log_fh,
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
         _live_processes.add(self._proc)
-        deadline = time.monotonic() + START_TIMEOUT
+        deadline = time.monotonic() + self.start_timeout
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
                 code = self._proc.returncode
@@ -278,7 +289,7 @@ class NativeBackend(Backend):
             time.sleep(0.1)
         self._terminate()
         raise BackendError(
-            f"{self.name} not ready after {START_TIMEOUT:.0f}s; log tail:\n{_tail(self.logs())}"
+            f"{self.name} not ready after {self.start_timeout:.0f}s; log tail:\n{_tail(self.logs())}"
         )
 
     def _terminate(self) -> None:
@@ -422,11 +433,17 @@ class NativeCollector(_SpanFile, NativeBackend):
         binary: str | os.PathLike[str] | None = None,
         *,
         headers: tuple[str, ...] = configs.FORWARDED_HEADERS,
+        traces_url_path: str = "/v1/traces",
     ) -> None:
         super().__init__(binary)
         self.headers = headers
+        self.traces_url_path = traces_url_path
         self.output_path = self._workdir / "spans.jsonl"
         self._skip_lines = 0
+
+    @property
+    def otlp_http_traces(self) -> str:
+        return self.otlp_http + self.traces_url_path
 
     def _config(self) -> str:
         return configs.collector_config(
@@ -436,6 +453,7 @@ class NativeCollector(_SpanFile, NativeBackend):
             otlp_http_port=self.ports["otlp_http"],
             health_port=self.ports["health"],
             headers=self.headers,
+            traces_url_path=self.traces_url_path,
         )
 
     def _is_ready(self) -> bool:

@@ -29,7 +29,7 @@ ERROR_MESSAGE = "Payment gateway timeout"
 # SDK span type -> (OTel span name for a name hint, kind as Jaeger returns it)
 _NAMES = {
     "agent": ("invoke_agent {}", "INTERNAL"),
-    "mcp_tools": ("tools/list {}", "CLIENT"),
+    "mcp_tools": ("tools/list", "CLIENT"),  # the MCP method alone
     "guardrail": ("guardrail {}", "INTERNAL"),
     "generation": ("chat {}", "CLIENT"),
     "function": ("execute_tool {}", "INTERNAL"),
@@ -137,11 +137,11 @@ def test_demo_tree_in_jaeger(jaeger: Any, protocol: str) -> None:
     failing = spans[_sid(result, "failing_tool")]
     assert failing["status_code"] == "ERROR"
     assert failing["status_message"] == ERROR_MESSAGE
-    assert failing["attributes"]["error.type"] == "AgentSpanError"
+    assert failing["attributes"]["error.type"] == "_OTHER"  # the error names no type
     assert "error" not in failing["attributes"]  # Jaeger derives its own error tag
     (exception,) = [e for e in failing["events"] if e["name"] == "exception"]
     assert exception["attributes"]["exception.message"] == ERROR_MESSAGE
-    assert exception["attributes"]["exception.type"] == "AgentSpanError"
+    assert "exception.type" not in exception["attributes"]
     assert exception["attributes"]["openai_agents.error.data.order_id"] == "A-1001"
     assert exception["attributes"]["openai_agents.error.data.retry"] is False
     assert exception["time_unix_nano"] == failing["end_time_unix_nano"]
@@ -152,14 +152,15 @@ def test_demo_tree_in_jaeger(jaeger: Any, protocol: str) -> None:
         ("tripped_guardrail", "pii_filter", True),
     ):
         span = spans[_sid(result, key)]
-        assert span["attributes"]["gen_ai.guardrail.name"] == name
-        assert span["attributes"]["gen_ai.guardrail.triggered"] is triggered
+        result_attributes = {
+            "gen_ai.guardrail.component.name": name,
+            "gen_ai.guardrail.result.type": "tripwire_triggered",
+            "gen_ai.guardrail.result.value": str(triggered).lower(),
+        }
+        assert span["attributes"].items() >= result_attributes.items()
         (event,) = span["events"]
         assert event["name"] == "gen_ai.guardrail.result"
-        assert event["attributes"] == {
-            "gen_ai.guardrail.name": name,
-            "gen_ai.guardrail.triggered": triggered,
-        }
+        assert event["attributes"] == result_attributes
 
     # Key gen_ai.* attributes.
     wf = workflow["attributes"]
@@ -175,12 +176,13 @@ def test_demo_tree_in_jaeger(jaeger: Any, protocol: str) -> None:
         assert a["openai_agents.span_type"] == exp.sdk_type
         if exp.sdk_type == "agent":
             assert a["gen_ai.operation.name"] == "invoke_agent"
-            assert a["gen_ai.provider.name"] == "openai"
+            assert "gen_ai.provider.name" not in a  # an agent span names no provider
             assert a["gen_ai.agent.name"] == exp.name_hint
         elif exp.sdk_type == "generation":
             assert a["gen_ai.operation.name"] == "chat"
             assert a["gen_ai.provider.name"] == "openai"
-            assert a["gen_ai.request.model"] == a["gen_ai.response.model"] == DEMO_MODEL
+            assert a["gen_ai.request.model"] == DEMO_MODEL
+            assert "gen_ai.response.model" not in a  # the demo records the model asked for
             assert a["gen_ai.request.temperature"] == 0.2
             assert a["gen_ai.request.max_tokens"] == 512
             tokens = (a["gen_ai.usage.input_tokens"], a["gen_ai.usage.output_tokens"])
@@ -240,10 +242,9 @@ def test_content_event_and_tag_limit_in_jaeger(jaeger: Any, protocol: str) -> No
     (content,) = [e for e in gen_1["events"] if e["name"] == "gen_ai.content"]
     assert content["time_unix_nano"] == gen_1["end_time_unix_nano"]
     messages = json.loads(content["attributes"]["gen_ai.input.messages"])
-    assert messages[0]["role"] == "user"
-    assert "cracked screen" in messages[0]["parts"][0]["content"]
-    instructions = json.loads(content["attributes"]["gen_ai.system_instructions"])
-    assert "Acme" in instructions[0]["content"]
+    assert [m["role"] for m in messages] == ["system", "user"]  # the history as sent
+    assert "Acme" in messages[0]["parts"][0]["content"]
+    assert "cracked screen" in messages[1]["parts"][0]["content"]
     output = json.loads(content["attributes"]["gen_ai.output.messages"])
     assert output[0]["parts"][0]["name"] == "lookup_order"
 

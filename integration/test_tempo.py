@@ -21,7 +21,7 @@ pytestmark = pytest.mark.usefixtures("sdk_processors")
 # SDK span type -> OTel span name for the demo's name hint
 _NAMES = {
     "agent": "invoke_agent {}",
-    "mcp_tools": "tools/list {}",
+    "mcp_tools": "tools/list",  # the MCP method alone
     "guardrail": "guardrail {}",
     "generation": "chat {}",
     "function": "execute_tool {}",

@@ -2,7 +2,7 @@
 
 Usage::
 
-    python integration/backends/build.py [jaeger|otelcol|all] [--force]
+    python integration/backends/build.py [jaeger|otelcol|phoenix|all] [--force]
 
 Binaries land in a cache keyed by name and version, by default
 ``integration/.bin/<name>-<version>/`` (git-ignored). Set
@@ -14,8 +14,18 @@ Each backend is a small Go module under ``integration/backends/<name>/`` whose
 
 * ``jaeger``  - Jaeger v2 (``github.com/jaegertracing/jaeger/cmd/jaeger``),
   pulled in through a ``tool`` directive of a wrapper module.
-* ``otelcol`` - a minimal OpenTelemetry Collector distribution (OTLP receiver,
-  batch + attributes processors, file + debug exporters, health check).
+* ``otelcol`` - a minimal OpenTelemetry Collector distribution (OTLP receiver;
+  batch, attributes, groupbytrace and tail_sampling processors; file, debug, otlp,
+  otlphttp and loadbalancing exporters; health_check and file_storage extensions).
+  Its cache key also carries a digest of its ``go.mod`` and ``main.go``, so changing the
+  component list builds a new binary instead of reusing the old one.
+
+One backend is a Python application installed from PyPI rather than built:
+
+* ``phoenix`` - Arize Phoenix (``arize-phoenix`` pinned below), pip-installed into its own
+  virtual environment ``<cache>/phoenix-<version>/venv`` (see ``pyvenv.py``), so its
+  dependencies never mix with the project's; ``binary_path("phoenix")`` is its ``phoenix``
+  command.
 
 Exit status is non-zero on failure, with the reason (and the tail of the Go
 output for build failures) on stderr.
@@ -26,6 +36,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import fcntl
+import hashlib
 import json
 import os
 import shutil
@@ -35,6 +46,12 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+try:
+    from integration.backends import pyvenv
+except ImportError:  # run as a script: python integration/backends/build.py
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import pyvenv  # type: ignore[no-redef]
 
 BACKENDS_DIR = Path(__file__).resolve().parent
 INTEGRATION_DIR = BACKENDS_DIR.parent
@@ -54,10 +71,17 @@ class BackendSpec:
     module_dir: Path
     package: str
     binary: str
+    #: files of ``module_dir`` whose digest is part of the cache key (the component list)
+    keyed_files: tuple[str, ...] = ()
 
     @property
     def key(self) -> str:
-        return f"{self.name}-{self.version}"
+        if not self.keyed_files:
+            return f"{self.name}-{self.version}"
+        digest = hashlib.sha256()
+        for name in self.keyed_files:
+            digest.update((self.module_dir / name).read_bytes())
+        return f"{self.name}-{self.version}-{digest.hexdigest()[:12]}"
 
 
 BACKENDS: dict[str, BackendSpec] = {
@@ -74,8 +98,21 @@ BACKENDS: dict[str, BackendSpec] = {
         module_dir=BACKENDS_DIR / "otelcol",
         package=".",
         binary="otelcol",
+        keyed_files=("go.mod", "main.go"),
     ),
 }
+
+
+#: Backends installed from PyPI into their own virtual environment.
+VENV_BACKENDS: dict[str, pyvenv.VenvSpec] = {
+    "phoenix": pyvenv.VenvSpec(
+        name="phoenix",
+        version="20.26.1",
+        requirement="arize-phoenix==20.26.1",
+        executable="phoenix",
+    ),
+}
+ALL_BACKENDS = (*BACKENDS, *VENV_BACKENDS)
 
 
 class BuildError(RuntimeError):
@@ -90,6 +127,8 @@ def cache_dir() -> Path:
 
 def binary_path(name: str) -> Path:
     """Where the binary of backend ``name`` lives (whether or not it is built yet)."""
+    if name in VENV_BACKENDS:
+        return pyvenv.executable_path(cache_dir(), VENV_BACKENDS[name])
     spec = BACKENDS[name]
     return cache_dir() / spec.key / spec.binary
 
@@ -154,8 +193,10 @@ def ensure_built(name: str, *, force: bool = False, log: bool = True) -> Path:
 
     Raises :class:`BuildError` when Go is missing or the build fails.
     """
+    if name in VENV_BACKENDS:
+        return _ensure_installed(name, force=force, log=log)
     if name not in BACKENDS:
-        raise BuildError(f"unknown backend {name!r}; choose from {', '.join(BACKENDS)}")
+        raise BuildError(f"unknown backend {name!r}; choose from {', '.join(ALL_BACKENDS)}")
     spec = BACKENDS[name]
     target = binary_path(name)
     if target.is_file() and os.access(target, os.X_OK) and not force:
@@ -198,12 +239,29 @@ def ensure_built(name: str, *, force: bool = False, log: bool = True) -> Path:
     return target
 
 
+def _ensure_installed(name: str, *, force: bool, log: bool) -> Path:
+    """Install the PyPI backend ``name`` into its own venv unless already cached."""
+    spec, root = VENV_BACKENDS[name], cache_dir()
+    target = binary_path(name)
+    if pyvenv.is_installed(root, spec) and not force:
+        return target
+    with _locked(root / spec.key / ".install.lock"):
+        if pyvenv.is_installed(root, spec) and not force:
+            return target
+        timeout = float(os.environ.get(BUILD_TIMEOUT_ENV, DEFAULT_BUILD_TIMEOUT))
+        ok, output = pyvenv.install(root, spec, timeout=timeout, log=log)
+        if not ok:
+            raise BuildError(f"installing {spec.requirement} failed; last lines of pip output:\n"
+                             f"{_tail(output)}")
+    return target
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Build native integration-test backends.")
-    parser.add_argument("target", nargs="?", default="all", choices=[*BACKENDS, "all"])
+    parser.add_argument("target", nargs="?", default="all", choices=[*ALL_BACKENDS, "all"])
     parser.add_argument("--force", action="store_true", help="rebuild even if cached")
     args = parser.parse_args(argv)
-    names = list(BACKENDS) if args.target == "all" else [args.target]
+    names = list(ALL_BACKENDS) if args.target == "all" else [args.target]
     status = 0
     for name in names:
         try:

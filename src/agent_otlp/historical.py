@@ -1,20 +1,24 @@
-"""Historical export: send what the span store (or JSON and JSONL files) holds for a time
-range to one destination, resumably and in constant memory.
+"""Historical export: send what a source holds for a time range to one destination,
+resumably and in constant memory.
 
 * The source is read in pages of ``batch_size`` items: the store through
   :class:`~agent_otlp.sources.store.StoreSource`, files through
-  :class:`~agent_otlp.sources.files.FileSource` (read the way ``agent-otlp send`` reads them);
-  nothing is loaded whole.
+  :class:`~agent_otlp.sources.files.FileSource` (read the way ``agent-otlp send`` reads them),
+  any source plugin (``agent_otlp.sources``: ``store``, ``jsonl``, ``raaf-rails``...) through
+  :meth:`HistoricalExport.from_source`; nothing is loaded whole.
 * Each page is converted (stored trace rows become the workflow root spans), run through the
   destination adapter's ``map_attributes`` and ``process_batch`` hooks, encoded and sent with
   retries. A retryable failure is retried until the destination's ``retry_deadline``; then the
   export stops, resumable.
 * Progress is a job row (``export_jobs``) keyed by a hash of the source, the range and the
   destination (name and endpoint): after each accepted batch it records the last store ``seq`` (or file item
-  number) delivered. Running the same export again continues after it: at most the batch in
-  flight when the export was interrupted is sent twice. A finished job is not sent again
+  number, or items read from a source plugin, whose own cursor is kept beside it in
+  ``source_cursors``) delivered. Running the same export again continues after it: at most
+  the batch in flight when the export was interrupted is sent twice. A finished job is not sent again
   (``restart=True`` starts it over).
 * The live destinations' cursors are never touched.
+* ``follow``: after the range is read, the source is asked for new items (or polled) and the
+  export goes on until :meth:`HistoricalExport.stop` (or Ctrl-C); such a job is never done.
 """
 
 from __future__ import annotations
@@ -24,14 +28,16 @@ import json
 import logging
 import os
 import re
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
 
-from agent_otlp.core.config.errors import ConfigError
+from agent_otlp.core.config.errors import AgentOTLPError, ConfigError
 from agent_otlp.core.config.secrets import redact_text
 from agent_otlp.core.config.settings import Settings
 from agent_otlp.core.convert.records import AttrValue, SpanRecord
@@ -42,9 +48,13 @@ from agent_otlp.core.wire.messages import encode_request
 from agent_otlp.core.wire.transport import Transport
 from agent_otlp.factory import resolve_all, resource_for
 from agent_otlp.sources.files import FileSource, files_source
+from agent_otlp.sources.plugins.convert import item_records
+from agent_otlp.sources.plugins.manager import OpenedSource
+from agent_otlp.sources.plugins.types import TimeRange
 from agent_otlp.sources.store import StoreSource, store_source
 from agent_otlp.store.destinations import DestinationStore
 from agent_otlp.store.outbox import stored_records
+from agent_otlp.store.source_cursors import load_cursor, save_cursor
 from agent_otlp.store.sqlite import KIND_TRACE_START, SpanStore, StoredItem
 
 __all__ = [
@@ -199,6 +209,19 @@ def _stored_record(item: StoredItem, options: ConvertOptions) -> SpanRecord | No
     return None if item.kind == KIND_TRACE_START else stored_records(item, options)
 
 
+@contextmanager
+def _source_failures(name: str, result: ExportResult) -> Iterator[None]:
+    """A source that fails while it is read (its database went away, say) interrupts the
+    export, resumably, with the reason (secrets masked)."""
+    try:
+        yield
+    except (ExportInterrupted, AgentOTLPError, GeneratorExit):
+        raise
+    except Exception as exc:
+        reason = redact_text(f"{type(exc).__name__}: {exc}".strip())
+        raise ExportInterrupted(f"source {name} failed: {reason}", result) from None
+
+
 class ExportInterrupted(Exception):
     """The export stopped before its end (the destination kept failing, or a stop was asked);
     running it again resumes after the last delivered batch."""
@@ -255,6 +278,7 @@ class HistoricalExport:
         self.progress = progress
         self.stop_after = stop_after
         self._state: dict[str, Any] = {}
+        self._stopping = threading.Event()
         settings = target.settings
         self.options = ConvertOptions(settings.capture_content, settings.legacy_attributes)
 
@@ -341,6 +365,48 @@ class HistoricalExport:
     def count_files(self, paths: Sequence[Path], since_ns: int | None, until_ns: int | None) -> int:
         return FileSource(paths, self.options).count(since_ns, until_ns)
 
+    def source_job(self, source: OpenedSource, since_ns: int | None, until_ns: int | None) -> str:
+        return job_key(source.key, since_ns, until_ns, self._destination())
+
+    def from_source(self, source: OpenedSource, since_ns: int | None = None,
+                    until_ns: int | None = None, *, restart: bool = False,
+                    follow: float | None = None) -> ExportResult:
+        """Export a source plugin's items of the range, resuming after the cursor of its last
+        delivered page; with ``follow`` (seconds between looks), then wait for new items and
+        send them as they come, until :meth:`stop`."""
+        window = TimeRange(since_ns, until_ns)
+        job = self.source_job(source, since_ns, until_ns)
+        result = self._start(job, restart)
+        if result.already_done:
+            return result
+        cursor = [None if restart else load_cursor(self.jobs, job)]
+
+        def unreadable(problem: str) -> None:
+            result.invalid += 1
+            result.errors.append(problem)
+
+        def pages() -> Iterator[tuple[int, list[SpanRecord]]]:
+            with _source_failures(source.name, result):
+                result.total = max(result.sent, source.inventory(window).items)
+                for page in source.read(window, cursor[0], self.batch_size):
+                    yield result.position + len(page.items), item_records(
+                        page.items, self.options, unreadable)
+                    cursor[0] = page.cursor  # the page is delivered: resume after it
+                    save_cursor(self.jobs, job, page.cursor)
+
+        while True:
+            self._run(job, result, pages(), finish=follow is None)
+            if follow is None or self._stopping.is_set():
+                return result
+            while not self._stopping.is_set() and not source.wait(cursor[0], follow):
+                pass
+            if self._stopping.is_set():
+                return result
+
+    def stop(self) -> None:
+        """End a ``follow`` export after the batch in flight (from another thread)."""
+        self._stopping.set()
+
     # --- sending -------------------------------------------------------------------------
 
     def _start(self, job: str, restart: bool) -> ExportResult:
@@ -352,7 +418,7 @@ class HistoricalExport:
         return result
 
     def _run(self, job: str, result: ExportResult,
-             pages: Iterator[tuple[int, list[SpanRecord]]]) -> ExportResult:
+             pages: Iterator[tuple[int, list[SpanRecord]]], *, finish: bool = True) -> ExportResult:
         if self.progress:
             self.progress(result.sent, result.total)
         for position, records in pages:
@@ -367,7 +433,7 @@ class HistoricalExport:
             self.jobs.save_job(job, position, result.sent)
             if self.progress:
                 self.progress(result.sent + result.failed, result.total)
-        self.jobs.save_job(job, result.position, result.sent, done=True)
+        self.jobs.save_job(job, result.position, result.sent, done=finish)
         return result
 
     def _send_batch(self, records: list[SpanRecord], result: ExportResult) -> tuple[int, int]:

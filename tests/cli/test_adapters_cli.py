@@ -19,7 +19,7 @@ from test_adapters_support import agent_trace, clean_env, export
 
 __all__ = ["clean_env"]
 
-BUILTINS = {"otlp", "console", "jaeger", "tempo", "honeycomb", "collector"}
+BUILTINS = {"otlp", "console", "jaeger", "tempo", "honeycomb", "collector", "phoenix", "langfuse"}
 
 
 @pytest.fixture

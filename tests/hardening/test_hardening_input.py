@@ -734,8 +734,8 @@ def test_bridge_giants(sink: tuple[OTLPReceiver, AgentExporter], bridge: BridgeS
                                                                 "data": {"blob": "z" * TEN_MB}})
     reply = post_items(bridge.url, [*valid, big])
     assert reply.status == 200 and reply.json == {"accepted": 4}
-    # the same 10 MB item against the default body limit (8 MiB)
-    small = BridgeServer(exporter, port=0, shutdown_exporter=False).start()
+    # the same 10 MB item against an 8 MiB body limit
+    small = BridgeServer(exporter, port=0, shutdown_exporter=False, max_body=8 * 1024 * 1024).start()
     try:
         too_big = post_items(small.url, [*valid, big])
     finally:
@@ -758,7 +758,7 @@ def test_bridge_giants(sink: tuple[OTLPReceiver, AgentExporter], bridge: BridgeS
         fault="bridge requests with a 10 MB string item, and with one item nested 10,000 levels "
               "next to valid items",
         cases=3,
-        outcome="10 MB item: 413 naming the limit under the default max_body (8 MiB), accepted "
+        outcome="10 MB item: 413 naming the limit under max_body=8 MiB, accepted "
                 "and delivered with max_body raised; deep item: 400 listing that item as "
                 "'nested too deeply', the valid items of the same request accepted and delivered",
         lost=0,

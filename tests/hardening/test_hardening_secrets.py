@@ -219,3 +219,17 @@ def test_no_secret_in_any_output(
         method="`test_no_secret_in_any_output` runs each flow with caplog at DEBUG (root and "
                "agent_otlp) and searches every captured text for each secret and its tail.",
     )
+
+
+@pytest.mark.usefixtures("cli_env")
+def test_config_masks_secret_looking_adapter_options(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An adapter option named like a credential (``AGENT_OTLP_<DEST>_API_KEY``) is shown masked."""
+    secret = "hc-option-secret-0123456789"
+    monkeypatch.setenv("AGENT_OTLP_HONEYCOMB_API_KEY", secret)
+    monkeypatch.setenv("AGENT_OTLP_HONEYCOMB_REGION", "eu")
+    _register()
+    result = CliRunner().invoke(app, ["config", "--adapter", "honeycomb"])
+    assert result.exit_code == 0, result.output
+    assert secret not in result.output
+    assert '"api_key": "****' in result.output
+    assert '"region": "eu"' in result.output

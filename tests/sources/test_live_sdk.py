@@ -21,7 +21,7 @@ pytestmark = pytest.mark.usefixtures("sdk_processors")
 def _name(sdk_type: str, hint: str) -> tuple[str, int]:
     return {
         "agent": (f"invoke_agent {hint}", SpanKind.INTERNAL),
-        "mcp_tools": (f"tools/list {hint}", SpanKind.CLIENT),
+        "mcp_tools": ("tools/list", SpanKind.CLIENT),
         "guardrail": (f"guardrail {hint}", SpanKind.INTERNAL),
         "generation": (f"chat {hint}", SpanKind.CLIENT),
         "function": (f"execute_tool {hint}", SpanKind.INTERNAL),
@@ -88,17 +88,18 @@ def test_demo_tree(otlp_receiver_factory: Any, protocol: str) -> None:
         if expected.sdk_type == "agent":
             assert a["gen_ai.agent.name"] == expected.name_hint
             assert a["gen_ai.operation.name"] == "invoke_agent"
-            assert a["gen_ai.provider.name"] == "openai"
+            assert "gen_ai.provider.name" not in a  # an agent span names no model
         elif expected.sdk_type == "generation":
             assert a["gen_ai.operation.name"] == "chat"
             assert a["gen_ai.provider.name"] == "openai"
-            assert a["gen_ai.request.model"] == a["gen_ai.response.model"] == DEMO_MODEL
+            assert a["gen_ai.request.model"] == DEMO_MODEL
+            assert "gen_ai.response.model" not in a  # the SDK does not record it
             assert a["gen_ai.request.temperature"] == 0.2
             assert a["gen_ai.request.max_tokens"] == 512
             assert a["gen_ai.request.top_p"] == 1.0
             assert a["gen_ai.usage.input_tokens"] > 0
             assert a["gen_ai.usage.output_tokens"] > 0
-            assert a["gen_ai.response.finish_reasons"]
+            assert "gen_ai.response.finish_reasons" not in a  # the outputs name none
             assert "gen_ai.input.messages" not in a  # content is off by default
         elif expected.sdk_type == "function":
             assert a["gen_ai.tool.name"] == expected.name_hint
@@ -111,18 +112,19 @@ def test_demo_tree(otlp_receiver_factory: Any, protocol: str) -> None:
             assert a["mcp.method.name"] == "tools/list"
         elif expected.sdk_type == "guardrail":
             triggered = expected.key == "tripped_guardrail"
-            assert a["gen_ai.guardrail.triggered"] is triggered
+            assert a["gen_ai.guardrail.result.value"] == str(triggered).lower()
             (event,) = [e for e in span.events if e.name == "gen_ai.guardrail.result"]
-            assert event.attributes["gen_ai.guardrail.triggered"] is triggered
-            assert event.attributes["gen_ai.guardrail.name"] == expected.name_hint
+            assert event.attributes["gen_ai.guardrail.result.type"] == "tripwire_triggered"
+            assert event.attributes["gen_ai.guardrail.result.value"] == str(triggered).lower()
+            assert event.attributes["gen_ai.guardrail.component.name"] == expected.name_hint
 
 
 def test_content_capture_live(otlp_receiver: OTLPReceiver) -> None:
     result, spans = _run(otlp_receiver, capture_content=True)
     gen = spans[span_id_for(result.span_ids["gen_1"]).hex()]
     messages = json.loads(gen.attributes["gen_ai.input.messages"])
-    assert messages[0]["role"] == "user"
-    assert "Acme" in json.loads(gen.attributes["gen_ai.system_instructions"])[0]["content"]
+    assert [m["role"] for m in messages] == ["system", "user"]  # the history as sent
+    assert "Acme" in messages[0]["parts"][0]["content"]
     tool = spans[span_id_for(result.span_ids["lookup_tool"]).hex()]
     assert json.loads(tool.attributes["gen_ai.tool.call.arguments"]) == {"order_id": "A-1001"}
     assert "delivered" in tool.attributes["gen_ai.tool.call.result"]

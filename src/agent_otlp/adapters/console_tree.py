@@ -83,7 +83,7 @@ def _label(span: TreeSpan) -> Text:
     tokens_out = attrs.get("gen_ai.usage.output_tokens")
     if tokens_in is not None or tokens_out is not None:
         text.append(f"  tokens {tokens_in or 0} in / {tokens_out or 0} out", style="green")
-    if attrs.get("gen_ai.guardrail.triggered") is True:
+    if attrs.get("gen_ai.guardrail.result.value") == "true":
         text.append("  guardrail tripped", style="yellow")
     if span.error:
         text.append(f"  ERROR: {printable(span.error)}", style="red")

@@ -49,7 +49,8 @@ app = typer.Typer(
 #: Modules that add commands to :data:`app` when imported.
 COMMAND_MODULES: Final = (
     "agent_otlp.cli.run", "agent_otlp.cli.info", "agent_otlp.cli.serve_cmd",
-    "agent_otlp.cli.adapters_cmd", "agent_otlp.cli.store_cmd",
+    "agent_otlp.cli.adapters_cmd", "agent_otlp.cli.store_cmd", "agent_otlp.cli.export_cmd",
+    "agent_otlp.cli.sources_cmd", "agent_otlp.cli.collector_cmd",
 )
 
 

@@ -1,5 +1,5 @@
-"""Commands about adapters and backends: ``adapters``, ``doctor``, ``collector-config``,
-``tempo-columns``."""
+"""Commands about adapters and backends: ``adapters``, ``doctor``, ``tempo-columns``
+(``collector-config`` is in :mod:`agent_otlp.cli.collector_cmd`)."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from rich.text import Text
 from agent_otlp.adapters.console_tree import printable
 from agent_otlp.adapters.tempo import DEDICATED_COLUMNS, dedicated_columns_yaml
 from agent_otlp.cli import app
+from agent_otlp.cli._backend_hints import backend_hint
 from agent_otlp.cli._common import (
     AdaptersOpt,
     ConfigOpt,
@@ -35,7 +36,7 @@ from agent_otlp.core.wire.messages import encode_request
 from agent_otlp.core.wire.transport import NOT_OTLP, SendResult
 from agent_otlp.factory import resolve_all, resource_for
 
-__all__ = ["collector_config_yaml", "hint_for"]
+__all__ = ["hint_for"]
 
 _PREFIX: Final = "agent_otlp_"
 
@@ -106,6 +107,9 @@ def hint_for(result: SendResult, settings: Settings) -> str:
     if result.ok and result.rejected_spans:
         return ("the receiver took the request but refused the span: see its message; "
                 "a backend's own limits (span age, attribute sizes) are the usual cause.")
+    specific = backend_hint(result, settings, text, where)
+    if specific:
+        return specific
     if result.status == NOT_OTLP:
         return (
             f"{where} is not an OTLP receiver: point the endpoint at one (OTLP/HTTP: port "
@@ -217,7 +221,8 @@ NOTHING_CONFIGURED: Final = (
     "nothing remote to check: no destination is configured, so spans go to the console "
     "adapter (a tree on the terminal, OTLP/JSON lines in agent-otlp-out/traces.jsonl).\n"
     "To send to a backend, configure a destination, then run doctor again:\n"
-    "  --adapter jaeger (or tempo, honeycomb, collector), or --endpoint URL for plain OTLP\n"
+    "  --adapter jaeger (or tempo, honeycomb, collector, phoenix, langfuse), or --endpoint URL "
+    "for plain OTLP\n"
     "  AGENT_OTLP_ADAPTERS=jaeger, or OTEL_EXPORTER_OTLP_ENDPOINT=http://host:4318\n"
     "  [destination.NAME] tables in the config file (agent-otlp.toml)\n"
     "  agent-otlp destinations add NAME --adapter ADAPTER --endpoint URL"
@@ -300,142 +305,6 @@ def doctor(
     results = [_check(settings, hooks, timeout) for settings, hooks in resolved]
     if not all(results):
         raise typer.Exit(1)
-
-
-# --- collector-config --------------------------------------------------------------------
-
-_PLAIN: Final = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_./:-${}")
-
-
-def _scalar(value: object) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    text = str(value)
-    if text and set(text) <= _PLAIN and text[0] not in "-:{}" and text.lower() not in (
-        "true", "false", "null", "yes", "no", "on", "off"
-    ):
-        return text
-    return json.dumps(text)
-
-
-def _yaml(node: Any, indent: int = 0) -> list[str]:
-    pad = " " * indent
-    lines: list[str] = []
-    if isinstance(node, dict):
-        for key, value in node.items():
-            if isinstance(value, dict | list) and value:
-                lines.append(f"{pad}{_scalar(key)}:")
-                lines.extend(_yaml(value, indent + 2))
-            elif isinstance(value, dict | list):
-                lines.append(f"{pad}{_scalar(key)}: {'{}' if isinstance(value, dict) else '[]'}")
-            else:
-                lines.append(f"{pad}{_scalar(key)}: {_scalar(value)}")
-    else:
-        for item in node:
-            lines.append(f"{pad}- {_scalar(item)}")
-    return lines
-
-
-def _exporter(name: str, url: str, headers: dict[str, str]) -> tuple[str, dict[str, Any]]:
-    if "://" not in url:
-        url = f"http://{url}"
-    parts = urlsplit(url)
-    if not parts.hostname:
-        raise ConfigError(f"--to {name}", url, "expected NAME=URL, e.g. jaeger=http://jaeger:4317")
-    scheme = parts.scheme.lower()
-    grpc = scheme in ("grpc", "grpcs") or parts.port == 4317
-    if grpc:
-        port = parts.port or 4317
-        config: dict[str, Any] = {"endpoint": f"{parts.hostname}:{port}"}
-        if scheme in ("http", "grpc"):
-            config["tls"] = {"insecure": True}
-        kind = "otlp"
-    else:
-        if scheme not in ("http", "https"):
-            raise ConfigError(f"--to {name}", url, "expected an http://, https:// or grpc:// URL")
-        if parts.path.rstrip("/").endswith("/v1/traces"):
-            config = {"traces_endpoint": url}
-        else:
-            config = {"endpoint": url.rstrip("/")}
-        kind = "otlphttp"
-    if headers:
-        config["headers"] = headers
-    return f"{kind}/{name}", config
-
-
-def collector_config_yaml(targets: list[tuple[str, str]], headers: dict[str, dict[str, str]] | None = None) -> str:
-    """A Collector configuration receiving OTLP (gRPC and HTTP) and forwarding to ``targets``."""
-    headers = headers or {}
-    exporters: dict[str, Any] = {}
-    for name, url in targets:
-        own = dict(headers.get(name, {}))
-        if "honeycomb" in name and not any(k.lower() == "x-honeycomb-team" for k in own):
-            own["x-honeycomb-team"] = "${env:HONEYCOMB_API_KEY}"
-        key, config = _exporter(name, url, own)
-        exporters[key] = config
-    document = {
-        "receivers": {
-            "otlp": {
-                "protocols": {
-                    "grpc": {"endpoint": "0.0.0.0:4317"},
-                    "http": {"endpoint": "0.0.0.0:4318"},
-                }
-            }
-        },
-        "processors": {"batch": {}},
-        "exporters": exporters,
-        "service": {
-            "pipelines": {
-                "traces": {"receivers": ["otlp"], "processors": ["batch"], "exporters": list(exporters)}
-            }
-        },
-    }
-    head = [
-        "# OpenTelemetry Collector configuration generated by `agent-otlp collector-config`.",
-        "# Receives OTLP from agent-otlp (gRPC :4317, HTTP :4318) and forwards every trace to",
-        "# the exporters below. Point agent-otlp at it with the collector adapter:",
-        "#   AGENT_OTLP_ADAPTERS=collector AGENT_OTLP_COLLECTOR_ENDPOINT=https://<this host>:4318",
-        "# (plaintext to another host also needs AGENT_OTLP_COLLECTOR_INSECURE=true)",
-    ]
-    return "\n".join(head + _yaml(document)) + "\n"
-
-
-def _pairs(values: list[str], option: str, example: str) -> list[tuple[str, str]]:
-    out = []
-    for raw in values:
-        name, sep, value = raw.partition("=")
-        if not sep or not name.strip() or not value.strip():
-            raise ConfigError(option, raw, f"expected {example}")
-        out.append((name.strip(), value.strip()))
-    return out
-
-
-@app.command("collector-config")
-def collector_config(
-    to: Annotated[
-        list[str] | None,
-        typer.Option("--to", help="Backend as NAME=URL (repeatable); port 4317 or grpc:// "
-                     "means OTLP/gRPC, otherwise OTLP/HTTP."),
-    ] = None,
-    header: Annotated[
-        list[str] | None,
-        typer.Option("--header", help="Header for one backend as NAME=KEY:VALUE (repeatable)."),
-    ] = None,
-) -> None:
-    """Print an OpenTelemetry Collector config (YAML) that forwards to your backends."""
-    targets = _pairs(to or [], "--to", "NAME=URL, e.g. --to jaeger=http://jaeger:4317")
-    if not targets:
-        targets = [("jaeger", "http://jaeger:4317")]
-    headers: dict[str, dict[str, str]] = {}
-    for name, spec in _pairs(header or [], "--header", "NAME=KEY:VALUE"):
-        key, sep, value = spec.partition(":")
-        if not sep or not key.strip():
-            raise ConfigError("--header", spec, "expected NAME=KEY:VALUE")
-        headers.setdefault(name, {})[key.strip()] = value.strip()
-    unknown = set(headers) - {name for name, _ in targets}
-    if unknown:
-        raise ConfigError("--header", ", ".join(sorted(unknown)), "names no --to backend")
-    typer.echo(collector_config_yaml(targets, headers), nl=False)
 
 
 # --- tempo-columns -----------------------------------------------------------------------

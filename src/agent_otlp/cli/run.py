@@ -49,7 +49,7 @@ def demo(
 
     exporter = build_exporter(adapter, config, endpoint, protocol, capture_content)
     set_trace_processors([make_processor(exporter)])
-    result = run_demo_workflow()
+    result = run_demo_workflow(latency=1.0)  # spans last as long as in a real run
     report = exporter.shutdown(timeout)
     set_trace_processors([])
     console.print(f"workflow trace {result.trace_id}: {result.span_count} agent spans + workflow span")

@@ -1,50 +1,28 @@
-"""Commands over the span store: ``export`` (historical), ``destinations``, ``status``, ``show``."""
+"""Commands over the span store: ``destinations``, ``status``, ``show`` (``export`` is in
+:mod:`agent_otlp.cli.export_cmd`)."""
 
 from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    ProgressColumn,
-    Task,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 from rich.table import Table
 from rich.text import Text
 
 from agent_otlp.adapters.console_tree import TreeSpan, printable, render_tree
-from agent_otlp.cli import EXIT_CODES_HELP, ExitCode, app
+from agent_otlp.cli import app
 from agent_otlp.cli._common import (
-    ConfigOpt,
-    EndpointOpt,
-    ProtocolOpt,
     cli_store,
     console,
-    delivery_exit_code,
     err_console,
 )
 from agent_otlp.cli._serve_state import LiveState, read_live_state, state_path
 from agent_otlp.core.config.errors import ConfigError
-from agent_otlp.core.config.secrets import redact_text
 from agent_otlp.core.convert.ids import trace_id_for
 from agent_otlp.core.convert.records import SpanRecord, StatusCode
 from agent_otlp.core.convert.spans import ConvertOptions
-from agent_otlp.historical import (
-    ExportInterrupted,
-    ExportRange,
-    HistoricalExport,
-    files_source,
-    resolve_target,
-    store_source,
-)
 from agent_otlp.store.destinations import DestinationStore, StoredDestination, parse_header_spec
 from agent_otlp.store.outbox import stored_records
 from agent_otlp.store.sqlite import KIND_TRACE_START, SpanStore
@@ -67,125 +45,6 @@ def _open(store: Path | None, *, read_only: bool = False) -> SpanStore:
     if opened is None:
         raise ConfigError("AGENT_OTLP_STORE", "off", "this command needs the span store; give --store PATH")
     return opened
-
-
-# --- historical export ---------------------------------------------------------------------
-
-
-class _RateColumn(ProgressColumn):
-    def render(self, task: Task) -> Text:
-        speed = task.finished_speed or task.speed
-        return Text(f"{speed:,.0f} spans/s" if speed else "- spans/s", style="cyan")
-
-
-@app.command("export", epilog=EXIT_CODES_HELP)
-def export_command(
-    to: Annotated[str, typer.Option("--to", help="Stored destination name or adapter name.")],
-    since: Annotated[
-        str | None, typer.Option(help="Start of the range: ISO 8601 time (UTC unless given), or 2h/7d ago.")
-    ] = None,
-    until: Annotated[str | None, typer.Option(help="End of the range (excluded); same forms as --since.")] = None,
-    from_file: Annotated[
-        list[Path] | None,
-        typer.Option("--from-file", help="Read JSON or JSONL files (the SDK's export format, as send reads them) instead of the store."),
-    ] = None,
-    batch_size: Annotated[int, typer.Option(help="Items per page read and per request.")] = 100,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Count what would be sent; send nothing.")] = False,
-    restart: Annotated[bool, typer.Option("--restart", help="Start over instead of resuming.")] = False,
-    store: PathStoreOpt = None,
-    config: ConfigOpt = None,
-    endpoint: EndpointOpt = None,
-    protocol: ProtocolOpt = None,
-    stop_after: Annotated[int | None, typer.Option("--stop-after", hidden=True)] = None,
-) -> None:
-    """Send the spans of a time range from the store (or JSON or JSONL files) to one destination.
-
-    Resumable: run the same command again after an interruption and it continues after the
-    last delivered batch. Relative times (2h, now) are read when the job first runs and kept
-    with it, so the same command stays the same job. The live destinations' cursors are not
-    moved."""
-    _check_range(ExportRange.resolve(since, until, time.time_ns()), until)
-    span_store = _open(store)
-    arguments: dict[str, Any] = {}
-    if endpoint:
-        arguments["endpoint"] = endpoint
-    if protocol:
-        arguments["protocol"] = protocol
-    target = resolve_target(to, store=span_store, config_file=config, **arguments)
-    files = list(from_file or [])
-    for path in files:
-        if not path.is_file():
-            raise ConfigError("--from-file", str(path), "no such file")
-    engine = HistoricalExport(target, span_store, batch_size=batch_size, stop_after=stop_after)
-    try:
-        source = files_source(files) if files else store_source(span_store)
-        window = engine.export_range(source, since, until, restart=restart, record=not dry_run)
-        since_ns, until_ns = window.since_ns, window.until_ns
-        if dry_run:
-            count = (engine.count_files(files, since_ns, until_ns) if files
-                     else engine.count_store(span_store, since_ns, until_ns))
-            source = f"{len(files)} file(s)" if files else str(span_store.path)
-            console.print(f"dry run: {count} spans from {source} would go to {target.name} "
-                          f"({target.settings.endpoint}) in batches of {batch_size}")
-            return
-        job = (engine.file_job(files, since_ns, until_ns) if files
-               else engine.store_job(span_store, since_ns, until_ns))
-        _, sent, done = engine.job_state(job)
-        if done and not restart:  # said before any work
-            console.print(printable(f"already exported: {sent} spans to {target.name} "
-                                    f"({window.describe()}); --restart to send again"))
-            return
-        _run_export(engine, span_store, files, since_ns, until_ns, restart)
-    finally:
-        engine.close()
-
-
-def _check_range(window: ExportRange, until: str | None) -> None:
-    if window.since_ns is not None and window.until_ns is not None and window.until_ns <= window.since_ns:
-        raise ConfigError("--until", until, "must be after --since")
-
-
-def _run_export(engine: HistoricalExport, span_store: SpanStore, files: list[Path],
-                since_ns: int | None, until_ns: int | None, restart: bool) -> None:
-    columns = (TextColumn("{task.description}", style="bold", markup=False), BarColumn(), MofNCompleteColumn(),
-               _RateColumn(), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn())
-    with Progress(*columns, console=console, transient=False) as progress:
-        task = progress.add_task(printable(f"export to {engine.target.name}"), total=None)
-
-        def advance(done: int, total: int) -> None:
-            progress.update(task, completed=done, total=max(total, done))
-
-        engine.progress = advance
-        started = time.monotonic()
-        try:
-            if files:
-                result = engine.from_files(files, since_ns, until_ns, restart=restart)
-            else:
-                result = engine.from_store(span_store, since_ns, until_ns, restart=restart)
-        except ExportInterrupted as exc:
-            progress.stop()
-            err_console.print(printable(
-                f"export interrupted: {redact_text(exc.reason)}; {exc.result.sent} spans delivered so far. "
-                "Run the same command again to resume."
-            ))
-            raise typer.Exit(ExitCode.UNDELIVERED) from None
-        progress.update(task, total=max(result.total, result.sent), completed=result.sent + result.failed)
-    elapsed = time.monotonic() - started
-    if result.already_done:
-        console.print(f"already exported: {result.sent} spans to {engine.target.name} "
-                      "(--restart to send again)")
-        return
-    resumed = f", resumed after position {result.resumed_from}" if result.resumed_from else ""
-    console.print(f"exported {result.sent} spans to {engine.target.name} in {elapsed:.1f}s{resumed}")
-    if result.invalid:
-        err_console.print(f"skipped {result.invalid} unreadable items")
-    for error in result.errors[:10]:
-        err_console.print(printable(f"error: {error}"))
-    if result.failed:
-        err_console.print(f"{result.failed} spans refused by {engine.target.name}")
-    code = delivery_exit_code(rejected=result.invalid, delivered=not result.failed)
-    if code:
-        raise typer.Exit(code)
 
 
 # --- stored destinations -------------------------------------------------------------------

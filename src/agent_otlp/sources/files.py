@@ -6,7 +6,9 @@
   JSON Lines are streamed (a pipe that stays open is read as it is written, one line held at
   a time); a line holding an array or ``{"data": [...]}`` gives its items. When the first line
   is not a whole JSON value, the input is one document (an object, a list or
-  ``{"data": [...]}`` over several lines) and is read whole.
+  ``{"data": [...]}`` over several lines) and is read whole. RAAF's local formats (the lines
+  of its ``FileSpanProcessor``, the document of ``SpanTracer#export_spans``) are recognised
+  and given as the SDK's items (:mod:`agent_otlp.sources.raaf.local`).
 * :class:`FileSource` turns the items of files into span records for a historical export,
   numbered from 1 across the files, in constant memory per span.
 
@@ -27,6 +29,7 @@ from agent_otlp.core.convert.records import AgentSpan, AgentTrace, SpanRecord, p
 from agent_otlp.core.convert.repair import TraceLinks
 from agent_otlp.core.convert.spans import ConvertOptions, convert_span, convert_trace
 from agent_otlp.sources.jsonitems import data_array_start, loads_item, split_array
+from agent_otlp.sources.raaf.local import local_items
 
 __all__ = ["FileSource", "files_source", "iter_items", "opened", "read_items"]
 
@@ -46,7 +49,12 @@ def opened(path: Path) -> Iterator[TextIO]:
 
 def read_items(stream: TextIO) -> Iterator[Any]:
     """Each item of ``stream`` in order, an :class:`InputError` (naming the line) in the place
-    of each item that cannot be read."""
+    of each item that cannot be read. RAAF's local formats (its file span processor's events,
+    its span export) come as the SDK's items (:mod:`.raaf.local`)."""
+    return local_items(_stream_items(stream))
+
+
+def _stream_items(stream: TextIO) -> Iterator[Any]:
     first = True
     for number, line in enumerate(stream, 1):
         if not line.strip():
@@ -91,7 +99,8 @@ def _document(text: str) -> Iterator[Any]:
             yield from _items_of(whole)
             return
         if "Extra data" not in reason:  # not JSON Lines: one document, damaged
-            open_at = text.index("[") if stripped.startswith("[") else data_array_start(text)
+            open_at = (text.index("[") if stripped.startswith("[")
+                       else data_array_start(text, ("data", "spans")))
             if open_at is not None:
                 elements, end = split_array(text, open_at)
                 if end is None or not text[end:].strip().strip("}").strip():

@@ -54,8 +54,10 @@ def split_array(text: str, open_at: int) -> tuple[list[tuple[int, str]], int | N
     return elements, None
 
 
-def data_array_start(text: str) -> int | None:
-    """Offset of the ``[`` of the top-level ``"data"`` member of a JSON object, if any."""
+def data_array_start(text: str, members: tuple[str, ...] = ("data",)) -> int | None:
+    """Offset of the ``[`` of the first top-level member named in ``members`` (``"data"``;
+    the file reader adds ``"spans"``, the list of RAAF's span export) of a JSON object."""
+    quoted = tuple(f'"{name}"' for name in members)
     depth = 0
     expect_value = False
     previous = ""
@@ -67,7 +69,7 @@ def data_array_start(text: str) -> int | None:
             depth += 1
         elif part in "]}":
             depth -= 1
-        elif part == ":" and depth == 1 and previous == '"data"':
+        elif part == ":" and depth == 1 and previous in quoted:
             expect_value = True
         previous = part
     return None

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, Final
 
 from agent_otlp.store._handle import StoreHandle
 from agent_otlp.store.errors import StoreWriteError, reason_of
@@ -15,6 +15,38 @@ from agent_otlp.store.rows import KIND_TRACE_START, ItemRow, OpenTrace, StoredIt
 __all__ = ["ItemLog", "where"]
 
 _COLUMNS = "seq, kind, trace_id, item_id, ended_ns, payload"
+#: Rows one statement writes at most: each statement is one step of SQLite, which lets go
+#: of the interpreter's lock while it runs and must get it back after (a statement per row
+#: would hand the lock over once per row).
+_ROWS_PER_STATEMENT: Final = 256
+_INSERT_ITEMS: Final = "INSERT INTO items (kind, trace_id, item_id, ended_ns, stored_ns, size, payload) VALUES "
+_OPEN_TRACES: Final = "INSERT OR REPLACE INTO open_traces (trace_id, payload, first_ns, last_ns) VALUES "
+_FORGET_TRACES: Final = "DELETE FROM open_traces WHERE trace_id IN (VALUES "
+
+
+def _in_statements(cur: sqlite3.Cursor, head: str, one: str, values: Sequence[Sequence[Any]],
+                   tail: str = "") -> None:
+    """``head``, ``one`` (a row's placeholders) for each of ``values``, ``tail``, in a few
+    statements: as many rows as fit, then halves, so that a handful of statement texts
+    serve every count (SQLite keeps them prepared)."""
+    start, total = 0, len(values)
+    while start < total:
+        size = _ROWS_PER_STATEMENT
+        while size > total - start:
+            size //= 2
+        params: list[Any] = []
+        for row in values[start:start + size]:
+            params += row
+        cur.execute(head + ",".join((one,) * size) + tail, params)
+        start += size
+
+
+def _insert(cur: sqlite3.Cursor, rows: Sequence[ItemRow], now: int) -> int | None:
+    """Insert ``rows``; the seq of the last (``None`` without rows)."""
+    values = [(kind, trace_id, item_id, ended, now, len(payload), payload)
+              for kind, trace_id, item_id, ended, payload in rows]
+    _in_statements(cur, _INSERT_ITEMS, "(?,?,?,?,?,?,?)", values)
+    return cur.lastrowid if rows else None  # an AUTOINCREMENT key is the rowid
 
 
 def where(
@@ -42,16 +74,17 @@ class ItemLog:
     def __init__(self, handle: StoreHandle) -> None:
         self._handle = handle
 
-    def write(self, rows: Sequence[ItemRow], opened: Sequence[OpenTrace], finished: Sequence[str]) -> int:
+    def write(self, rows: Sequence[ItemRow], opened: Sequence[OpenTrace], finished: Sequence[str],
+              also: Callable[[sqlite3.Cursor], None] | None = None) -> int:
         """Store ``rows``, record ``opened`` and forget ``finished`` traces in one
-        transaction; returns the last seq.
+        transaction (with what ``also`` writes); returns the last seq.
 
         :raises StoreWriteError: nothing was written; the next call tries again.
         """
         handle, now = self._handle, time.time_ns()
         with handle.lock:
             try:
-                last = self._transaction(rows, opened, finished, now)
+                last = self._transaction(rows, opened, finished, now, also)
             except sqlite3.DatabaseError as exc:
                 handle.rollback()
                 handle.note_write(reason_of(exc))
@@ -60,24 +93,21 @@ class ItemLog:
         return last
 
     def _transaction(
-        self, rows: Sequence[ItemRow], opened: Sequence[OpenTrace], finished: Sequence[str], now: int
+        self, rows: Sequence[ItemRow], opened: Sequence[OpenTrace], finished: Sequence[str], now: int,
+        also: Callable[[sqlite3.Cursor], None] | None,
     ) -> int:
         cur = self._handle.conn.cursor()
         cur.execute("BEGIN IMMEDIATE")
-        cur.executemany(
-            "INSERT INTO items (kind, trace_id, item_id, ended_ns, stored_ns, size, payload) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [(k, t, i, e, now, len(p), p) for k, t, i, e, p in rows],
-        )
+        last = _insert(cur, rows, now)
         if opened:
-            cur.executemany(
-                "INSERT OR REPLACE INTO open_traces (trace_id, payload, first_ns, last_ns) "
-                "VALUES (?, ?, ?, ?)",
-                [(t, p, time_column(first), time_column(last)) for t, p, first, last in opened],
-            )
+            _in_statements(cur, _OPEN_TRACES, "(?,?,?,?)",
+                           [(t, p, time_column(lo), time_column(hi)) for t, p, lo, hi in opened])
         if finished:
-            cur.executemany("DELETE FROM open_traces WHERE trace_id = ?", [(t,) for t in finished])
-        last = cur.execute("SELECT coalesce(max(seq), 0) FROM items").fetchone()[0]
+            _in_statements(cur, _FORGET_TRACES, "(?)", [(t,) for t in finished], ")")
+        if also is not None:
+            also(cur)
+        if last is None:
+            last = cur.execute("SELECT coalesce(max(seq), 0) FROM items").fetchone()[0]
         cur.execute("COMMIT")
         return int(last)
 

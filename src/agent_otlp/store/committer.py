@@ -3,7 +3,8 @@
 Writers :meth:`GroupCommitter.submit` a :class:`Batch` (in the order their items must be
 stored) and then :meth:`GroupCommitter.wait` for it. The first waiter that finds no commit
 in progress becomes the leader: it takes every batch submitted so far, writes them in one
-transaction, and wakes the others; batches submitted meanwhile form the next group. No
+transaction, and wakes the writers of that group, and the first writer of the batches
+submitted meanwhile, which form the next group: no other writer is woken for nothing. No
 thread of its own: a writer's wait is the time its own commit (and those of others) takes.
 
 When a write fails (:class:`~agent_otlp.store.errors.StoreWriteError`), every batch of the
@@ -16,7 +17,7 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 from agent_otlp.store.errors import StoreWriteError, reason_of
 from agent_otlp.store.sqlite import KIND_SPAN, KIND_TRACE, OpenTrace, SpanStore
@@ -26,6 +27,9 @@ __all__ = ["Batch", "GroupCommitter"]
 logger = logging.getLogger("agent_otlp.store")
 
 Row = tuple[int, str, str, int | None, bytes]
+#: Longest a waiter sleeps before looking again (it is woken when its batch is done, or
+#: when it is first in line to write the next group).
+_NAP: Final = 0.05
 
 
 @dataclass(slots=True, eq=False)
@@ -40,6 +44,8 @@ class Batch:
         not counted as dropped.
     :param parsed: for each row, the span it stores when its payload reads back to that span
         (the live tail hands it to destinations), else ``None``; empty: ``None`` for all.
+    :param records: for each row, that span already converted with ``options`` (the writer
+        did it while holding no lock of the store), else ``None``; empty: ``None`` for all.
     """
 
     rows: list[Row]
@@ -47,9 +53,13 @@ class Batch:
     finished: dict[str, Any] = field(default_factory=dict)
     answered: bool = False
     parsed: list[Any] = field(default_factory=list)
+    records: list[Any] = field(default_factory=list)
+    options: Any = None
     #: ``None`` once committed; the reason when the write failed.
     error: str | None = None
     done: bool = False
+    #: set to wake the writer waiting for this batch
+    wake: threading.Event = field(default_factory=threading.Event)
 
     def spans(self) -> int:
         """OpenTelemetry spans among the rows (agent spans and workflow spans)."""
@@ -84,34 +94,52 @@ class GroupCommitter:
     ) -> None:
         self.store = store
         self._committed = committed
-        self._cond = threading.Condition(threading.Lock())
+        self._lock = threading.Lock()
         self._queue: list[Batch] = []
         self._writing = False
 
     def submit(self, batch: Batch) -> None:
         """Queue ``batch`` behind every batch submitted before it."""
-        with self._cond:
+        with self._lock:
             self._queue.append(batch)
+        self.store.write_coming()  # cursor moves ride with it
 
     def wait(self, batch: Batch) -> str | None:
         """Return once ``batch`` is committed (``None``) or failed (the reason)."""
-        with self._cond:
-            while not batch.done:
-                if self._writing or not self._queue:
-                    self._cond.wait(1.0)
-                    continue
-                group, self._queue = self._queue, []
-                self._writing = True
-                self._cond.release()
-                try:
-                    self._commit(group)
-                finally:
-                    self._cond.acquire()
-                    self._writing = False
-                    for member in group:
-                        member.done = True
-                    self._cond.notify_all()
-        return batch.error
+        while True:
+            with self._lock:
+                if batch.done:
+                    return batch.error
+                lead = not self._writing and bool(self._queue)
+                if lead:
+                    group, self._queue = self._queue, []
+                    self._writing = True
+                else:
+                    batch.wake.clear()
+            if not lead:
+                batch.wake.wait(_NAP)  # woken when done, or to lead the next group
+                continue
+            try:
+                self._commit(group)
+            finally:
+                self._done(group, batch)
+
+    def _done(self, group: list[Batch], leader: Batch) -> None:
+        """Wake the members of ``group`` (no other waiter: those of the next group sleep on)
+        and the first waiter of the next group, which writes it."""
+        with self._lock:
+            self._writing = False
+            for member in group:
+                member.done = True
+            following = self._queue[0] if self._queue else None
+        for member in group:
+            if member is not leader:
+                member.wake.set()
+        if following is not None:
+            following.wake.set()
+
+    def _more_queued(self) -> bool:
+        return bool(self._queue)
 
     def _commit(self, group: list[Batch]) -> None:
         last: int | None = None
@@ -119,7 +147,7 @@ class GroupCommitter:
         for batch in group:
             batch.error = error
         try:
-            last = self.store.append(*merge(group))
+            last = self.store.append(*merge(group), more_coming=self._more_queued)
             error = None
         except StoreWriteError as exc:
             error = exc.reason

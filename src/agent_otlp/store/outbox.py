@@ -20,7 +20,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Final, NamedTuple
 
 from agent_otlp.core.convert.flatten import clean_str, safe_json
-from agent_otlp.core.convert.records import AgentSpan, AgentTrace, SpanRecord, parse_item
+from agent_otlp.core.convert.producer import Producer, stored_producer, with_producer
+from agent_otlp.core.convert.records import (
+    CONVERSATION_NOTE,
+    AgentSpan,
+    AgentTrace,
+    SpanRecord,
+    parse_item,
+)
 from agent_otlp.core.convert.spans import ConvertOptions, convert_span, convert_trace
 from agent_otlp.core.pipeline.outbox import CommitListener, OpenTraceRecord
 from agent_otlp.store.committer import Batch, GroupCommitter
@@ -53,13 +60,17 @@ Row = tuple[int, str, str, int | None, bytes]
 
 class Committed(NamedTuple):
     """Rows just committed, seqs ``first`` to ``last`` (contiguous, in order), with the
-    span parsed for each row stored as sent (``None`` for the others: read from the row)."""
+    span parsed for each row stored as sent (``None`` for the others: read from the row)
+    and, when the writer converted them already, those spans as records converted with
+    ``options`` (``None`` for a row whose span is to be converted by its reader)."""
 
     first: int
     last: int
     rows: list[Row]
     spans: list[AgentSpan | None]
     size: int
+    records: list[SpanRecord | None] | None = None
+    options: ConvertOptions | None = None
 
 
 def committed_rows(group: Sequence[Batch], last: int) -> Committed:
@@ -67,10 +78,18 @@ def committed_rows(group: Sequence[Batch], last: int) -> Committed:
     seqs before it, in order (one transaction holding the store's write lock)."""
     rows: list[Row] = []
     spans: list[AgentSpan | None] = []
+    records: list[SpanRecord | None] = []
+    options = group[0].options if group else None
     for batch in group:
+        count = len(batch.rows)
         rows.extend(batch.rows)
-        spans.extend(batch.parsed if len(batch.parsed) == len(batch.rows) else [None] * len(batch.rows))
-    return Committed(last - len(rows) + 1, last, rows, spans, sum(len(row[4]) for row in rows))
+        spans.extend(batch.parsed if len(batch.parsed) == count else [None] * count)
+        converted = len(batch.records) == count and batch.options == options
+        records.extend(batch.records if converted else [None] * count)
+    size = sum(len(row[4]) for row in rows)
+    if options is None:
+        return Committed(last - len(rows) + 1, last, rows, spans, size)
+    return Committed(last - len(rows) + 1, last, rows, spans, size, records, options)
 
 
 def iso(ns: int | None) -> str | None:
@@ -110,8 +129,11 @@ def span_row(span: AgentSpan, raw: bytes | None = None) -> Row:
     }
     if span.metadata:
         payload["metadata"] = span.metadata
-    if span.repairs:  # how a broken id or parent link was repaired (core.repair)
-        payload["agent_otlp"] = span.repairs
+    notes: dict[str, str] = dict(span.repairs) if span.repairs else {}
+    if span.conversation_id:  # its trace's group_id, which its own item does not carry
+        notes[CONVERSATION_NOTE] = span.conversation_id
+    if notes:  # how a broken id or parent link was repaired (core.repair)
+        payload["agent_otlp"] = notes
     body = safe_json(payload).encode("utf-8", "surrogatepass")
     # ids may hold lone surrogates (Python callers): SQLite text must be valid UTF-8
     return (KIND_SPAN, clean_str(span.trace_id), clean_str(span.id), time_column(ended), body)
@@ -153,7 +175,9 @@ def stored_records(item: StoredItem, options: ConvertOptions) -> SpanRecord:
 
 def payload_record(payload: bytes, seq: int, options: ConvertOptions) -> SpanRecord:
     """The OpenTelemetry span of a stored payload, with its ``seq``."""
-    parsed = parse_item(json.loads(payload))
+    value = json.loads(payload)
+    parsed = parse_item(value)
+    parsed.producer = stored_producer(value)
     if isinstance(parsed, AgentTrace):
         start = parsed.started_ns or 0
         record = convert_trace(parsed, start, parsed.ended_ns or start)
@@ -163,6 +187,16 @@ def payload_record(payload: bytes, seq: int, options: ConvertOptions) -> SpanRec
         record = convert_span(parsed, options)
     record.seq = seq
     return record
+
+
+def producer_row(row: Row, producer: Producer | None) -> Row:
+    """``row`` with the producer of its item (an application posting through the bridge
+    with a token of its own) kept in its payload; ``row`` itself without one. Read back by
+    :func:`payload_record` (:mod:`agent_otlp.core.convert.producer`)."""
+    if producer is None:
+        return row
+    kind, trace_id, item_id, ended, payload = row
+    return (kind, trace_id, item_id, ended, with_producer(payload, producer))
 
 
 class StoreOutbox:
@@ -187,19 +221,21 @@ class StoreOutbox:
         self._listener = committed
 
     def span_row(self, span: AgentSpan, raw: bytes | None = None) -> Row:
-        return span_row(span, raw)
+        return producer_row(span_row(span, raw), span.producer)
 
     def trace_row(self, trace: AgentTrace, start_ns: int, end_ns: int, synthesized: bool) -> Row:
-        return trace_row(trace, start_ns, end_ns, synthesized)
+        return producer_row(trace_row(trace, start_ns, end_ns, synthesized), trace.producer)
 
     def trace_start_row(self, trace: AgentTrace) -> Row:
-        return trace_start_row(trace)
+        return producer_row(trace_start_row(trace), trace.producer)
 
     def batch(
         self, rows: list[Row], opened: dict[str, Any], finished: dict[str, Any], *,
         answered: bool, parsed: list[AgentSpan | None],
+        records: list[SpanRecord | None] | None = None, options: ConvertOptions | None = None,
     ) -> Batch:
-        return Batch(rows, opened, finished, answered=answered, parsed=parsed)
+        return Batch(rows, opened, finished, answered=answered, parsed=parsed,
+                     records=records or [], options=options)
 
     def submit(self, batch: Batch) -> None:
         self._committer.submit(batch)

@@ -19,7 +19,7 @@ import threading
 from collections import deque
 from typing import Any, Final
 
-from agent_otlp.core.convert.records import AgentSpan
+from agent_otlp.core.convert.records import AgentSpan, SpanRecord
 from agent_otlp.core.convert.spans import ConvertOptions, convert_span
 from agent_otlp.store.outbox import Committed, Row, payload_record
 from agent_otlp.store.sqlite import KIND_TRACE, KIND_TRACE_START, SpanStore
@@ -34,9 +34,14 @@ TAIL_ROWS: Final = 16_384
 TAIL_BYTES: Final = 16 << 20
 
 
+#: A run of consecutive rows from the tail: (seq of the first, rows, spans, records).
+Run = tuple[int, list[Row], list[AgentSpan | None], list[SpanRecord | None] | None]
+
+
 class _Tail:
     """Rows committed after everything a source has read, in seq order (see the module doc):
-    chunks ``[first seq, rows, spans, next index, bytes left]``, and their row and byte counts."""
+    chunks ``[first seq, rows, spans, next index, bytes left, records]``, and their row and
+    byte counts. ``records`` (the spans already converted for this source) may be ``None``."""
 
     def __init__(self) -> None:
         self.chunks: deque[list[Any]] = deque()
@@ -50,27 +55,28 @@ class _Tail:
         chunk = self.chunks[0]
         return int(chunk[0] + chunk[3])
 
-    def add(self, committed: Committed) -> None:
-        self.chunks.append([committed.first, committed.rows, committed.spans, 0, committed.size])
+    def add(self, committed: Committed, records: list[SpanRecord | None] | None) -> None:
+        self.chunks.append([committed.first, committed.rows, committed.spans, 0, committed.size, records])
         self.rows += len(committed.rows)
         self.bytes += committed.size
         self.end = committed.last
 
-    def take(self, limit: int) -> list[tuple[int, list[Row], list[AgentSpan | None]]]:
-        """Up to ``limit`` rows from the front: runs of (seq of the first, rows, spans)."""
-        taken: list[tuple[int, list[Row], list[AgentSpan | None]]] = []
+    def take(self, limit: int) -> list[Run]:
+        """Up to ``limit`` rows from the front: runs of (seq of the first, rows, spans, records)."""
+        taken: list[Run] = []
         chunks = self.chunks
         count = 0
         while chunks and count < limit:
             chunk = chunks[0]
-            first, rows, spans, index, size = chunk
+            first, rows, spans, index, size, records = chunk
             stop = min(len(rows), index + limit - count)
             if index == 0 and stop == len(rows):
-                part_rows, part_spans, part_size = rows, spans, size
+                part_rows, part_spans, part_records, part_size = rows, spans, records, size
             else:
                 part_rows, part_spans = rows[index:stop], spans[index:stop]
+                part_records = records[index:stop] if records is not None else None
                 part_size = sum(len(row[4]) for row in part_rows)
-            taken.append((first + index, part_rows, part_spans))
+            taken.append((first + index, part_rows, part_spans, part_records))
             count += stop - index
             self.bytes -= part_size
             if stop == len(rows):
@@ -122,7 +128,8 @@ class StoreSource:
                 and tail.bytes + committed.size <= TAIL_BYTES
             )
             if kept:
-                tail.add(committed)
+                # records converted by the writer serve this source when converted its way
+                tail.add(committed, committed.records if committed.options == self.options else None)
             self.latest = max(self.latest, committed.last)
         return kept
 
@@ -148,12 +155,12 @@ class StoreSource:
             live = tail.take(limit) if upto == self.read_seq else None
             self._reading = upto is None
             if live:
-                first, rows, _ = live[-1]
+                first, rows, _, _ = live[-1]
                 self.read_seq = first + len(rows) - 1
         entries: list[Any] = []
         if live is not None:
-            for first, rows, spans in live:
-                self._add_live(entries, first, rows, spans)
+            for run in live:
+                self._add_live(entries, run)
             return entries
         try:
             items = self.store.read_after(self.read_seq, limit, upto_seq=upto)
@@ -168,9 +175,17 @@ class StoreSource:
                 self.latest = max(self.latest, self.read_seq)
         return entries
 
-    def _add_live(self, entries: list[Any], first: int, rows: list[Row],
-                  spans: list[AgentSpan | None]) -> None:
-        """The queue entries of consecutive rows from the tail, ``first`` the seq of the first."""
+    def _add_live(self, entries: list[Any], run: Run) -> None:
+        """The queue entries of consecutive rows from the tail (a run starting at seq ``first``)."""
+        first, rows, spans, records = run
+        if records is not None:  # converted by the writer, each given to this source only
+            for seq, row, span, record in zip(range(first, first + len(rows)), rows, spans, records, strict=True):
+                if record is None:
+                    self._add_live(entries, (seq, [row], [span], None))
+                    continue
+                record.seq = seq
+                entries.append(record)
+            return
         options = self.options
         for seq, row, span in zip(range(first, first + len(rows)), rows, spans, strict=True):
             if span is None:

@@ -4,7 +4,9 @@
   export format. ``seq`` orders them.
 * Each destination has a cursor: every item up to it has been delivered (or given up after a
   non-retryable refusal). Delivery reads after the cursor and moves it only after the
-  receiver accepted the batch, so a crash re-sends at most the batch in flight.
+  receiver accepted the batch, so a crash re-sends at most the batch in flight (and, while
+  items are being committed, the batches whose moves wait for that commit: a move never
+  waits for the store, it rides with the commit under way or announced).
 * Retention: items every destination has are pruned once older than ``delivered_max_age``
   or beyond ``delivered_max_bytes``; undelivered items are kept up to
   ``undelivered_budget`` bytes, after which the oldest are evicted, counted
@@ -30,13 +32,14 @@ retention (``_retention``), counters and export jobs (``_jobs``).
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+import sqlite3
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 from agent_otlp.store._backlog import Backlog
 from agent_otlp.store._connection import connect, connect_read_only
-from agent_otlp.store._cursors import Cursors
+from agent_otlp.store._cursors import Cursors, Move
 from agent_otlp.store._handle import StoreHandle
 from agent_otlp.store._items import ItemLog
 from agent_otlp.store._jobs import Bookkeeping
@@ -142,18 +145,37 @@ class SpanStore:
         rows: Sequence[ItemRow],
         opened: Sequence[OpenTrace] = (),
         finished: Sequence[str] = (),
+        *,
+        more_coming: Callable[[], bool] = lambda: False,
     ) -> int:
         """Store ``(kind, trace_id, item_id, ended_ns, payload)`` rows, record the traces
-        ``opened`` (or covering more) and forget those ``finished``, in one transaction;
-        returns the last seq. Beyond the undelivered budget, the oldest items are evicted.
+        ``opened`` (or covering more) and forget those ``finished``, in one transaction
+        that also writes the cursor moves noted since the last write; returns the last seq.
+        Beyond the undelivered budget, the oldest items are evicted.
+
+        ``more_coming()`` says whether another append is on its way (announced with
+        :meth:`write_coming`), which will write the cursor moves noted meanwhile.
 
         :raises StoreWriteError: nothing was written (disk full, I/O error); the next call
             tries again.
         """
+        cursors = self._cursors
         if not rows and not opened and not finished:
+            cursors.write_moves()
             return self.last_seq()
+        taken: dict[str, Move] = {}
+
+        def with_moves(cur: sqlite3.Cursor) -> None:  # last in the transaction: the moves noted so far
+            taken.update(cursors.take_moves(more_coming))
+            cursors.write_taken(cur, taken)
+
         with self._handle.lock:
-            last = self._items.write(rows, opened, finished)
+            written = False
+            try:
+                last = self._items.write(rows, opened, finished, with_moves)
+                written = True
+            finally:
+                cursors.written(taken, written, more_coming)
             self._backlog.added(sum(len(r[4]) for r in rows))
         if self._retention.over_budget():
             self._handle.guarded_write(self._retention.enforce_budget)
@@ -201,9 +223,15 @@ class SpanStore:
         return self._cursors.position(destination)
 
     def advance(self, destination: str, seq: int, *, delivered: int = 0, failed: int = 0) -> None:
-        """Every item up to ``seq`` is done for ``destination``. When the write fails (disk
-        full) the cursor stays behind: those items may be delivered again after a restart."""
+        """Every item up to ``seq`` is done for ``destination``: written with the append on
+        its way (:meth:`write_coming`), else now. When the write fails (disk full) the
+        cursor stays behind: those items may be delivered again after a restart."""
         self._cursors.advance(destination, seq, delivered, failed)
+
+    def write_coming(self) -> None:
+        """An :meth:`append` is on its way: cursor moves wait for it instead of being
+        written in transactions of their own."""
+        self._cursors.write_coming()
 
     def forget_destination(self, destination: str) -> None:
         self._cursors.forget(destination)
@@ -249,4 +277,6 @@ class SpanStore:
         return self._handle.execute(sql, params)
 
     def close(self) -> None:
+        if not self.read_only:
+            self._cursors.write_moves()
         self._handle.close()

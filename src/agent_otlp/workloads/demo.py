@@ -8,6 +8,7 @@ OpenAI Agents SDK's real tracing objects (``agents.tracing``), no model called, 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ __all__ = [
     "DEMO_MODEL",
     "DEMO_SPAN_COUNT",
     "DEMO_TREE",
+    "WORK_MS",
     "DemoResult",
     "ExpectedSpan",
     "run_demo_workflow",
@@ -151,13 +153,28 @@ def _advance_past(stamp: str | None) -> None:
         pass
 
 
+#: Simulated work per demo span, in milliseconds at ``latency=1.0``: model calls take
+#: hundreds of milliseconds, tools and the MCP listing tens, guardrails a few (0.87 s in all).
+WORK_MS: dict[str, float] = {
+    "mcp_list": 30, "passed_guardrail": 5, "gen_1": 190, "lookup_tool": 25, "gen_2": 140,
+    "gen_3": 210, "failing_tool": 18, "custom": 3, "tripped_guardrail": 8, "gen_4": 240,
+}
+
+
 class _Clock:
-    """Remembers the latest SDK timestamp seen in the demo and waits for the next tick."""
+    """Remembers the latest SDK timestamp seen in the demo and waits for the next tick;
+    simulates each span's work (:data:`WORK_MS` times ``latency``)."""
 
-    __slots__ = ("last",)
+    __slots__ = ("last", "latency")
 
-    def __init__(self) -> None:
+    def __init__(self, latency: float = 0.0) -> None:
         self.last: str | None = None
+        self.latency = latency
+
+    def work(self, key: str) -> None:
+        seconds = WORK_MS.get(key, 0.0) * self.latency / 1000
+        if seconds > 0:
+            time.sleep(seconds)
 
     def tick(self) -> None:
         _advance_past(self.last)
@@ -168,12 +185,14 @@ class _Clock:
 
 
 @contextmanager
-def _timed(clock: _Clock, span: Any) -> Iterator[Any]:
-    """Run ``span`` as the current span with strictly increasing start/end times."""
+def _timed(clock: _Clock, span: Any, key: str = "") -> Iterator[Any]:
+    """Run ``span`` as the current span with strictly increasing start/end times, lasting
+    the simulated work of demo span ``key``."""
     clock.tick()
     with span as entered:
         clock.saw(entered.started_at)
         yield entered
+        clock.work(key)
         clock.tick()
     clock.saw(span.ended_at)
 
@@ -183,6 +202,7 @@ def run_demo_workflow(
     workflow_name: str = "Customer support",
     group_id: str | None = "conv_demo_0001",
     metadata: dict[str, str] | None = None,
+    latency: float = 0.0,
 ) -> DemoResult:
     """Produce one realistic multi-agent customer-support trace with the SDK tracing API.
 
@@ -193,13 +213,17 @@ def run_demo_workflow(
     (an SDK ``SpanError``), checks the refund policy (a custom span), then the customer's
     second message trips the ``pii_filter`` input guardrail because it contains a card number,
     and a final generation answers. See :data:`DEMO_TREE` for the exact tree.
+
+    ``latency`` scales the simulated work of each span (:data:`WORK_MS`): ``1.0`` gives the
+    durations of a real run (0.87 s in all, what ``agent-otlp demo`` uses), ``0``
+    (the default) runs as fast as the clock allows.
     """
     trace_metadata = dict(_DEFAULT_METADATA)
     if metadata:
         trace_metadata.update(metadata)
 
     ids: dict[str, str] = {}
-    clock = _Clock()
+    clock = _Clock(latency)
 
     with trace(workflow_name, group_id=group_id, metadata=trace_metadata) as current_trace:
         # --- Triage agent -------------------------------------------------------------------
@@ -215,11 +239,14 @@ def run_demo_workflow(
             ids["triage_agent"] = triage.span_id
 
             with _timed(
-                clock, mcp_tools_span(server="orders-mcp", result=["lookup_order", "cancel_order"])
+                clock, mcp_tools_span(server="orders-mcp", result=["lookup_order", "cancel_order"]),
+                "mcp_list",
             ) as span:
                 ids["mcp_list"] = span.span_id
 
-            with _timed(clock, guardrail_span(name="jailbreak_check", triggered=False)) as span:
+            with _timed(
+                clock, guardrail_span(name="jailbreak_check", triggered=False), "passed_guardrail"
+            ) as span:
                 ids["passed_guardrail"] = span.span_id
 
             lookup_call = _tool_call("call_lookup_01", "lookup_order", _LOOKUP_ARGS)
@@ -232,11 +259,13 @@ def run_demo_workflow(
                     model_config=_DEMO_MODEL_CONFIG,
                     usage={"input_tokens": 120, "output_tokens": 18},
                 ),
+                "gen_1",
             ) as span:
                 ids["gen_1"] = span.span_id
 
             with _timed(
-                clock, function_span(name="lookup_order", input=_LOOKUP_ARGS, output=_LOOKUP_RESULT)
+                clock, function_span(name="lookup_order", input=_LOOKUP_ARGS, output=_LOOKUP_RESULT),
+                "lookup_tool",
             ) as span:
                 ids["lookup_tool"] = span.span_id
 
@@ -259,11 +288,13 @@ def run_demo_workflow(
                     model_config=_DEMO_MODEL_CONFIG,
                     usage={"input_tokens": 196, "output_tokens": 14},
                 ),
+                "gen_2",
             ) as span:
                 ids["gen_2"] = span.span_id
 
             with _timed(
-                clock, handoff_span(from_agent="Triage Agent", to_agent="Refund Agent")
+                clock, handoff_span(from_agent="Triage Agent", to_agent="Refund Agent"),
+                "handoff",
             ) as span:
                 ids["handoff"] = span.span_id
 
@@ -296,10 +327,13 @@ def run_demo_workflow(
                     model_config=_DEMO_MODEL_CONFIG,
                     usage={"input_tokens": 164, "output_tokens": 31},
                 ),
+                "gen_3",
             ) as span:
                 ids["gen_3"] = span.span_id
 
-            with _timed(clock, function_span(name="issue_refund", input=_REFUND_ARGS)) as span:
+            with _timed(
+                clock, function_span(name="issue_refund", input=_REFUND_ARGS), "failing_tool"
+            ) as span:
                 ids["failing_tool"] = span.span_id
                 span.set_error(
                     SpanError(
@@ -313,11 +347,14 @@ def run_demo_workflow(
                 custom_span(
                     name="refund_policy_lookup", data={"policy": "30-day", "eligible": True}
                 ),
+                "custom",
             ) as span:
                 ids["custom"] = span.span_id
 
             # The customer's second turn carries a card number: the input guardrail trips.
-            with _timed(clock, guardrail_span(name="pii_filter", triggered=True)) as span:
+            with _timed(
+                clock, guardrail_span(name="pii_filter", triggered=True), "tripped_guardrail"
+            ) as span:
                 ids["tripped_guardrail"] = span.span_id
 
             with _timed(
@@ -349,6 +386,7 @@ def run_demo_workflow(
                     model_config=_DEMO_MODEL_CONFIG,
                     usage={"input_tokens": 231, "output_tokens": 42},
                 ),
+                "gen_4",
             ) as span:
                 ids["gen_4"] = span.span_id
 

@@ -47,7 +47,7 @@ TABLE: dict[str, tuple[Any, tuple[str, str], Any, Any, tuple[Any, ...]]] = {
         1.5, ("OTEL_EXPORTER_OTLP_TIMEOUT", "2500"), 3.5, 4.5, (1.5, 2.5, 3.5, 4.5, 10.0),
     ),
     "batch_size": (
-        11, ("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "22"), 33, 44, (11, 22, 33, 44, 512),
+        11, ("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "22"), 33, 44, (11, 22, 33, 44, 100),
     ),
     "capture_content": (
         False, ("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", "true"), False, True,
@@ -158,7 +158,7 @@ def test_other_otel_variables(tmp_path: Path) -> None:
 
 def test_builtin_defaults() -> None:
     s = resolve_settings("otlp", env={})
-    assert (s.batch_size, s.timeout, s.compression, s.capture_content) == (512, 10.0, "none", False)
+    assert (s.batch_size, s.timeout, s.compression, s.capture_content) == (100, 10.0, "none", False)
     assert s.protocol == "http/protobuf"
 
 

@@ -16,8 +16,12 @@ from agent_otlp.core.pipeline.sampling import (
 from agent_otlp.testing import OTLPReceiver
 
 
-def record(trace: str, *, error: bool = False, guardrail: bool = False) -> SpanRecord:
-    attrs: dict[str, Any] = {"gen_ai.guardrail.triggered": True} if guardrail else {}
+def record(trace: str, *, error: bool = False, guardrail: bool | None = None) -> SpanRecord:
+    attrs: dict[str, Any] = {}
+    if guardrail is not None:  # what the conversion writes for an SDK guardrail span
+        attrs = {"gen_ai.guardrail.component.name": "pii",
+                 "gen_ai.guardrail.result.type": "tripwire_triggered",
+                 "gen_ai.guardrail.result.value": "true" if guardrail else "false"}
     return SpanRecord(
         b"\x01" * 16, b"\x02" * 8, b"", "s", 1, 1, 2, attrs,
         status_code=StatusCode.ERROR if error else StatusCode.UNSET,
@@ -50,6 +54,17 @@ def test_decides_once_per_trace_and_late_spans_follow() -> None:
     buffer.add(record("t1"), out)  # late span: decided already, no second decision
     assert len(out) == 4 and len(decide.seen) == 1
     assert all(s.attributes[RATE_ATTRIBUTE] == 4 for s in out)
+
+
+def test_only_a_tripped_guardrail_marks_the_trace() -> None:
+    decide = Decider(True)
+    buffer = TraceBuffer(decide, max_spans=100)
+    out: list[SpanRecord] = []
+    buffer.add(record("calm", guardrail=False), out)
+    buffer.end("calm", out)
+    buffer.add(record("tripped", guardrail=True), out)
+    buffer.end("tripped", out)
+    assert [s.guardrail_tripped for s in decide.seen] == [False, True]
 
 
 def test_dropped_traces_are_counted() -> None:

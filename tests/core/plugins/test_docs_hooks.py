@@ -32,5 +32,5 @@ def test_every_hook_spec_has_a_heading() -> None:
 
 def test_every_builtin_adapter_is_documented() -> None:
     text = DOC.read_text(encoding="utf-8")
-    for name in ("jaeger", "tempo", "honeycomb", "collector"):
+    for name in ("jaeger", "tempo", "honeycomb", "collector", "phoenix", "langfuse"):
         assert re.search(rf"^### {name}$", text, re.MULTILINE), name

@@ -43,7 +43,7 @@ AGENT_OTLP_BATCH_SIZE: Final = "AGENT_OTLP_BATCH_SIZE"
 """
 .. envvar:: AGENT_OTLP_BATCH_SIZE
 
-Spans per export request (at most; a request is also split to stay under 3.5 MiB). Default 512, as in OpenTelemetry's batch span processor.
+Spans per export request (at most; a request is also split to stay under 3.5 MiB). Default 100, as RAAF's OpenTelemetry-protocol spec sets it.
 """
 AGENT_OTLP_SCHEDULE_DELAY: Final = "AGENT_OTLP_SCHEDULE_DELAY"
 """
@@ -80,7 +80,9 @@ OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT: Final = (
 """
 .. envvar:: OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT
 
-``true`` records messages, instructions and tool arguments/results. Default ``false``.
+``SPAN_ONLY`` (or ``true``) records messages, instructions and tool arguments/results on
+the span, ``EVENT_ONLY`` in a span event, ``SPAN_AND_EVENT`` in both; ``NO_CONTENT`` (or
+``false``, the default) records none. Names as in ``opentelemetry-util-genai``, any case.
 ``AGENT_OTLP_CAPTURE_CONTENT`` (and its per-destination form) beats it.
 """
 AGENT_OTLP_LEGACY_ATTRIBUTES: Final = "AGENT_OTLP_LEGACY_ATTRIBUTES"
@@ -182,3 +184,39 @@ OTEL_BSP_EXPORT_TIMEOUT: Final = "OTEL_BSP_EXPORT_TIMEOUT"
 OTEL_SDK_DISABLED: Final = "OTEL_SDK_DISABLED"
 OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT: Final = "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT"
 OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT: Final = "OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT"
+
+# --- agent-otlp serve (the ingest bridge); also the [serve] table of the config file -------
+AGENT_OTLP_BRIDGE_TLS_CERT: Final = "AGENT_OTLP_BRIDGE_TLS_CERT"
+"""
+.. envvar:: AGENT_OTLP_BRIDGE_TLS_CERT
+
+PEM certificate (chain) ``agent-otlp serve`` serves HTTPS with (TLS 1.2 or newer), with
+:envvar:`AGENT_OTLP_BRIDGE_TLS_KEY`. Config file: ``tls_cert`` in ``[serve]``.
+"""
+AGENT_OTLP_BRIDGE_TLS_KEY: Final = "AGENT_OTLP_BRIDGE_TLS_KEY"
+"""
+.. envvar:: AGENT_OTLP_BRIDGE_TLS_KEY
+
+PEM private key of :envvar:`AGENT_OTLP_BRIDGE_TLS_CERT`. Config file: ``tls_key``.
+"""
+AGENT_OTLP_BRIDGE_TLS_SELF_SIGNED: Final = "AGENT_OTLP_BRIDGE_TLS_SELF_SIGNED"
+"""
+.. envvar:: AGENT_OTLP_BRIDGE_TLS_SELF_SIGNED
+
+Directory where ``agent-otlp serve`` keeps a local CA (``ca.pem``) and a server certificate
+for localhost, made on first use, and serves HTTPS with them. Config file: ``tls_self_signed``.
+"""
+AGENT_OTLP_BRIDGE_TOKENS: Final = "AGENT_OTLP_BRIDGE_TOKENS"
+"""
+.. envvar:: AGENT_OTLP_BRIDGE_TOKENS
+
+Tokens file of ``agent-otlp serve`` (JSON or TOML): each producer's token, resource and
+destinations. Config file: ``tokens``.
+"""
+AGENT_OTLP_BRIDGE_MAX_BODY: Final = "AGENT_OTLP_BRIDGE_MAX_BODY"
+"""
+.. envvar:: AGENT_OTLP_BRIDGE_MAX_BODY
+
+Largest request body ``agent-otlp serve`` reads (``64MiB`` by default). Config file:
+``max_body``.
+"""

@@ -17,6 +17,7 @@ from typing import Any, Final, TypedDict
 from urllib.parse import unquote, urlsplit
 
 from agent_otlp.core.config import envvars as ev
+from agent_otlp.core.config.capture import NO_CONTENT, parse_capture
 from agent_otlp.core.config.errors import ConfigError
 from agent_otlp.core.config.headers import check_headers
 from agent_otlp.core.config.loading import destination_names, load_config_file
@@ -30,7 +31,13 @@ from agent_otlp.core.config.parsers import (
     parse_rate,
     parse_text,
 )
-from agent_otlp.core.config.secrets import Secret, mask_headers, register_secret
+from agent_otlp.core.config.secrets import (
+    Secret,
+    is_secret_header,
+    mask_headers,
+    mask_value,
+    register_secret,
+)
 from agent_otlp.core.config.tls import TLSOptions
 from agent_otlp.core.convert.flatten import flatten_into
 from agent_otlp.core.convert.records import AttrValue
@@ -101,6 +108,9 @@ class Settings:
     transport: str = "native"
     #: Requests one destination may have in flight at once (without a store).
     max_in_flight: int = 8
+    #: Where captured content goes (``core.config.capture``); ``capture_content`` says
+    #: whether it is captured at all.
+    content_mode: str = NO_CONTENT
     #: Which source gave each setting (``"env OTEL_EXPORTER_OTLP_ENDPOINT"``...).
     origins: Mapping[str, str] = field(default_factory=dict, compare=False)
 
@@ -116,7 +126,7 @@ class Settings:
             elif key == "endpoint":
                 value = _PASSWORD.sub(r"\1****@", value)
             elif key == "options":
-                value = {k: ("****" if isinstance(v, Secret) else v) for k, v in value.items()}
+                value = {k: (mask_value(v) if isinstance(v, Secret) or is_secret_header(k) else v) for k, v in value.items()}
             elif isinstance(value, TLSOptions):
                 value = {
                     "ca_file": value.ca_file,
@@ -185,12 +195,13 @@ _SPECS: Final = (
     _Spec("client_key", parse_path, None, ((ev.OTEL_EXPORTER_OTLP_CLIENT_KEY, 1),)),
     _Spec("insecure", parse_bool, None, ((ev.OTEL_EXPORTER_OTLP_INSECURE, 1),)),
     _Spec("tls_verify", parse_bool, True),
-    _Spec("batch_size", Number(int, 1), 512, ((ev.OTEL_BSP_MAX_EXPORT_BATCH_SIZE, 1),)),
+    # 100 spans and 10 s: the defaults of RAAF's OpenTelemetry-protocol spec
+    _Spec("batch_size", Number(int, 1), 100, ((ev.OTEL_BSP_MAX_EXPORT_BATCH_SIZE, 1),)),
     _Spec("schedule_delay", Number(float, 0.0), 1.0, ((ev.OTEL_BSP_SCHEDULE_DELAY, 0.001),)),
     _Spec("max_queue_size", Number(int, 1), 100_000, ((ev.OTEL_BSP_MAX_QUEUE_SIZE, 1),)),
     _Spec("retry_deadline", Number(float, 0.0), 60.0, ((ev.OTEL_BSP_EXPORT_TIMEOUT, 0.001),)),
     _Spec("max_in_flight", Number(int, 1), 8),
-    _Spec("capture_content", parse_bool, False,
+    _Spec("capture_content", parse_capture, False,
           ((ev.OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT, 1),)),
     _Spec("legacy_attributes", parse_bool, False),
     _Spec("sample_rate", parse_rate, 1.0),
@@ -353,6 +364,8 @@ def resolve_settings(
     )
     if bool(tls.client_cert_file) != bool(tls.client_key_file):
         raise ConfigError("client_certificate/client_key", "(one of them)", "give both or neither")
+    # an adapter's default is a boolean: read it as a user's value would be
+    content_mode = parse_capture(values["capture_content"], "capture_content")
     return Settings(
         name=name,
         adapter=adapter,
@@ -367,7 +380,8 @@ def resolve_settings(
         schedule_delay=float(values["schedule_delay"]),
         max_queue_size=values["max_queue_size"],
         retry_deadline=float(values["retry_deadline"]),
-        capture_content=values["capture_content"],
+        capture_content=content_mode != NO_CONTENT,
+        content_mode=content_mode,
         legacy_attributes=values["legacy_attributes"],
         sample_rate=values["sample_rate"],
         sample_keep_errors=values["sample_keep_errors"],

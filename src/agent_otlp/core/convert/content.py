@@ -1,9 +1,12 @@
-"""Size limits on attribute values that keep JSON valid.
+"""Size limits on attribute values that keep JSON valid, and where captured content goes.
 
 Message content and tool arguments travel as JSON text. When a backend limits attribute
 size, the text is shortened *inside* the JSON (long strings first, then long lists), so
 what arrives still parses; only when the structure itself is too large does it become a
 JSON string holding the cut text. Every cut is marked with :data:`MARK`.
+
+:func:`place_content` moves or copies a span's content attributes into a span event, as
+the destination's content mode (``core.config.capture``) asks.
 """
 
 from __future__ import annotations
@@ -12,11 +15,37 @@ import json
 from collections.abc import Mapping
 from typing import Any, Final
 
-from agent_otlp.core.convert.flatten import clean_str, safe_json
+from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as ga
 
-__all__ = ["MARK", "truncate_json_text", "truncate_text", "utf8_len"]
+from agent_otlp.core.convert.attributes import CONTENT_ATTRIBUTES, CONTENT_EVENT, NAMESPACE
+from agent_otlp.core.convert.flatten import clean_str, safe_json
+from agent_otlp.core.convert.records import Attributes, EventRecord, SpanRecord
+
+__all__ = ["CONTENT_EVENT", "MARK", "OTHER_CONTENT_EVENT", "place_content", "truncate_json_text",
+           "truncate_text", "utf8_len"]
 
 MARK: Final = "...[truncated]"
+#: The event holding the content of a span that is not an inference (a tool, speech...).
+OTHER_CONTENT_EVENT: Final = f"{NAMESPACE}.content"
+_INFERENCE: Final = frozenset({"chat", "text_completion", "generate_content"})
+
+
+def place_content(span: SpanRecord, mode: str) -> None:
+    """The content attributes of ``span`` kept on it (``span_only``), moved to a span event
+    (``event_only``) or copied there (``span_and_event``)."""
+    if mode not in ("event_only", "span_and_event"):
+        return
+    attrs = span.attributes
+    content: Attributes = {k: v for k, v in attrs.items() if k in CONTENT_ATTRIBUTES}
+    if not content:
+        return
+    inference = attrs.get(ga.GEN_AI_OPERATION_NAME) in _INFERENCE
+    span.events.append(
+        EventRecord(CONTENT_EVENT if inference else OTHER_CONTENT_EVENT, span.end_ns, content)
+    )
+    if mode == "event_only":
+        for key in content:
+            del attrs[key]
 
 
 def utf8_len(text: str) -> int:

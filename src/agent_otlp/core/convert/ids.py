@@ -2,8 +2,12 @@
 
 * ``trace_<32 hex>`` (the SDK's format) maps 1:1 to the 16-byte trace id: the id the SDK
   shows can be pasted into Jaeger's or Tempo's search. A bare 32-hex id maps the same way.
-* ``span_<16 hex>`` or a bare 16-hex id maps 1:1 to the 8-byte span id; every other span id
-  (the SDK's ``span_<24 hex>`` included) maps to the first 8 bytes of
+* ``span_<16 hex>`` or a bare 16-hex id maps 1:1 to the 8-byte span id.
+* ``span_<32 hex>`` or a bare 32-hex id (RAAF's form: ``"span_" + SecureRandom.hex(16)``)
+  maps to its first 8 bytes, the first 16 hex digits: the span id a backend shows is the
+  start of the id the agent logged. RAAF's ids are random, so 64 bits of them are as
+  unlikely to collide as 64 bits of a hash.
+* Every other span id (the SDK's ``span_<24 hex>`` included) maps to the first 8 bytes of
   ``BLAKE2b(id, person="agent-otlp-span")``.
 * Any other trace id maps to ``BLAKE2b(id, digest_size=16, person="agent-otlp-trace")``.
 * The workflow span of a trace (the root that parents the SDK's root spans) has the span id
@@ -64,8 +68,8 @@ def trace_id_for(agent_trace_id: str) -> bytes:
 def span_id_for(agent_span_id: str) -> bytes:
     """8-byte OpenTelemetry span id for an agent span id."""
     hex_part = agent_span_id[5:] if agent_span_id.startswith("span_") else agent_span_id
-    if _is_hex(hex_part, 16):
-        raw = bytes.fromhex(hex_part)
+    if _is_hex(hex_part, 16) or _is_hex(hex_part, 32):
+        raw = bytes.fromhex(hex_part[:16])
         if raw != _ZERO_SPAN:
             return raw
     return _digest(agent_span_id, 8, b"agent-otlp-span")

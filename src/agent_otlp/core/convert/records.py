@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -15,8 +16,10 @@ from datetime import UTC, datetime
 from typing import Any, Final, TypeAlias
 
 from agent_otlp.core.config.errors import InputError
+from agent_otlp.core.convert.producer import Producer
 
 __all__ = [
+    "ERROR_WITHOUT_MESSAGE",
     "REPAIR_KEYS",
     "AgentSpan",
     "AgentTrace",
@@ -28,6 +31,8 @@ __all__ = [
     "StatusCode",
     "parse_item",
     "parse_timestamp",
+    "span_error",
+    "truncated_marker",
 ]
 
 #: A value OpenTelemetry accepts as an attribute value.
@@ -127,6 +132,8 @@ class AgentTrace:
     metadata: dict[str, Any] | None = None
     started_ns: int | None = None
     ended_ns: int | None = None
+    #: the application that posted it through the bridge under its own token (else ``None``)
+    producer: Producer | None = None
 
 
 @dataclass(slots=True)
@@ -144,6 +151,11 @@ class AgentSpan:
     #: ``agent_otlp.*`` attributes saying how a broken id or parent link was repaired
     #: (:mod:`agent_otlp.core.convert.repair`); kept in the store as the item's ``agent_otlp``.
     repairs: dict[str, str] | None = None
+    #: the application that posted it through the bridge under its own token (else ``None``)
+    producer: Producer | None = None
+    #: the conversation (its trace's ``group_id``), given by the exporter that saw the trace
+    #: object; kept in the store in the item's ``agent_otlp`` member
+    conversation_id: str | None = None
 
     @property
     def type(self) -> str:
@@ -185,6 +197,8 @@ class SpanRecord:
     dropped_attributes_count: int = 0
     #: Position in the span store when the span was read from it (0 otherwise).
     seq: int = 0
+    #: Whose span it is (exported under that producer's resource); ``None``: the exporter's.
+    producer: Producer | None = None
 
     def copy(self) -> SpanRecord:
         """A copy whose attributes and events can be changed without touching this one."""
@@ -205,6 +219,7 @@ class SpanRecord:
             self.source_type,
             self.dropped_attributes_count,
             self.seq,
+            self.producer,
         )
 
 
@@ -248,6 +263,71 @@ def _repairs(value: object) -> dict[str, str] | None:
     return notes or None
 
 
+def _conversation(value: object) -> str | None:
+    """The conversation id an item's ``agent_otlp`` member carries (the store's items)."""
+    found = value.get(CONVERSATION_NOTE) if isinstance(value, Mapping) else None
+    return found if isinstance(found, str) and found else None
+
+
+#: Where a stored item keeps its trace's conversation (see :attr:`AgentSpan.conversation_id`).
+CONVERSATION_NOTE: Final = "conversation_id"
+#: The span types whose operation (``invoke_agent``, ``chat``) names its conversation.
+CONVERSATION_TYPES: Final = frozenset({"agent", "generation", "response"})
+
+
+#: The status message of an error given as ``true`` (or as an object without a message).
+ERROR_WITHOUT_MESSAGE: Final = "error reported without a message"
+
+
+def span_error(value: object) -> dict[str, Any] | None:
+    """An item's ``error`` as ``{"message", "data"?...}``, whatever shape it came in.
+
+    The SDK sends an object (``{"message", "data"}``) or null; RAAF copies a span's ``error``
+    attribute as it is, so a string, ``true`` or any other value arrives too. Nothing is
+    refused for it: ``null`` and ``false`` are no error, a string is the message, ``true``
+    (or an object without a message) gets :data:`ERROR_WITHOUT_MESSAGE`, and any other value
+    is the message as JSON text.
+    """
+    if value is None or value is False:
+        return None
+    if isinstance(value, Mapping):
+        error = dict(value)
+        if error.get("message") is None:
+            error["message"] = ERROR_WITHOUT_MESSAGE
+        return error
+    if isinstance(value, str):
+        return {"message": value or ERROR_WITHOUT_MESSAGE}
+    if value is True:
+        return {"message": ERROR_WITHOUT_MESSAGE}
+    return {"message": _json_text(value)}
+
+
+def _json_text(value: object) -> str:
+    try:
+        return json.dumps(value, ensure_ascii=False, allow_nan=True, default=str)
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def truncated_marker(data: Mapping[Any, Any]) -> str | None:
+    """The span name for RAAF's stand-in for a span too large to upload, else ``None``.
+
+    RAAF's ``OpenAIProcessor`` replaces a span over 9,000 bytes of JSON with
+    ``{type, name (or "unknown"), data: {truncated: true, original_size}}``: its type's
+    fields are gone, so it is not mapped as its type. Named by its name, else its type.
+    """
+    inner = data.get("data")
+    if not isinstance(inner, Mapping) or inner.get("truncated") is not True:
+        return None
+    if "original_size" not in inner or not {"type", "name", "data"}.issuperset(data):
+        return None
+    name = data.get("name")
+    if isinstance(name, str) and name and name != "unknown":
+        return name
+    kind = data.get("type")
+    return kind if isinstance(kind, str) and kind else "unknown"
+
+
 def parse_item(item: object) -> AgentTrace | AgentSpan:
     """Validate one item of the SDK's export format.
 
@@ -282,9 +362,7 @@ def parse_item(item: object) -> AgentTrace | AgentSpan:
             raise InputError("span_data", data, "expected an object with a 'type'", item_id=item_id)
         if not isinstance(data.get("type"), str):
             raise InputError("span_data.type", data.get("type"), "expected a string", item_id=item_id)
-        error = item.get("error")
-        if error is not None and not isinstance(error, Mapping):
-            raise InputError("error", error, "expected an object with 'message' or null", item_id=item_id)
+        error = span_error(item.get("error"))
         notes = item.get("agent_otlp")  # absent but in the store's repaired items
         started = parse_timestamp(item.get("started_at"), "started_at", item_id)
         ended = parse_timestamp(item.get("ended_at"), "ended_at", item_id)
@@ -295,8 +373,9 @@ def parse_item(item: object) -> AgentTrace | AgentSpan:
             started_ns=started,
             ended_ns=ended,
             data=dict(data),
-            error=dict(error) if error is not None else None,
+            error=error,
             metadata=_optional_dict(item, "metadata", item_id),
             repairs=None if notes is None else _repairs(notes),
+            conversation_id=None if notes is None else _conversation(notes),
         )
     raise InputError("object", kind, "expected 'trace' or 'trace.span'", item_id=item_id)

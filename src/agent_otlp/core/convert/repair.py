@@ -16,6 +16,12 @@ place before it is converted or stored:
 ``agent_otlp.repair`` says which (``duplicate_span_id``, ``self_parent``, ``parent_cycle``).
 Loops are found with a union-find over the trace's span ids: near-constant work per span,
 a few dictionary entries per span, for at most :data:`MAX_CHECKED` spans of a trace.
+
+It also keeps the parent ids named but not (yet) seen, with the times their children cover:
+when the trace finishes, :meth:`TraceLinks.missing` lists the parents that never came, and
+:func:`stand_in` makes the span that takes each one's place under the workflow span
+(``agent_otlp.repair=missing_parent``). A child is sent as it arrives, naming its parent; a
+parent that arrives later, before the trace finishes, is simply sent too.
 """
 
 from __future__ import annotations
@@ -28,12 +34,16 @@ __all__ = [
     "CYCLE",
     "DUPLICATE",
     "MAX_CHECKED",
+    "MISSING_PARENT",
     "ORIGINAL_PARENT_ID",
     "ORIGINAL_SPAN_ID",
     "REPAIR",
     "SELF_PARENT",
+    "STAND_IN_TYPE",
     "TraceLinks",
+    "renamed_after_stand_in",
     "reparent",
+    "stand_in",
 ]
 
 REPAIR: Final = "agent_otlp.repair"
@@ -42,6 +52,9 @@ ORIGINAL_SPAN_ID: Final = "agent_otlp.original_span_id"
 DUPLICATE: Final = "duplicate_span_id"
 SELF_PARENT: Final = "self_parent"
 CYCLE: Final = "parent_cycle"
+MISSING_PARENT: Final = "missing_parent"
+#: ``span_data.type`` of the span that stands in for a parent that never arrived.
+STAND_IN_TYPE: Final = "missing_parent"
 #: Spans per trace checked for duplicates and loops; later ones only for self-parents.
 MAX_CHECKED: Final = 65_536
 
@@ -75,20 +88,33 @@ class TraceLinks:
     it keeps its id, and gets the same repair as the first time, if any.
     """
 
-    __slots__ = ("_repaired", "_seen", "_up")
+    __slots__ = ("_complete", "_repaired", "_seen", "_up", "_wanted")
 
-    def __init__(self) -> None:
+    def __init__(self, complete: bool = True) -> None:
         #: span id -> fingerprint of the span that has it
         self._seen: dict[str, int] = {}
         #: union-find: id -> an id of the same linked group (itself at the group's top)
         self._up: dict[str, str] = {}
         #: span id -> (parent id, notes) of the spans repaired, for their repeats
         self._repaired: dict[str, tuple[str | None, dict[str, str]]] = {}
+        #: parent ids named but not seen -> (earliest start, latest end) of their children
+        self._wanted: dict[str, tuple[int | None, int | None]] = {}
+        #: every span of the trace went through :meth:`check` (not a trace reopened after a
+        #: restart, not over :data:`MAX_CHECKED`): only then is a parent not seen missing
+        self._complete = complete
+
+    def missing(self) -> list[tuple[str, int | None, int | None]]:
+        """The parents named by spans of the trace that never arrived, with the times their
+        children cover; none when the trace was not seen whole."""
+        if not self._complete:
+            return []
+        return [(parent, start, end) for parent, (start, end) in self._wanted.items()]
 
     def check(self, span: AgentSpan) -> None:
         """Repair ``span`` in place if its id repeats or its parent link is invalid."""
         seen = self._seen
         if len(seen) >= MAX_CHECKED:
+            self._complete = False
             if span.parent_id == span.id:
                 reparent(span, SELF_PARENT)
             return
@@ -106,6 +132,25 @@ class TraceLinks:
         self._link(span, span_id)
         if span.repairs:
             self._repaired[span_id] = (span.parent_id, dict(span.repairs))
+        self._want(span, span_id)
+
+    def _want(self, span: AgentSpan, span_id: str) -> None:
+        """Note ``span``'s parent as wanted until it is seen; ``span`` is not wanted now."""
+        wanted = self._wanted
+        if wanted:
+            wanted.pop(span_id, None)
+        parent = span.parent_id
+        if parent is None or parent in self._seen:
+            return
+        start, end = span.started_ns, span.ended_ns
+        start = start if start is not None else end
+        end = end if end is not None else start
+        known = wanted.get(parent)
+        if known is not None:
+            first, last = known
+            start = first if start is None or (first is not None and first < start) else start
+            end = last if end is None or (last is not None and last > end) else end
+        wanted[parent] = (start, end)
 
     def _link(self, span: AgentSpan, span_id: str) -> None:
         parent = span.parent_id
@@ -149,3 +194,24 @@ class TraceLinks:
             up[node] = higher  # path halving
             node, above = higher, up.get(higher, higher)
         return node
+
+
+def renamed_after_stand_in(span: AgentSpan) -> None:
+    """``span`` arrived after a stand-in took its id (its trace had finished): it gets the
+    derived id ``<id>#2``, noted as for a duplicate id, so no two spans share one id."""
+    _note(span, ORIGINAL_SPAN_ID, span.id, DUPLICATE)
+    span.id = f"{span.id}#2"
+
+
+def stand_in(trace_id: str, parent_id: str, start: int | None, end: int | None) -> AgentSpan:
+    """The span that takes the place of ``parent_id``, a parent that never arrived: the id
+    its children name, under the workflow span, covering them."""
+    return AgentSpan(
+        id=parent_id,
+        trace_id=trace_id,
+        parent_id=None,
+        started_ns=start,
+        ended_ns=end,
+        data={"type": STAND_IN_TYPE, "name": "missing parent"},
+        repairs={REPAIR: MISSING_PARENT},
+    )

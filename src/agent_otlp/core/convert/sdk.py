@@ -16,7 +16,9 @@ from __future__ import annotations
 from typing import Any, TypeAlias
 
 from agent_otlp.core.config.errors import InputError
-from agent_otlp.core.convert.records import AgentSpan, parse_item, parse_timestamp
+from agent_otlp.core.convert.messages import as_plain
+from agent_otlp.core.convert.records import AgentSpan, parse_item, parse_timestamp, span_error
+from agent_otlp.core.convert.responses import CONTENT_KEYS, KEPT_KEYS
 
 __all__ = ["SdkSpanFields", "sdk_span_fields", "sdk_span_item", "sdk_span_record", "span_from_fields"]
 
@@ -67,27 +69,37 @@ def span_from_fields(
         parse_timestamp(started, "started_at", span_id),
         parse_timestamp(ended, "ended_at", span_id),
         data,
-        dict(error) if error is not None else None,
+        span_error(error),  # as for an item: a message even when the dict has none
         None,
     )
 
 
+def _response_fields(response: Any, capture_content: bool) -> dict[str, Any] | None:
+    """The ``Response`` object's facts (and, with content, its output and instructions)
+    under the API's field names; ``None`` when there is no readable response."""
+    dumped = as_plain(response)
+    if not isinstance(dumped, dict):
+        return None
+    keys = (*KEPT_KEYS, *CONTENT_KEYS) if capture_content else KEPT_KEYS
+    return {key: dumped[key] for key in keys if dumped.get(key) is not None}
+
+
 def sdk_span_item(span: Any, capture_content: bool) -> dict[str, Any]:
-    """A live SDK span in the export format, plus what ``export()`` leaves out of responses."""
+    """A live SDK span in the export format, plus what ``export()`` leaves out of responses:
+    the ``Response`` object (``span_data.response``) and, with content, the input."""
     item: dict[str, Any] = span.export()
     data = span.span_data
     if getattr(data, "type", None) == "response":
-        response = getattr(data, "response", None)
         span_data = item["span_data"] = dict(item["span_data"])
-        if response is not None and getattr(response, "model", None):
-            span_data["model"] = response.model
+        response = getattr(data, "response", None)
+        fields = _response_fields(response, capture_content) if response is not None else None
+        if fields:
+            span_data["response"] = fields
+            if isinstance(fields.get("model"), str):  # where files written earlier have it
+                span_data["model"] = fields["model"]
         if capture_content:
-            span_data["input"] = getattr(data, "input", None)
-            output = getattr(response, "output", None)
-            if output is not None:
-                span_data["output"] = [
-                    o.model_dump() if hasattr(o, "model_dump") else o for o in output
-                ]
+            given = getattr(data, "input", None)
+            span_data["input"] = [as_plain(i) for i in given] if isinstance(given, list) else given
     return item
 
 

@@ -12,16 +12,31 @@ from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as ga
 from opentelemetry.semconv._incubating.attributes import mcp_attributes as mcp
 
 from agent_otlp.core.convert.attributes import (
-    GUARDRAIL_NAME,
+    GUARDRAIL_COMPONENT,
+    GUARDRAIL_RESULT_TYPE,
+    GUARDRAIL_RESULT_VALUE,
     GUARDRAIL_TRIGGERED,
     HANDOFF_FROM,
     HANDOFF_TO,
     NAMESPACE,
-    PROVIDER,
+    OPENAI_API_TYPE,
+    OPENAI_REQUEST_SERVICE_TIER,
+    OPERATION,
     SPAN_DATA,
+    TRIPWIRE,
 )
+from agent_otlp.core.convert.chat_completion import completions_into, response_only, usage_into
 from agent_otlp.core.convert.flatten import clean_str, flatten_into, is_mapping, safe_json
+from agent_otlp.core.convert.messages import Message, chat_messages, item_messages
+from agent_otlp.core.convert.provider import provider_into, public_url
 from agent_otlp.core.convert.records import Attributes
+from agent_otlp.core.convert.responses import (
+    is_response,
+    output_messages_of,
+    output_type,
+    response_content,
+    response_into,
+)
 
 __all__ = [
     "CLIENT_TYPES",
@@ -44,11 +59,12 @@ _CONTENT_FIELDS: Final[dict[str, frozenset[str]]] = {
 }
 # span_data fields that become semantic-convention attributes instead.
 _MAPPED_FIELDS: Final[dict[str, frozenset[str]]] = {
-    "agent": frozenset({"type", "name"}),
+    "agent": frozenset({"type", "name", "usage"}),
     "generation": frozenset({"type", "model", "model_config", "usage"}),
     "response": frozenset({"type", "response_id", "usage", "model"}),
     "function": frozenset({"type", "name"}),
     "handoff": frozenset({"type", "from_agent", "to_agent"}),
+    "guardrail": frozenset({"type", "name", "triggered"}),
     "mcp_tools": frozenset({"type"}),
     "speech": frozenset({"type", "model"}),
     "transcription": frozenset({"type", "model"}),
@@ -64,6 +80,7 @@ _REQUEST_PARAMS: Final[dict[str, str]] = {
     "seed": ga.GEN_AI_REQUEST_SEED,
     "stop": ga.GEN_AI_REQUEST_STOP_SEQUENCES,
     "n": ga.GEN_AI_REQUEST_CHOICE_COUNT,
+    "service_tier": OPENAI_REQUEST_SERVICE_TIER,
 }
 
 
@@ -80,35 +97,10 @@ class ConvertOptions:
     legacy_attributes: bool = False
 
 
-def _number(value: Any) -> int | float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return value
-
-
 def _usage(attrs: Attributes, usage: Any, legacy: bool) -> None:
     if not is_mapping(usage):
         return
-    inp = _number(usage.get("input_tokens", usage.get("prompt_tokens")))
-    out = _number(usage.get("output_tokens", usage.get("completion_tokens")))
-    if inp is not None:
-        attrs[ga.GEN_AI_USAGE_INPUT_TOKENS] = int(inp)
-        if legacy:
-            attrs[ga.GEN_AI_USAGE_PROMPT_TOKENS] = int(inp)
-    if out is not None:
-        attrs[ga.GEN_AI_USAGE_OUTPUT_TOKENS] = int(out)
-        if legacy:
-            attrs[ga.GEN_AI_USAGE_COMPLETION_TOKENS] = int(out)
-    in_details = usage.get("input_tokens_details")
-    if is_mapping(in_details):
-        cached = _number(in_details.get("cached_tokens"))
-        if cached is not None:
-            attrs[ga.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] = int(cached)
-    out_details = usage.get("output_tokens_details")
-    if is_mapping(out_details):
-        reasoning = _number(out_details.get("reasoning_tokens"))
-        if reasoning is not None:
-            attrs[ga.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS] = int(reasoning)
+    usage_into(attrs, usage, legacy)
     for key, value in usage.items():
         if key not in ("input_tokens", "output_tokens", "prompt_tokens", "completion_tokens"):
             flatten_into(attrs, f"{SPAN_DATA}.usage.{key}", value)
@@ -117,120 +109,108 @@ def _usage(attrs: Attributes, usage: Any, legacy: bool) -> None:
 def _model_config(attrs: Attributes, config: Any) -> None:
     if not is_mapping(config):
         return
+    kind = output_type(config.get("response_format"))
+    if kind is not None:
+        attrs[ga.GEN_AI_OUTPUT_TYPE] = kind
     for key, value in config.items():
+        if key == "base_url" and isinstance(value, str):
+            value = public_url(value)  # never the credentials a URL may carry
         target = _REQUEST_PARAMS.get(key)
         if target is None or value is None:
             flatten_into(attrs, f"{SPAN_DATA}.model_config.{key}", value)
         elif target == ga.GEN_AI_REQUEST_STOP_SEQUENCES:
             stops = [value] if isinstance(value, str) else value
             flatten_into(attrs, target, list(stops) if isinstance(stops, Sequence) else stops)
-        else:
-            flatten_into(attrs, target, value)
+        elif _typed_param(attrs, target, value) is None:  # not of the convention's type
+            flatten_into(attrs, f"{SPAN_DATA}.model_config.{key}", value)
 
 
-def _parts(content: Any) -> list[dict[str, Any]]:
-    if isinstance(content, str):
-        return [{"type": "text", "content": content}]
-    if isinstance(content, list):
-        parts: list[dict[str, Any]] = []
-        for piece in content:
-            if isinstance(piece, Mapping) and isinstance(piece.get("text"), str):
-                parts.append({"type": "text", "content": piece["text"]})
-            else:
-                parts.append({"type": "unknown", "content": piece})
-        return parts
-    return [] if content is None else [{"type": "unknown", "content": content}]
+#: Request parameters the conventions type as integers (the other numeric ones are doubles).
+_INT_PARAMS: Final = frozenset({ga.GEN_AI_REQUEST_MAX_TOKENS, ga.GEN_AI_REQUEST_SEED,
+                                ga.GEN_AI_REQUEST_CHOICE_COUNT})
 
 
-def _message(message: Any) -> dict[str, Any]:
-    """A chat message in the GenAI conventions' role/parts shape."""
-    if not isinstance(message, Mapping):
-        return {"role": "user", "parts": _parts(message)}
-    role = message.get("role") if isinstance(message.get("role"), str) else "user"
-    parts = _parts(message.get("content"))
-    for call in message.get("tool_calls") or ():
-        if isinstance(call, Mapping):
-            function = call.get("function")
-            fn: Mapping[str, Any] = function if isinstance(function, Mapping) else {}
-            parts.append(
-                {
-                    "type": "tool_call",
-                    "id": call.get("id"),
-                    "name": fn.get("name", call.get("name")),
-                    "arguments": fn.get("arguments", call.get("arguments")),
-                }
-            )
-    if role == "tool":
-        return {"role": "tool", "parts": [
-            {"type": "tool_call_response", "id": message.get("tool_call_id"),
-             "response": message.get("content")}
-        ]}
-    out: dict[str, Any] = {"role": role, "parts": parts}
-    if isinstance(message.get("finish_reason"), str):
-        out["finish_reason"] = message["finish_reason"]
-    return out
+def _typed_param(attrs: Attributes, target: str, value: Any) -> Any:
+    """``value`` written to ``target`` in the convention's type (int, double or string);
+    ``None`` when it has another type."""
+    if target == OPENAI_REQUEST_SERVICE_TIER:
+        typed: Any = clean_str(value) if isinstance(value, str) else None
+    elif isinstance(value, bool) or not isinstance(value, int | float) or value != value:
+        typed = None
+    elif target in _INT_PARAMS:
+        typed = int(value) if float(value).is_integer() and abs(value) < 2**63 else None
+    else:
+        typed = float(value)
+    if typed is not None:
+        attrs[target] = typed
+    return typed
 
 
-def _finish_reasons(output: Any) -> list[str]:
-    reasons: list[str] = []
-    for message in output if isinstance(output, list) else ():
-        if not is_mapping(message):
-            continue
-        reason = message.get("finish_reason")
-        if isinstance(reason, str):
-            reasons.append(reason)
-        elif message.get("role") == "assistant":
-            reasons.append("tool_calls" if message.get("tool_calls") else "stop")
-    return reasons
+def _finish_reasons(messages: list[Message]) -> list[str]:
+    """The finish reasons the output messages name (none is guessed)."""
+    return [m["finish_reason"] for m in messages if isinstance(m.get("finish_reason"), str)]
+
+
+def _generation_output(attrs: Attributes, output: Any) -> list[Message]:
+    """Output messages of a generation: chat messages or choices, or ``Response`` objects
+    (a streamed Chat Completions call of the Python SDK), whose facts become attributes."""
+    responses = [r for r in output if is_response(r)] if isinstance(output, list) else []
+    for response in responses:
+        response_into(attrs, response, rest=False)  # the rest is the SDK's own bookkeeping
+    if responses:
+        return output_messages_of(responses)
+    return chat_messages(output)
 
 
 def _generation(attrs: Attributes, data: Mapping[str, Any], opts: ConvertOptions) -> str:
     model = data.get("model")
     attrs[ga.GEN_AI_OPERATION_NAME] = "chat"
-    attrs[ga.GEN_AI_PROVIDER_NAME] = PROVIDER
-    if isinstance(model, str) and model:
+    provider_into(attrs, model, data.get("model_config"))
+    attrs[OPENAI_API_TYPE] = "chat_completions"
+    if isinstance(model, str) and model:  # the model asked for; the answering one is not known
         attrs[ga.GEN_AI_REQUEST_MODEL] = clean_str(model)
-        attrs[ga.GEN_AI_RESPONSE_MODEL] = clean_str(model)
     _model_config(attrs, data.get("model_config"))
     _usage(attrs, data.get("usage"), opts.legacy_attributes)
-    reasons = _finish_reasons(data.get("output"))
+    output = completions_into(attrs, data, opts.legacy_attributes)  # raw chat.completion objects
+    messages = _generation_output(attrs, output)
+    reasons = _finish_reasons(messages)
     if reasons:
         attrs[ga.GEN_AI_RESPONSE_FINISH_REASONS] = reasons
     if opts.capture_content:
-        given = data.get("input")
-        messages: list[Any] = given if isinstance(given, list) else []
-        system = [m for m in messages if isinstance(m, Mapping) and m.get("role") == "system"]
-        others = [_message(m) for m in messages if m not in system]
-        if system:
-            attrs[ga.GEN_AI_SYSTEM_INSTRUCTIONS] = safe_json(
-                [p for m in system for p in _parts(m.get("content"))]
-            )
-        if others:
-            attrs[ga.GEN_AI_INPUT_MESSAGES] = safe_json(others)
-        output = data.get("output")
-        if isinstance(output, list) and output:
-            attrs[ga.GEN_AI_OUTPUT_MESSAGES] = safe_json([_message(m) for m in output])
+        inputs = chat_messages(data.get("input"))
+        if inputs:  # system messages are part of a Chat Completions history: kept there
+            attrs[ga.GEN_AI_INPUT_MESSAGES] = safe_json(inputs)
+        if messages:
+            attrs[ga.GEN_AI_OUTPUT_MESSAGES] = safe_json(messages)
     return f"chat {model}" if isinstance(model, str) and model else "chat"
 
 
 def _response(attrs: Attributes, data: Mapping[str, Any], opts: ConvertOptions) -> str:
+    if response_only(data):  # no model, usage or content: not described as a chat call
+        if isinstance(data.get("response_id"), str):
+            attrs[ga.GEN_AI_RESPONSE_ID] = clean_str(data["response_id"])
+        return "response"
     attrs[ga.GEN_AI_OPERATION_NAME] = "chat"
-    attrs[ga.GEN_AI_PROVIDER_NAME] = PROVIDER
-    model = data.get("model")
-    if isinstance(model, str) and model:
-        attrs[ga.GEN_AI_REQUEST_MODEL] = clean_str(model)
-        attrs[ga.GEN_AI_RESPONSE_MODEL] = clean_str(model)
+    provider_into(attrs, data.get("model"), data.get("model_config"))
+    attrs[OPENAI_API_TYPE] = "responses"
     if isinstance(data.get("response_id"), str):
         attrs[ga.GEN_AI_RESPONSE_ID] = clean_str(data["response_id"])
+    response = data.get("response")
+    response = response if is_mapping(response) else {}
+    model = data.get("model")  # the Response's model: the one that answered
+    if isinstance(model, str) and model and "model" not in response:
+        attrs[ga.GEN_AI_RESPONSE_MODEL] = clean_str(model)
+    response_into(attrs, response)
     _usage(attrs, data.get("usage"), opts.legacy_attributes)
     if opts.capture_content:
-        if data.get("input") is not None:
-            inp = data["input"]
-            messages = [_message(m) for m in inp] if isinstance(inp, list) else [_message(inp)]
-            attrs[ga.GEN_AI_INPUT_MESSAGES] = safe_json(messages)
-        if data.get("output") is not None:
-            attrs[ga.GEN_AI_OUTPUT_MESSAGES] = safe_json(data["output"])
-    return f"chat {model}" if isinstance(model, str) and model else "chat"
+        inputs = item_messages(data.get("input"))
+        if inputs:
+            attrs[ga.GEN_AI_INPUT_MESSAGES] = safe_json(inputs)
+        content = dict(response)
+        if content.get("output") is None and data.get("output") is not None:
+            content["output"] = data["output"]  # files written before the response was kept
+        response_content(attrs, content)
+    return "chat"
 
 
 def _text(value: Any) -> str:
@@ -245,6 +225,8 @@ def _function(attrs: Attributes, data: Mapping[str, Any], opts: ConvertOptions) 
     call_id = data.get("call_id", data.get("tool_call_id"))
     if isinstance(call_id, str) and call_id:
         attrs[ga.GEN_AI_TOOL_CALL_ID] = clean_str(call_id)
+    if is_mapping(data.get("mcp_data")):  # a tool of an MCP server: the MCP call it made
+        attrs[mcp.MCP_METHOD_NAME] = "tools/call"
     if opts.capture_content:
         if data.get("input") is not None:
             attrs[ga.GEN_AI_TOOL_CALL_ARGUMENTS] = _text(data["input"])
@@ -261,8 +243,17 @@ def span_name(data: Mapping[str, Any], fallback: str) -> str:
 def _agent(attrs: Attributes, data: Mapping[str, Any], opts: ConvertOptions) -> str:
     name = span_name(data, "agent")
     attrs[ga.GEN_AI_OPERATION_NAME] = "invoke_agent"
-    attrs[ga.GEN_AI_PROVIDER_NAME] = PROVIDER
     attrs[ga.GEN_AI_AGENT_NAME] = name
+    kind = data.get("output_type")
+    if isinstance(kind, str) and kind:  # the SDK names ``str`` or a structured type
+        attrs[ga.GEN_AI_OUTPUT_TYPE] = "text" if kind == "str" else "json"
+    _usage(attrs, data.get("usage"), opts.legacy_attributes)
+    reasons = data.get("finish_reasons")
+    if isinstance(reasons, list) and reasons and all(isinstance(r, str) for r in reasons):
+        attrs[ga.GEN_AI_RESPONSE_FINISH_REASONS] = [clean_str(r) for r in reasons]
+    conversation = data.get("conversation_id")
+    if isinstance(conversation, str) and conversation:
+        attrs[ga.GEN_AI_CONVERSATION_ID] = clean_str(conversation)
     return f"invoke_agent {name}"
 
 
@@ -277,22 +268,25 @@ def _handoff(attrs: Attributes, data: Mapping[str, Any], opts: ConvertOptions) -
 
 def _guardrail(attrs: Attributes, data: Mapping[str, Any], opts: ConvertOptions) -> str:
     name = span_name(data, "guardrail")
-    attrs[GUARDRAIL_NAME] = name
-    attrs[GUARDRAIL_TRIGGERED] = data.get("triggered") is True
+    attrs[GUARDRAIL_COMPONENT] = name
+    triggered = data.get("triggered")
+    if isinstance(triggered, bool):  # the SDK's result field, its value as a string
+        attrs[GUARDRAIL_RESULT_TYPE] = TRIPWIRE
+        attrs[GUARDRAIL_RESULT_VALUE] = "true" if triggered else "false"
+        attrs[GUARDRAIL_TRIGGERED] = triggered
     return f"guardrail {name}"
 
 
 def _mcp_tools(attrs: Attributes, data: Mapping[str, Any], opts: ConvertOptions) -> str:
-    attrs[mcp.MCP_METHOD_NAME] = "tools/list"
-    server = data.get("server")
-    return f"tools/list {clean_str(server)}" if isinstance(server, str) and server else "tools/list"
+    attrs[mcp.MCP_METHOD_NAME] = "tools/list"  # the server's name stays in span_data.server
+    return "tools/list"
 
 
 def _audio(operation: str, content_key: str, content_field: str) -> Mapper:
     def mapper(attrs: Attributes, data: Mapping[str, Any], opts: ConvertOptions) -> str:
         model = data.get("model")
-        attrs[ga.GEN_AI_OPERATION_NAME] = operation
-        attrs[ga.GEN_AI_PROVIDER_NAME] = PROVIDER
+        attrs[OPERATION] = operation  # not an operation the GenAI conventions name
+        provider_into(attrs, model, data.get("model_config"))
         if isinstance(model, str) and model:
             attrs[ga.GEN_AI_REQUEST_MODEL] = clean_str(model)
         if opts.capture_content and isinstance(data.get(content_field), str):

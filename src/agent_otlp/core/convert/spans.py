@@ -8,6 +8,7 @@ agent-otlp adds are in :mod:`~agent_otlp.core.convert.attributes`.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any, Final
 
@@ -16,16 +17,19 @@ from opentelemetry.semconv.attributes import error_attributes, exception_attribu
 
 from agent_otlp.core.convert.attributes import (
     CONTENT_ATTRIBUTES,
+    GUARDRAIL_COMPONENT,
     GUARDRAIL_EVENT,
-    GUARDRAIL_NAME,
-    GUARDRAIL_TRIGGERED,
+    GUARDRAIL_RESULT_TYPE,
+    GUARDRAIL_RESULT_VALUE,
     INCOMPLETE,
     NAMESPACE,
     SPAN_DATA,
 )
+from agent_otlp.core.convert.chat_completion import response_only
 from agent_otlp.core.convert.flatten import clean_str, flatten_into, safe_json
 from agent_otlp.core.convert.ids import span_id_for, trace_id_for, workflow_span_id_for
 from agent_otlp.core.convert.records import (
+    CONVERSATION_TYPES,
     AgentSpan,
     AgentTrace,
     Attributes,
@@ -33,6 +37,7 @@ from agent_otlp.core.convert.records import (
     SpanKind,
     SpanRecord,
     StatusCode,
+    truncated_marker,
 )
 from agent_otlp.core.convert.repair import SELF_PARENT, reparent
 from agent_otlp.core.convert.span_data import (
@@ -93,19 +98,24 @@ def _data_key(field_name: Any) -> str:
     return key
 
 
+#: An ``error.type`` must be low-cardinality: a class or code name, not a sentence.
+_ERROR_TYPE: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_.:-]{0,127}")
+#: The conventions' fallback when no such name is known.
+_OTHER_ERROR: Final = "_OTHER"
+
+
 def _error(record: SpanRecord, error: Mapping[str, Any]) -> None:
     message = error.get("message")
     text = clean_str(message) if isinstance(message, str) else safe_json(message)
     data = error.get("data")
     kind = data.get("type") if isinstance(data, Mapping) else None
-    error_type = clean_str(kind) if isinstance(kind, str) and kind else "AgentSpanError"
+    error_type = kind if isinstance(kind, str) and _ERROR_TYPE.fullmatch(kind) else _OTHER_ERROR
     record.status_code = StatusCode.ERROR
     record.status_message = text
     record.attributes[error_attributes.ERROR_TYPE] = error_type
-    event: Attributes = {
-        exception_attributes.EXCEPTION_TYPE: error_type,
-        exception_attributes.EXCEPTION_MESSAGE: text,
-    }
+    event: Attributes = {exception_attributes.EXCEPTION_MESSAGE: text}
+    if error_type != _OTHER_ERROR:  # the exception's class, when the item names one
+        event[exception_attributes.EXCEPTION_TYPE] = error_type
     if data is not None:
         flatten_into(event, f"{NAMESPACE}.error.data", data)
     record.events.append(EventRecord("exception", record.end_ns, event))
@@ -135,15 +145,19 @@ def convert_span(span: AgentSpan, options: ConvertOptions) -> SpanRecord:
     source_parent = span.parent_id
     if source_parent:
         attrs[_PARENT_ID_KEY] = clean_str(source_parent)
-    mapper = MAPPERS.get(kind)
-    name = mapper(attrs, data, options) if mapper else span_name(data, clean_str(kind))
-    skip = SKIP.get(kind, DEFAULT_SKIP)
+    marker = truncated_marker(data)  # RAAF's stand-in for an oversized span: not its type
+    mapper = MAPPERS.get(kind) if marker is None else None
+    name = mapper(attrs, data, options) if mapper else clean_str(marker or span_name(data, kind))
+    skip = SKIP.get(kind, DEFAULT_SKIP) if marker is None else DEFAULT_SKIP
+    called = mapper is not None and kind in CLIENT_TYPES and not (kind == "response" and response_only(data))
     if not skip.issuperset(data):  # usually every field is mapped already
         for key, value in data.items():
             if key not in skip:
                 flatten_into(attrs, _data_key(key), value)
     if span.metadata:
         flatten_into(attrs, _METADATA_KEY, span.metadata)
+    if span.conversation_id and kind in CONVERSATION_TYPES:
+        attrs.setdefault(ga.GEN_AI_CONVERSATION_ID, clean_str(span.conversation_id))
     repairs = span.repairs
     if repairs:
         for key, note in repairs.items():
@@ -160,19 +174,16 @@ def convert_span(span: AgentSpan, options: ConvertOptions) -> SpanRecord:
     events: list[EventRecord] = []
     record = SpanRecord(
         trace_id, span_id, parent_id, name,
-        SpanKind.CLIENT if kind in CLIENT_TYPES else SpanKind.INTERNAL,
+        SpanKind.CLIENT if called else SpanKind.INTERNAL,
         start, end, attrs, events, StatusCode.UNSET, "", source_trace, source_id, kind,
     )
+    record.producer = span.producer
     if options.legacy_attributes and ga.GEN_AI_PROVIDER_NAME in attrs:
         attrs[ga.GEN_AI_SYSTEM] = attrs[ga.GEN_AI_PROVIDER_NAME]
     if kind == "guardrail":
-        events.append(
-            EventRecord(
-                GUARDRAIL_EVENT,
-                end,
-                {GUARDRAIL_NAME: attrs[GUARDRAIL_NAME], GUARDRAIL_TRIGGERED: attrs[GUARDRAIL_TRIGGERED]},
-            )
-        )
+        result: Attributes = {k: attrs[k] for k in (GUARDRAIL_COMPONENT, GUARDRAIL_RESULT_TYPE,
+                                        GUARDRAIL_RESULT_VALUE) if k in attrs}
+        events.append(EventRecord(GUARDRAIL_EVENT, end, result))
     if span.error is not None:
         _error(record, span.error)
     return record
@@ -202,4 +213,5 @@ def convert_trace(trace: AgentTrace, start_ns: int, end_ns: int) -> SpanRecord:
         source_trace_id=trace.id,
         source_span_id=trace.id,
         source_type="trace",
+        producer=trace.producer,
     )

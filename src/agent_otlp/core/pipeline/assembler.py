@@ -3,8 +3,12 @@
 Tracks the open traces (:class:`~agent_otlp.core.pipeline.traces.TraceTable`): the times
 each covers, its root spans, the span links to repair (docs/conversion.md); finishes a trace
 when it ends, when asked, or when it has been quiet for too long (:meth:`Assembler.expire_idle`),
-with a synthesized workflow span when its trace object never came. What it produces goes to a
-:class:`~agent_otlp.core.pipeline.sinks.Sink`. Used under the exporter's dispatch lock.
+with a synthesized workflow span when its trace object never came, and a stand-in under the
+workflow span for each parent its spans named that never arrived. A trace object without
+times opens no trace: it waits (bounded) for the trace's first span, so the same object sent
+again and again after its trace is done (RAAF does) makes no workflow span of its own. What
+it produces goes to a :class:`~agent_otlp.core.pipeline.sinks.Sink`. Used under the
+exporter's dispatch lock.
 """
 
 from __future__ import annotations
@@ -12,12 +16,15 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Iterable
 from typing import Any, Final
 
 from agent_otlp.core.config.errors import InputError
 from agent_otlp.core.config.secrets import redact_text
-from agent_otlp.core.convert.records import AgentSpan, AgentTrace, parse_item
+from agent_otlp.core.convert.producer import stored_producer
+from agent_otlp.core.convert.records import CONVERSATION_TYPES, AgentSpan, AgentTrace, parse_item
+from agent_otlp.core.convert.repair import TraceLinks, renamed_after_stand_in, stand_in
 from agent_otlp.core.convert.sdk import sdk_span_record
 from agent_otlp.core.pipeline.intake import (
     END_ALL,
@@ -40,6 +47,8 @@ logger = logging.getLogger("agent_otlp.export")
 _RECEIVED: Final = (SDK_SPAN, SDK_TRACE_START, ITEM)
 #: Invalid items logged over an exporter's life (the others are only counted).
 _LOGGED_ERRORS = 10
+#: Trace objects without times kept until their trace's first span (the oldest forgotten).
+_WAITING_OBJECTS: Final = 4096
 
 
 class InputErrorLog:
@@ -77,6 +86,12 @@ class Assembler:
         self.capture_content = capture_content
         #: the JSON text of the item being handled, as its client sent it (the bridge)
         self.raw: bytes | None = None
+        #: trace objects without times whose trace has no span yet, by trace id
+        self._waiting: OrderedDict[str, AgentTrace] = OrderedDict()
+        #: ids that stand-ins took, by trace, for recently finished traces
+        self._stood_in: OrderedDict[str, frozenset[str]] = OrderedDict()
+        #: fleet mode (docs/scale-out.md): no trace kept open, see :meth:`_forward`
+        self.fleet = False
 
     def add(self, kind: int, payload: Any, when: int) -> bool:
         """Handle one entry; ``True`` when the sink's chunk is full (deliver it now)."""
@@ -124,9 +139,15 @@ class Assembler:
             self.sink.touch(trace.id)
 
     def _trace(self, trace: AgentTrace) -> None:
+        if self.fleet:
+            self._forward_trace(trace)
+            return
         state = self.traces.open.get(trace.id)
         if state is None:
             if trace.id in self.traces.ended:
+                return
+            if trace.started_ns is None and trace.ended_ns is None:
+                self._wait(trace)  # opens nothing until a span of it comes
                 return
             state = self.traces.open[trace.id] = self._new_trace(trace)
         elif state.trace is None:
@@ -137,13 +158,23 @@ class Assembler:
         self.sink.touch(trace.id)
 
     def _span(self, span: AgentSpan) -> None:
+        if self.fleet:  # forwarded as it comes: another bridge may hold the rest of its trace
+            self.sink.span(span, self.raw)
+            self.stats.converted_spans += 1
+            return
         traces = self.traces
         state = traces.open.get(span.trace_id)
         if state is None and span.trace_id not in traces.ended:
-            state = traces.open[span.trace_id] = self._new_trace(None)
+            trace = self._waiting.pop(span.trace_id, None)
+            state = traces.open[span.trace_id] = self._new_trace(trace)
+            state.producer = span.producer
         root_id = span.id if span.parent_id is None else None  # as sent, before repairs
         if state is not None:
             state.links.check(span)  # before it is stored or converted
+            if state.trace is not None and state.trace.group_id and span.type in CONVERSATION_TYPES:
+                span.conversation_id = state.trace.group_id
+        elif span.id in self._stood_in.get(span.trace_id, ()):
+            renamed_after_stand_in(span)  # a parent later than its trace's end
         start, end = self.sink.span(span, self.raw)
         self.stats.converted_spans += 1
         if state is not None:
@@ -153,10 +184,27 @@ class Assembler:
                 state.note_root(root_id, ended=span.ended_ns is not None)
             self.sink.touch(span.trace_id)
 
+    def _forward_trace(self, trace: AgentTrace) -> None:
+        """Fleet mode: a trace object makes its workflow span at once, from itself alone (its
+        own times, else now), once per bridge; no span of its trace opens anything."""
+        if trace.id in self.traces.ended:
+            return
+        state = self.traces.open[trace.id] = self._new_trace(trace)
+        if trace.started_ns is not None:
+            state.cover(trace.started_ns, trace.ended_ns or trace.started_ns)
+        self.finish(trace.id)
+
     def _new_trace(self, trace: AgentTrace | None) -> OpenTrace:
         if trace is not None:
             self.sink.started(trace)
         return OpenTrace(trace=trace)
+
+    def _wait(self, trace: AgentTrace) -> None:
+        waiting = self._waiting
+        waiting[trace.id] = trace
+        waiting.move_to_end(trace.id)
+        if len(waiting) > _WAITING_OBJECTS:
+            waiting.popitem(last=False)
 
     def finish(self, trace_id: str) -> None:
         """Finish an open trace: its workflow span (synthesized without a trace object)
@@ -164,13 +212,28 @@ class Assembler:
         state = self.traces.pop(trace_id)
         if state is None:
             return
-        trace = state.trace or AgentTrace(id=trace_id, workflow_name="Agent workflow")
+        trace = state.trace or AgentTrace(id=trace_id, workflow_name="Agent workflow",
+                                          producer=state.producer)
         start = trace.started_ns if trace.started_ns is not None else state.start_ns
         end = trace.ended_ns if trace.ended_ns is not None else state.end_ns
         now = time.time_ns()
         start = start if start is not None else now
         end = end if end is not None else now
+        self._stand_ins(trace, state, start, end)
         self.sink.finish(trace_id, trace, start, end, state)
+
+    def _stand_ins(self, trace: AgentTrace, state: OpenTrace, start: int, end: int) -> None:
+        """A stand-in under the workflow span for each parent that never arrived."""
+        missing = state.links.missing()
+        for parent_id, first, last in missing:
+            filler = stand_in(trace.id, parent_id, first if first is not None else start,
+                              last if last is not None else end)
+            filler.producer = trace.producer
+            self.sink.span(filler, None)
+        if missing:  # a parent arriving after the trace finished must not reuse those ids
+            self._stood_in[trace.id] = frozenset(parent_id for parent_id, _, _ in missing)
+            if len(self._stood_in) > _WAITING_OBJECTS:
+                self._stood_in.popitem(last=False)
 
     def expire_idle(self) -> None:
         """Finish the traces quiet for too long (:meth:`TraceTable.expired`), and deliver."""
@@ -182,15 +245,24 @@ class Assembler:
 
     def reopen(self, records: Iterable[OpenTraceRecord]) -> None:
         """Traces a previous process left open (it stopped before they ended) are finished
-        like quiet bridge traces: after the idle timeout or at shutdown."""
+        like quiet bridge traces: after the idle timeout or at shutdown. One that covers no
+        time (only its trace object was seen) waits for a span like a new trace object.
+        Their spans before the restart are not known here: no stand-ins for their parents."""
         for trace_id, start_payload, first, last in records:
             trace = None
             if start_payload is not None:
                 try:
-                    parsed = parse_item(json.loads(start_payload))
+                    value = json.loads(start_payload)
+                    parsed = parse_item(value)
                     trace = parsed if isinstance(parsed, AgentTrace) else None
+                    if trace is not None:
+                        trace.producer = stored_producer(value)
                 except (ValueError, InputError):
                     trace = None
-            state = self.traces.open[trace_id] = OpenTrace(trace=trace)
+            if first is None and last is None:
+                if trace is not None:
+                    self._wait(trace)
+                continue
+            state = self.traces.open[trace_id] = OpenTrace(trace=trace, links=TraceLinks(complete=False))
             if first is not None and last is not None:
                 state.cover(first, last)

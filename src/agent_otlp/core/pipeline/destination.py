@@ -26,6 +26,7 @@ from typing import Any, Final
 
 from agent_otlp.core.config.secrets import redact_text
 from agent_otlp.core.config.settings import Settings
+from agent_otlp.core.convert.producer import routed
 from agent_otlp.core.convert.records import AttrValue, SpanRecord
 from agent_otlp.core.pipeline.batches import MAX_REQUEST_BYTES, BatchPreparer
 from agent_otlp.core.pipeline.concurrency import Concurrency, InFlight
@@ -149,6 +150,11 @@ class Destination:
             with self._in_flight.changed:  # notified as each request is done
                 self._in_flight.changed.wait(0.005)
 
+    @property
+    def samples_traces(self) -> bool:
+        """Whether this destination decides whole traces (a rate below 1, or a plugin)."""
+        return self._buffer is not None
+
     def _taken(self) -> int:
         """Spans queued in memory, ready, in flight or held for sampling."""
         held = self._buffer.held if self._buffer is not None else 0
@@ -244,7 +250,10 @@ class Destination:
             return
         held = buffer.held if buffer is not None else 0
         room = min(self.settings.max_queue_size - len(self._ready) - held, self.settings.batch_size * 10)
-        read = queue.read(room)
+        stored = queue.read(room)
+        read = routed(stored, self.name)  # a producer's spans: to its destinations only
+        if len(read) < len(stored):
+            self._pass_over(read)
         if read:
             self.stats.received += sum(1 for e in read if not isinstance(e, tuple))
             entries.extend(read)
@@ -252,6 +261,13 @@ class Destination:
             self._ready.extend([entry for entry in entries if type(entry) is not tuple])
             return
         self._sample(buffer, entries, flushing)
+
+    def _pass_over(self, read: list[Any]) -> None:
+        """Spans read for other destinations only: the cursor moves past them (up to what is
+        still outstanding here: ``read``, ready or held), as after a batch."""
+        held = self._buffer.min_seq() if self._buffer is not None else None
+        outstanding = self._ready + [e for e in read if type(e) is not tuple]
+        self._queue.batch_done(outstanding, held, self.stats)
 
     def _sample(self, buffer: TraceBuffer, entries: Sequence[Any], flushing: bool) -> None:
         for entry in entries:

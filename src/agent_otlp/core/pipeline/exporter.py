@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from agent_otlp.core.config.errors import InputError
+from agent_otlp.core.convert.producer import Producer, claims_producer
 from agent_otlp.core.convert.records import parse_item
 from agent_otlp.core.convert.spans import ConvertOptions
 from agent_otlp.core.pipeline.assembler import Assembler, InputErrorLog
@@ -173,17 +174,20 @@ class AgentExporter:
         if not self._intake.put(SDK_TRACE_END, trace):
             self.stats.dropped_intake_full += 1
 
-    def submit_items(self, items: Iterable[Any]) -> list[InputError]:
+    def submit_items(self, items: Iterable[Any], producer: Producer | None = None) -> list[InputError]:
         """Validate items of the SDK's export format and queue the valid ones.
 
         Returns the errors of the invalid ones (each with its ``index``), without their
         tracebacks (a flood of bad items costs a small object each); they cost nothing else.
+        ``producer``: whose items they are (the bridge's producer tokens): their spans go out
+        under its resource, to its destinations.
         """
         errors: list[InputError] = []
-        self._queue(self._parsed(items, errors))  # queued as read: a stream is not held whole
+        self._queue(self._parsed(items, errors, producer))  # queued as read: a stream is not held whole
         return errors
 
-    def submit_items_durable(self, items: Iterable[Any], raw: list[bytes | None] | None = None) -> Submission:
+    def submit_items_durable(self, items: Iterable[Any], raw: list[bytes | None] | None = None,
+                             producer: Producer | None = None) -> Submission:
         """Validate items of the SDK's export format and, with a span store, return once
         the valid ones are committed to it (a crash of the process keeps them from then on).
 
@@ -196,7 +200,8 @@ class AgentExporter:
         kept (a caller with several thousand items may have had earlier batches kept).
         Without a store the valid items are queued like :meth:`submit_items` does.
         """
-        parsed, errors = self._validate(items)
+        items = items if isinstance(items, list) else list(items)
+        parsed, errors = self._validate(items, producer)
         sink, outbox = self._durable, self._outbox
         if sink is None or outbox is None:
             self._queue(parsed)
@@ -204,7 +209,8 @@ class AgentExporter:
         texts: list[bytes | None] = [None] * len(parsed)
         if raw is not None:
             refused = {getattr(e, "index", None) for e in errors}
-            kept = [text for index, text in enumerate(raw) if index not in refused]
+            kept = [None if claims_producer(items[index]) else text  # stored anew, without it
+                    for index, text in enumerate(raw) if index not in refused]
             texts = kept if len(kept) == len(parsed) else texts  # not one per item: unused
         dispatcher, assembler = self._dispatcher, self._assembler
         dispatcher.await_destinations(durable=True)
@@ -233,12 +239,13 @@ class AgentExporter:
             if not put(ITEM, item):
                 self.stats.dropped_intake_full += 1
 
-    def _validate(self, items: Iterable[Any]) -> tuple[list[Any], list[InputError]]:
+    def _validate(self, items: Iterable[Any], producer: Producer | None = None) -> tuple[list[Any], list[InputError]]:
         """The parsed valid items, and the errors (with ``index``) of the others."""
         errors: list[InputError] = []
-        return list(self._parsed(items, errors)), errors
+        return list(self._parsed(items, errors, producer)), errors
 
-    def _parsed(self, items: Iterable[Any], errors: list[InputError]) -> Iterator[Any]:
+    def _parsed(self, items: Iterable[Any], errors: list[InputError],
+                producer: Producer | None = None) -> Iterator[Any]:
         """Each valid item parsed, as it is read; the error (with ``index``, no traceback)
         of each other one appended to ``errors``, and noted once they are all read."""
         first_error = len(errors)
@@ -250,6 +257,8 @@ class AgentExporter:
             except Exception as exc:  # hostile objects: never let them escape
                 error = InputError("item", type(item).__name__, f"unreadable: {exc!r}")
             else:
+                if producer is not None:
+                    parsed.producer = producer
                 yield parsed
                 continue
             error.__traceback__ = error.__context__ = None
@@ -295,6 +304,12 @@ class AgentExporter:
         """Why the span store cannot write at the moment (``database or disk is full``);
         ``None`` when it can, or without a store."""
         return self._outbox.write_problem if self._outbox is not None else None
+
+    def forward_at_once(self) -> None:
+        """Fleet mode (docs/scale-out.md): spans are forwarded as they come and no trace is
+        kept open; a trace object makes its workflow span at once, and none is synthesized
+        for a trace whose object never came. Call before feeding anything."""
+        self._assembler.fleet = True
 
     def set_trace_idle_timeout(self, seconds: float) -> None:
         """Seconds a trace fed from files or the bridge may stay quiet before it is finished

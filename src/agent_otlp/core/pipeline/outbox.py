@@ -14,7 +14,8 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 if TYPE_CHECKING:
-    from agent_otlp.core.convert.records import AgentSpan, AgentTrace
+    from agent_otlp.core.convert.records import AgentSpan, AgentTrace, SpanRecord
+    from agent_otlp.core.convert.spans import ConvertOptions
 
 __all__ = ["CommitListener", "OpenTraceRecord", "Outbox", "OutboxBatch", "Row"]
 
@@ -78,8 +79,10 @@ class Outbox(Protocol[BatchT]):
     def batch(
         self, rows: list[Row], opened: dict[str, Any], finished: dict[str, Any], *,
         answered: bool, parsed: list[AgentSpan | None],
+        records: list[SpanRecord | None] | None = None, options: ConvertOptions | None = None,
     ) -> BatchT:
-        """A batch of ``rows`` (``parsed``: the span each row reads back to, or ``None``)."""
+        """A batch of ``rows`` (``parsed``: the span each row reads back to, or ``None``;
+        ``records``: those spans converted with ``options`` already, or ``None``)."""
         ...
 
     def submit(self, batch: BatchT) -> None:

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Final
 
+from agent_otlp.core.convert.attributes import guardrail_tripped
 from agent_otlp.core.convert.records import SpanRecord, StatusCode
 from agent_otlp.core.plugins.sampling import (
     RATE_ATTRIBUTE,
@@ -84,7 +85,7 @@ class TraceBuffer:
         summary.span_count += 1
         if span.status_code == StatusCode.ERROR:
             summary.error_count += 1
-        if span.attributes.get("gen_ai.guardrail.triggered") is True:
+        if guardrail_tripped(span.attributes):
             summary.guardrail_tripped = True
         if span.source_type == "trace":
             name = span.attributes.get("gen_ai.workflow.name")

@@ -17,6 +17,7 @@ from collections import deque
 from typing import Any, Final, Protocol
 
 from agent_otlp.core.convert.flatten import clean_str
+from agent_otlp.core.convert.producer import routed
 from agent_otlp.core.convert.records import AgentSpan, AgentTrace, SpanRecord
 from agent_otlp.core.convert.spans import ConvertOptions, convert_span, convert_trace
 from agent_otlp.core.pipeline.destination import Destination
@@ -107,7 +108,8 @@ class MemorySink:
         last = len(destinations) - 1
         for index, destination in enumerate(destinations):
             # destinations keep what they are given: all but the last get copies
-            destination.put(records if index == last else [r.copy() for r in records])
+            mine = routed(records, destination.name)
+            destination.put(mine if index == last else [r.copy() for r in mine])
             for trace_id in ends:
                 destination.end_trace(trace_id)
 
@@ -120,7 +122,13 @@ class MemorySink:
 
 class DurableSink:
     """Rows to a durable outbox, committed in groups; destinations hear of them once
-    committed (see the module doc)."""
+    committed (see the module doc).
+
+    With one destination, a span stored as sent is also converted here, on the writer's
+    thread, the way that destination's reader converts it: the records go with the committed
+    rows to the destination's live tail, so that its worker only encodes and sends them (the
+    work shared between the threads that write, as without an outbox). With several, each
+    reader converts its own."""
 
     durable = True
 
@@ -133,6 +141,13 @@ class DurableSink:
         self._rows: list[Row] = []
         #: for each row, its span when the row stores it as sent (read back without parsing)
         self._row_spans: list[AgentSpan | None] = []
+        #: for each row, that span converted (``None`` when not) with ``_options``
+        self._row_records: list[SpanRecord | None] = []
+        self._options = (ConvertOptions(destinations[0].settings.capture_content,
+                                        destinations[0].settings.legacy_attributes)
+                         if len(destinations) == 1 else None)
+        #: the trace objects first seen since the last batch, with their stored payloads
+        self._start_rows: dict[str, tuple[AgentTrace, bytes]] = {}
         #: open traces changed, and traces finished, since the last batch
         self._touched: dict[str, None] = {}
         self._finished: dict[str, tuple[str, OpenTrace]] = {}
@@ -146,14 +161,19 @@ class DurableSink:
         outbox.listen(self._committed)
 
     def started(self, trace: AgentTrace) -> None:
-        self._keep(self.outbox.trace_start_row(trace))
+        row = self.outbox.trace_start_row(trace)
+        self._keep(row)
+        self._start_rows[trace.id] = (trace, row[4])  # its open-trace record stores the same
 
     def touch(self, trace_id: str) -> None:
         self._touched[trace_id] = None
 
     def span(self, span: AgentSpan, raw: bytes | None) -> tuple[int | None, int | None]:
-        raw = raw if span.repairs is None else None
-        self._keep(self.outbox.span_row(span, raw), span if raw is not None else None)
+        raw = raw if span.repairs is None and span.conversation_id is None else None
+        if raw is None:
+            self._keep(self.outbox.span_row(span, raw))
+        else:
+            self._keep(self.outbox.span_row(span, raw), span, self._convert(span))
         start = span.started_ns if span.started_ns is not None else span.ended_ns
         end = span.ended_ns if span.ended_ns is not None else start
         if start is not None and end is not None and end < start:
@@ -185,10 +205,23 @@ class DurableSink:
         self._next_prune = time.monotonic() + PRUNE_EVERY
         self.outbox.prune()
 
-    def _keep(self, row: Row, span: AgentSpan | None = None) -> None:
-        """A row for the next batch; ``span`` when its payload reads back to that span."""
+    def _keep(self, row: Row, span: AgentSpan | None = None, record: SpanRecord | None = None) -> None:
+        """A row for the next batch; ``span`` when its payload reads back to that span, or
+        ``record`` when that span is converted already (the span is then not kept: the live
+        tail holds one or the other)."""
         self._rows.append(row)
-        self._row_spans.append(span)
+        self._row_spans.append(span if record is None else None)
+        self._row_records.append(record)
+
+    def _convert(self, span: AgentSpan) -> SpanRecord | None:
+        """``span`` converted for the one destination's reader, or ``None`` (it converts)."""
+        options = self._options
+        if options is None:
+            return None
+        try:
+            return convert_span(span, options)
+        except Exception:  # the reader meets it again, and counts it
+            return None
 
     def _batch(self) -> Any:
         """The rows and open-trace changes since the last batch, or ``None``."""
@@ -201,11 +234,15 @@ class DurableSink:
             if state is not None:
                 opened[trace_id] = (clean_str(trace_id), state.start_payload(encode), state.start_ns, state.end_ns)
         batch = self.outbox.batch(self._rows, opened, self._finished, answered=self.collect is not None,
-                                  parsed=self._row_spans)
-        self._rows, self._row_spans, self._touched, self._finished = [], [], {}, {}
+                                  parsed=self._row_spans, records=self._row_records, options=self._options)
+        self._rows, self._row_spans, self._row_records, self._touched, self._finished = [], [], [], {}, {}
+        self._start_rows = {}
         return batch
 
     def _start_payload(self, trace: AgentTrace) -> bytes:
+        known = self._start_rows.get(trace.id)
+        if known is not None and known[0] is trace:
+            return known[1]
         return self.outbox.trace_start_row(trace)[4]
 
     def _committed(self, group: list[Any], last: int | None, committed: Any, problem: str | None) -> None:

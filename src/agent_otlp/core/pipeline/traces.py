@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Final
 
+from agent_otlp.core.convert.producer import Producer
 from agent_otlp.core.convert.records import AgentTrace
 from agent_otlp.core.convert.repair import TraceLinks
 
@@ -44,6 +45,8 @@ class OpenTrace:
     roots_open: set[str] = field(default_factory=set)
     #: span ids seen, to repair duplicates and parent loops (docs/conversion.md)
     links: TraceLinks = field(default_factory=TraceLinks)
+    #: whose trace it is (its first span's producer), for a workflow span synthesized
+    producer: Producer | None = None
 
     def note_root(self, span_id: str, *, ended: bool) -> None:
         if ended:
@@ -77,6 +80,7 @@ class TraceTable:
         self.ended: OrderedDict[str, None] = OrderedDict()
         self.idle_timeout = TRACE_IDLE_TIMEOUT
         self.end_grace = TRACE_END_GRACE
+        self._next_scan = 0.0  # monotonic time before which expired() looks at nothing
 
     def pop(self, trace_id: str) -> OpenTrace | None:
         """Take an open trace out, remembering it ended."""
@@ -96,8 +100,13 @@ class TraceTable:
             self.open[trace_id] = state
 
     def expired(self, now: float) -> Iterator[str]:
-        """Ids of the open traces quiet for longer than their limit allows."""
+        """Ids of the open traces quiet for longer than their limit allows. The traces are
+        looked over at most every tenth of the shortest limit (at most every 0.5 s): a
+        bridge keeps thousands open, and the dispatcher asks twenty times a second."""
         idle, grace = self.idle_timeout, self.end_grace
+        if now < self._next_scan:
+            return
+        self._next_scan = now + min(idle / 10, grace / 10, 0.5)
         for trace_id, state in list(self.open.items()):
             if state.live:
                 limit = TRACE_MAX_OPEN

@@ -10,7 +10,12 @@ from typing import Final
 
 from agent_otlp.core.config.settings import Settings
 from agent_otlp.core.convert.attributes import CONTENT_ATTRIBUTES, NAMESPACE
-from agent_otlp.core.convert.content import truncate_json_text, truncate_text, utf8_len
+from agent_otlp.core.convert.content import (
+    place_content,
+    truncate_json_text,
+    truncate_text,
+    utf8_len,
+)
 from agent_otlp.core.convert.records import SpanRecord
 
 __all__ = ["TRUNCATED", "apply_limits"]
@@ -62,6 +67,7 @@ def apply_limits(span: SpanRecord, settings: Settings) -> None:
         ):
             attrs[key] = [truncate_text(v, limit) for v in value]  # type: ignore[arg-type, unused-ignore]
             cut.append(key)
+    place_content(span, settings.content_mode)  # after the cuts: events carry the cut text
     if cut:
         previous = attrs.get(TRUNCATED)
         attrs[TRUNCATED] = [*(previous if isinstance(previous, list) else []), *cut]  # type: ignore[list-item, unused-ignore]

@@ -17,11 +17,16 @@ from collections.abc import Iterable, Mapping
 from typing import Final
 
 from agent_otlp._version import __version__
+from agent_otlp.core.convert.producer import Producer
 from agent_otlp.core.convert.records import AttrValue, SpanRecord
 
-__all__ = ["SCOPE_NAME", "WireEncoder"]
+__all__ = ["SCHEMA_URL", "SCOPE_NAME", "WireEncoder"]
 
 SCOPE_NAME: Final = "agent_otlp"
+#: The semantic-conventions version the conversion follows (the GenAI conventions build on
+#: it), sent as the ``schema_url`` of the resource and of the scope.
+SCHEMA_URL: Final = "https://opentelemetry.io/schemas/1.44.0"
+_SCHEMA_FIELD: Final = b"\x1a" + bytes((len(SCHEMA_URL),)) + SCHEMA_URL.encode("ascii")
 
 
 # --- protobuf wire format, written directly ----------------------------------------------
@@ -40,6 +45,8 @@ _VALUES_PER_KEY: Final = 64
 _CACHED_STRING_MAX: Final = 256
 #: Span names cached (``chat gpt-4o``, ``execute_tool get_order``...), emptied when full.
 _NAMES_MAX: Final = 1024
+#: Producers' resource blocks cached, emptied when full.
+_PRODUCERS_MAX: Final = 256
 
 
 def _varint(value: int) -> bytes:
@@ -108,6 +115,9 @@ class WireEncoder:
         scope = _field(b"\x0a", _field(b"\x0a", _utf8(SCOPE_NAME)) + _field(b"\x12", _utf8(__version__)))
         self._resource = resource_block
         self._scope = scope
+        self._base_resource = dict(resource)
+        #: resource blocks of producers (spans posted through the bridge under their own token)
+        self._producer_blocks: dict[Producer, bytes] = {}
 
     def _key(self, key: str) -> bytes:
         prefix = self._keys.get(key)
@@ -206,7 +216,43 @@ class WireEncoder:
         return b"".join(parts)
 
     def encode(self, records: Iterable[SpanRecord]) -> bytes:
-        """The serialized request; same content as ``encode_request(records, resource)``."""
+        """The serialized request; same content as ``encode_request(records, resource)``.
+
+        Spans of a producer (:attr:`SpanRecord.producer`) go in a ``ResourceSpans`` of their
+        own, under that producer's resource (see :meth:`producer_resource`)."""
         span = self._span
+        records = records if isinstance(records, list) else list(records)
+        if any([r.producer is not None for r in records]):
+            return self._encode_producers(records)
         spans = b"".join([_field(b"\x12", span(r)) for r in records])
-        return _field(b"\x0a", self._resource + _field(b"\x12", self._scope + spans))
+        scope_spans = _field(b"\x12", self._scope + spans + _SCHEMA_FIELD)
+        return _field(b"\x0a", self._resource + scope_spans + _SCHEMA_FIELD)
+
+    def producer_resource(self, producer: Producer) -> dict[str, AttrValue]:
+        """A producer's resource: this encoder's, without what describes the process
+        exporting (``service.*``, ``process.*``), under the producer's own attributes."""
+        resource: dict[str, AttrValue] = {
+            k: v for k, v in self._base_resource.items() if not k.startswith(("service.", "process."))
+        }
+        resource.update(producer.attributes())
+        return resource
+
+    def _encode_producers(self, records: list[SpanRecord]) -> bytes:
+        groups: dict[Producer | None, list[bytes]] = {}
+        for r in records:
+            groups.setdefault(r.producer, []).append(_field(b"\x12", self._span(r)))
+        parts = []
+        for producer, spans in groups.items():
+            block = self._resource if producer is None else self._producer_block(producer)
+            scope_spans = _field(b"\x12", self._scope + b"".join(spans) + _SCHEMA_FIELD)
+            parts.append(_field(b"\x0a", block + scope_spans + _SCHEMA_FIELD))
+        return b"".join(parts)
+
+    def _producer_block(self, producer: Producer) -> bytes:
+        block = self._producer_blocks.get(producer)
+        if block is None:
+            if len(self._producer_blocks) >= _PRODUCERS_MAX:
+                self._producer_blocks.clear()
+            resource = self.producer_resource(producer)
+            block = self._producer_blocks[producer] = _field(b"\x0a", self._attributes(resource, b"\x0a"))
+        return block

@@ -28,7 +28,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Sp
 
 from agent_otlp._version import __version__
 from agent_otlp.core.convert.records import AttrValue, SpanRecord
-from agent_otlp.core.wire.encode import SCOPE_NAME
+from agent_otlp.core.wire.encode import SCHEMA_URL, SCOPE_NAME
 
 __all__ = [
     "decode_export_response",
@@ -101,7 +101,9 @@ def encode_request(
         resource_spans=[
             ResourceSpans(
                 resource=Resource(attributes=_key_values(resource)),
-                scope_spans=[ScopeSpans(scope=_SCOPE, spans=[_span(r) for r in records])],
+                scope_spans=[ScopeSpans(scope=_SCOPE, spans=[_span(r) for r in records],
+                                        schema_url=SCHEMA_URL)],
+                schema_url=SCHEMA_URL,
             )
         ]
     )

@@ -62,9 +62,11 @@ def readable_spans(request: ExportTraceServiceRequest) -> list[ReadableSpan]:
     """The SDK span objects standing for every span of ``request``."""
     spans: list[ReadableSpan] = []
     for resource_spans in request.resource_spans:
-        resource = Resource(_attributes(resource_spans.resource.attributes))
+        resource = Resource(_attributes(resource_spans.resource.attributes),
+                            resource_spans.schema_url or None)
         for scope_spans in resource_spans.scope_spans:
-            scope = InstrumentationScope(scope_spans.scope.name, scope_spans.scope.version)
+            scope = InstrumentationScope(scope_spans.scope.name, scope_spans.scope.version,
+                                         scope_spans.schema_url or None)
             for span in scope_spans.spans:
                 spans.append(
                     ReadableSpan(

@@ -6,7 +6,10 @@ routing, ``/healthz`` and ``/metrics``); :mod:`~agent_otlp.sources.bridge.ingest
 :mod:`~agent_otlp.sources.bridge.body`; :mod:`~agent_otlp.sources.bridge.access` checks
 ``Host`` and ``Origin``; :mod:`~agent_otlp.sources.bridge.connections` bounds connections and
 request time; :mod:`~agent_otlp.sources.bridge.backpressure` says what the bridge needs of an
-exporter and when it is full; :mod:`~agent_otlp.sources.bridge.metrics` renders ``/metrics``.
+exporter and when it is full; :mod:`~agent_otlp.sources.bridge.metrics` renders ``/metrics``;
+:mod:`~agent_otlp.sources.bridge.routes` says which paths are the ingest endpoint;
+:mod:`~agent_otlp.sources.bridge.tls` makes the server's TLS context (and a local CA);
+:mod:`~agent_otlp.sources.bridge.producers` reads the tokens file and tells who posted.
 """
 
 from agent_otlp.sources.bridge.server import (

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Final, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     from agent_otlp.core.config.errors import InputError
+    from agent_otlp.core.convert.producer import Producer
     from agent_otlp.core.pipeline.exporter import FlushReport, Submission
     from agent_otlp.core.pipeline.stats import ExporterStats
 
@@ -62,7 +63,8 @@ class StoreBackedExporter(Protocol):
     def store(self) -> object | None: ...
 
     def submit_items_durable(
-        self, items: Iterable[Any], raw: list[bytes | None] | None = None
+        self, items: Iterable[Any], raw: list[bytes | None] | None = None,
+        producer: Producer | None = None,
     ) -> Submission: ...
 
     def store_problem(self) -> str | None: ...

@@ -8,9 +8,14 @@ import re
 import zlib
 from typing import Any, Final, NamedTuple, NoReturn
 
+from agent_otlp.core.config.envvars import AGENT_OTLP_BRIDGE_MAX_BODY
 from agent_otlp.sources.jsonitems import value_end
 
-__all__ = ["Body", "RequestError", "decode_body", "parse_body", "read_body"]
+__all__ = ["MAX_BODY_ENV", "Body", "RequestError", "body_too_large", "decode_body", "parse_body",
+           "read_body"]
+
+#: Environment variable of ``agent-otlp serve --max-body``, named in 413 answers.
+MAX_BODY_ENV: Final = AGENT_OTLP_BRIDGE_MAX_BODY
 
 
 class RequestError(Exception):
@@ -21,6 +26,12 @@ class RequestError(Exception):
         self.status = status
         self.message = message
         self.close = close
+
+
+def body_too_large(what: str, max_body: int, *, close: bool = False) -> RequestError:
+    """The 413 answer for a body over ``max_body``, saying how to raise the limit."""
+    return RequestError(413, f"{what} exceeds the limit of {max_body} bytes (max_body; raise it "
+                             f"with agent-otlp serve --max-body or {MAX_BODY_ENV})", close=close)
 
 
 def decode_body(encoding: str, body: bytes, max_body: int) -> bytes:
@@ -40,7 +51,7 @@ def decode_body(encoding: str, body: bytes, max_body: int) -> bytes:
     except zlib.error as exc:
         raise RequestError(400, f"cannot decompress {encoding} body: {exc}") from None
     if len(out) > max_body or inflater.unconsumed_tail:
-        raise RequestError(413, f"decompressed body exceeds the limit of {max_body} bytes")
+        raise body_too_large("decompressed body", max_body)
     if not inflater.eof:
         raise RequestError(400, f"truncated {encoding} body")
     return out

@@ -100,6 +100,9 @@ class ConnectionTable:
 
 
 def close_read(conn: socket.socket) -> None:
-    """Wake the thread reading ``conn`` (its read returns end of file); errors ignored."""
+    """Wake the thread reading ``conn`` (its read returns end of file); errors ignored.
+
+    The socket's own ``shutdown`` is bypassed: on a TLS socket it would also drop the TLS
+    layer, and the thread's answer would then go out as plain text."""
     with contextlib.suppress(OSError):
-        conn.shutdown(socket.SHUT_RD)
+        socket.socket.shutdown(conn, socket.SHUT_RD)

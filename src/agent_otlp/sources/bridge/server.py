@@ -5,7 +5,11 @@ any exporter of the same format, in any language): ``POST /v1/traces/ingest`` wi
 ``{"data": [item, ...]}``, where items are trace objects (``"object": "trace"``) and span
 objects (``"object": "trace.span"``). Pointing that exporter at the bridge instead of
 ``api.openai.com`` delivers the traces over OTLP through an :class:`AgentExporter`, without a
-change to the application's code.
+change to the application's code. The ingest path may also be ``/traces/ingest`` and the
+other forms of :mod:`agent_otlp.sources.bridge.routes`; with a server context
+(:mod:`agent_otlp.sources.bridge.tls`) the bridge serves HTTPS only; with producer tokens
+(:mod:`agent_otlp.sources.bridge.producers`) each application's items go out under its own
+resource.
 
 Answers:
 
@@ -13,7 +17,8 @@ Answers:
 * ``400 {"accepted": n, "rejected": [{"index", "id", "field", "error"}, ...]}`` when some are
   not (the valid ones of the same request are kept and exported), or when the body is not
   JSON with a ``data`` list;
-* ``401`` when a bearer token is configured and the request does not carry it;
+* ``401`` when a bearer token (or producer tokens) is configured and the request carries
+  none of them;
 * ``403`` for a ``Host`` that is not a name of the bridge, or a foreign ``Origin`` (see
   :mod:`agent_otlp.sources.bridge.access`);
 * ``408`` when the request head and body did not arrive within ``request_timeout``;
@@ -43,6 +48,7 @@ import json
 import logging
 import math
 import socket
+import ssl
 import threading
 import time
 from collections import Counter
@@ -58,6 +64,7 @@ from agent_otlp.sources.bridge.backpressure import (
     Backpressure,
     BridgeExporter,
     QueueBackpressure,
+    StoreBackedExporter,
     default_backpressure,
     pending_spans,
 )
@@ -65,6 +72,8 @@ from agent_otlp.sources.bridge.body import RequestError
 from agent_otlp.sources.bridge.connections import ConnectionTable, DeadlineReader, close_read
 from agent_otlp.sources.bridge.ingest import Ingest, declared_length, discard
 from agent_otlp.sources.bridge.metrics import render_metrics
+from agent_otlp.sources.bridge.producers import ProducerEntry, Tokens
+from agent_otlp.sources.bridge.routes import INGEST_PATHS, is_ingest, request_path
 
 __all__ = [
     "DEFAULT_MAX_BODY",
@@ -86,7 +95,11 @@ logger = logging.getLogger("agent_otlp.bridge")
 INGEST_PATH: Final = "/v1/traces/ingest"
 #: Default port: next to OTLP's 4317 (gRPC) and 4318 (HTTP).
 DEFAULT_PORT: Final = 4319
-DEFAULT_MAX_BODY: Final = 8 * 1024 * 1024
+#: Largest request body by default: the JavaScript Agents SDK posts its whole buffer (up to
+#: 1,000 items, input and output cut at 100 KB each) in one request when it flushes; a
+#: 40 MB body costs the bridge about 3 to 4 times its size while it is read
+#: (docs/configuration.md).
+DEFAULT_MAX_BODY: Final = 64 * 1024 * 1024
 #: Most items one request may hold (the SDK's exporter sends batches of 128 at most).
 DEFAULT_MAX_ITEMS: Final = 10_000
 #: Environment variable holding the bearer token clients must send.
@@ -101,15 +114,40 @@ class _Server(ThreadingHTTPServer):
     # whenever the accept loop is a moment late
     request_queue_size = 1024
 
-    def __init__(self, bridge: BridgeServer, address: tuple[str, int]) -> None:
+    def __init__(self, bridge: BridgeServer, address: tuple[str, int],
+                 tls: ssl.SSLContext | None) -> None:
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
         self.bridge = bridge
+        self.tls = tls
         super().__init__(address, _Handler)
+
+    def get_request(self) -> tuple[socket.socket, Any]:
+        conn, address = super().get_request()
+        if self.tls is None:
+            return conn, address
+        # the handshake happens on the connection's own thread (see _Handler.setup), so a
+        # slow or silent client never holds the accept loop
+        try:
+            return self.tls.wrap_socket(conn, server_side=True, do_handshake_on_connect=False), address
+        except (OSError, ValueError):
+            conn.close()
+            raise
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         logger.debug("bridge: connection from %s ended with an error", client_address,
                      exc_info=True)
+
+
+def _handshake(conn: ssl.SSLSocket, bridge: BridgeServer) -> None:
+    """The TLS handshake of a connection counted among the open ones (a silent client is
+    closed to make room like any other), within one deadline however slow its bytes."""
+    try:
+        conn.settimeout(min(bridge.read_timeout, bridge.request_timeout))
+        conn.do_handshake()
+    except BaseException:
+        bridge._connection_closed(conn)
+        raise
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -131,6 +169,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.reader = DeadlineReader(self.connection, bridge.read_timeout, bridge.request_timeout)
         self.rfile = io.BufferedReader(self.reader)
         bridge._connection_opened(self.connection)
+        if isinstance(self.connection, ssl.SSLSocket):
+            _handshake(self.connection, bridge)
 
     def handle_one_request(self) -> None:
         self.reader.next_request()
@@ -179,6 +219,11 @@ class BridgeServer:
         names and ``host``; ``"*"`` allows any. Their origins may also post.
     :param allow_unauthenticated: listen on a non-loopback ``host`` without a token
         (refused with :class:`ValueError` otherwise).
+    :param tls: serve HTTPS with this server context (see
+        :func:`agent_otlp.sources.bridge.tls.server_context`); plain HTTP when ``None``.
+    :param producers: producer tokens (:func:`agent_otlp.sources.bridge.producers.load_tokens`):
+        items posted with one are exported under its producer's resource, to its
+        destinations; accepted beside ``token``.
     """
 
     def __init__(
@@ -199,12 +244,16 @@ class BridgeServer:
         allowed_hosts: Iterable[str] = (),
         allow_unauthenticated: bool = False,
         shutdown_exporter: bool = True,
+        tls: ssl.SSLContext | None = None,
+        producers: Mapping[Secret, ProducerEntry] | None = None,
     ) -> None:
         if max_body <= 0:
             raise ValueError(f"max_body must be positive, not {max_body!r}")
         if max_items <= 0:
             raise ValueError(f"max_items must be positive, not {max_items!r}")
-        if not token and not allow_unauthenticated and not is_loopback(host):
+        if producers and not isinstance(exporter, StoreBackedExporter):
+            raise ValueError("producer tokens need an exporter that takes producers (AgentExporter)")
+        if not token and not producers and not allow_unauthenticated and not is_loopback(host):
             raise ValueError(f"host={host!r} is not a loopback address and no token is set: "
                              "set a token, or allow_unauthenticated=True")
         self.exporter = exporter
@@ -216,6 +265,7 @@ class BridgeServer:
         self.max_connections = max_connections
         self.access = AccessPolicy(host, allowed_hosts)
         self.shutdown_exporter = shutdown_exporter
+        self.tls = tls
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self._lock = threading.Condition()
@@ -225,7 +275,7 @@ class BridgeServer:
         self._stopped = False
         self.requests: Counter[int] = Counter()
         self.ingest = Ingest(
-            exporter, token=Secret(token) if isinstance(token, str) else token,
+            exporter, tokens=Tokens(Secret(token) if isinstance(token, str) else token, producers),
             max_body=max_body, max_items=max_items, lock=self._lock,
             is_full=is_full or default_backpressure(exporter, max_pending),
         )
@@ -241,10 +291,12 @@ class BridgeServer:
 
     @property
     def url(self) -> str:
-        """Base URL, e.g. ``http://127.0.0.1:4319``; the SDK posts to ``url + INGEST_PATH``."""
+        """Base URL, e.g. ``http://127.0.0.1:4319`` (``https://`` with TLS); the SDK posts
+        to ``url + INGEST_PATH``."""
         host = "127.0.0.1" if self.host in ("", "0.0.0.0") else self.host  # noqa: S104
         host = "::1" if host == "::" else host
-        return f"http://[{host}]:{self._port}" if ":" in host else f"http://{host}:{self._port}"
+        scheme = "https" if self.tls is not None else "http"
+        return f"{scheme}://[{host}]:{self._port}" if ":" in host else f"{scheme}://{host}:{self._port}"
 
     @property
     def ingest_url(self) -> str:
@@ -260,7 +312,7 @@ class BridgeServer:
         """Listen and serve from a background thread."""
         if self._server is not None:
             return self
-        server = _Server(self, (self.host, self._port))
+        server = _Server(self, (self.host, self._port), self.tls)
         self._port = server.server_address[1]
         self._server = server
         self._thread = threading.Thread(
@@ -347,8 +399,8 @@ class BridgeServer:
         headers = {"Content-Type": "application/json"}
         try:
             self._admit(h, method)
-            path = h.path.split("?", 1)[0].rstrip("/") or "/"
-            if path == INGEST_PATH:
+            path = request_path(h.path)
+            if is_ingest(path):
                 if method != "POST":
                     raise RequestError(405, f"use POST for {INGEST_PATH}")
                 if crowded:
@@ -361,7 +413,8 @@ class BridgeServer:
                 headers["Content-Type"] = "text/plain; version=0.0.4; charset=utf-8"
                 return 200, self.metrics().encode("utf-8"), headers
             else:
-                raise RequestError(404, f"no such endpoint {path!r}; post to {INGEST_PATH}")
+                raise RequestError(404, f"no such endpoint {path[:200]!r}; post to "
+                                        f"{' or '.join(INGEST_PATHS)}")
         except RequestError as exc:
             if exc.close:
                 h.close_connection = True

@@ -1,0 +1,143 @@
+"""The SELECT statements of the raaf-rails source, over the tables RAAF's migrations create
+(``rails/db/migrate/001_create_raaf_tracing_traces.rb``, ``002_create_raaf_tracing_spans.rb``)
+and the columns ``ActiveRecordProcessor`` writes when an application added them
+(``group_id`` on traces; ``input_tokens``, ``output_tokens``, ``agent_model`` on spans).
+
+A trace belongs to the range its end falls in: the latest of its ``ended_at`` and its spans'
+ends (else its ``started_at``, else its ``created_at``), so a whole trace goes out together.
+Rows come in one stable order, ``(end, trace_id, 0 for spans and 1 for the trace, span_id)``;
+the cursor is that key of the last row read, and reading resumes just after it. With an open
+end, traces that ended within the last ``settle`` seconds (of the database's clock) wait:
+their spans may still be being written; and a trace is taken only once its root span (kind
+``trace``, written when the trace ends) is there, or no span of it was written (``created_at``)
+for ``settle`` seconds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from typing import Any, Final
+
+__all__ = ["SPANS", "TRACES", "Columns", "Query"]
+
+TRACES: Final = "raaf_tracing_traces"
+SPANS: Final = "raaf_tracing_spans"
+_US: Final = "(extract(epoch FROM {}) * 1000000)::bigint"
+
+
+@dataclass(frozen=True, slots=True)
+class Columns:
+    """The optional columns the tables have."""
+
+    group_id: bool = False
+    input_tokens: bool = False
+    output_tokens: bool = False
+    agent_model: bool = False
+
+    @classmethod
+    def of(cls, traces: Collection[str], spans: Collection[str]) -> Columns:
+        return cls("group_id" in traces, "input_tokens" in spans, "output_tokens" in spans,
+                   "agent_model" in spans)
+
+
+def _us(column: str) -> str:
+    return _US.format(column)
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    """The statements for one set of columns, range and settle time."""
+
+    columns: Columns
+    since_us: int | None
+    until_us: int | None
+    settle_s: float
+
+    def _chosen(self) -> tuple[str, dict[str, Any]]:
+        """The traces in the range, with the time their spans cover."""
+        group = "t.group_id::text" if self.columns.group_id else "NULL::text"
+        where, params = ["end_us IS NOT NULL"], {}
+        if self.since_us is not None:
+            where.append("end_us >= %(since)s")
+            params["since"] = self.since_us
+        if self.until_us is not None:
+            where.append("end_us < %(until)s")
+            params["until"] = self.until_us
+        else:  # ended a while ago, and either whole (its root span is written) or quiet
+            where.append(f"end_us < {_us('now()')} - %(settle)s")
+            where.append(f"(has_root OR written_us < {_us('now()')} - %(settle)s)")
+            params["settle"] = round(self.settle_s * 1_000_000)
+        # fixed text only (table names, column expressions); every value is a bound parameter
+        text = f"""
+        WITH bounds AS (
+            SELECT trace_id, min(coalesce(start_time, end_time)) AS first_at,
+                   max(coalesce(end_time, start_time)) AS last_at,
+                   max(created_at) AS written_at, bool_or(kind = 'trace') AS has_root
+            FROM {SPANS} GROUP BY trace_id
+        ), traces AS (
+            SELECT t.trace_id, t.workflow_name, t.status, t.metadata, {group} AS group_id,
+                   {_us('least(t.started_at, b.first_at)')} AS first_us,
+                   {_us('coalesce(greatest(t.ended_at, b.last_at), t.started_at, t.created_at)')} AS end_us,
+                   {_us('coalesce(b.written_at, t.created_at)')} AS written_us,
+                   coalesce(b.has_root, false) AS has_root
+            FROM {TRACES} t LEFT JOIN bounds b ON b.trace_id = t.trace_id
+        ), chosen AS (
+            SELECT * FROM traces WHERE {' AND '.join(where)}
+        )"""  # noqa: S608 - fixed text, bound values
+        return text, params
+
+    def count(self) -> tuple[str, dict[str, Any]]:
+        chosen, params = self._chosen()
+        text = f"""{chosen}
+        SELECT (SELECT count(*) FROM chosen),
+               (SELECT count(*) FROM {SPANS} s JOIN chosen c ON c.trace_id = s.trace_id
+                WHERE s.kind <> 'trace'),
+               (SELECT min(end_us) FROM chosen), (SELECT max(end_us) FROM chosen)"""  # noqa: S608
+        return text, params
+
+    def rows(self, after: tuple[int, str, int, str] | None) -> tuple[str, dict[str, Any]]:
+        """Every span and trace of the range after the key ``after``, in key order."""
+        chosen, params = self._chosen()
+        cols = self.columns
+        tokens = ", ".join((
+            "s.input_tokens::bigint" if cols.input_tokens else "NULL::bigint",
+            "s.output_tokens::bigint" if cols.output_tokens else "NULL::bigint",
+            "s.agent_model::text" if cols.agent_model else "NULL::text",
+        ))
+        resume = ""
+        if after is not None:
+            resume = "WHERE (end_us, trace_id, ord, sid) > (%(a_end)s, %(a_trace)s, %(a_ord)s, %(a_sid)s)"
+            params.update(a_end=after[0], a_trace=after[1], a_ord=after[2], a_sid=after[3])
+        text = f"""{chosen}
+        SELECT * FROM (
+            SELECT c.end_us, c.trace_id, 0 AS ord, s.span_id::text AS sid,
+                   s.parent_id::text, s.name::text, s.kind::text, s.status::text,
+                   {_us('s.start_time')} AS start_us, {_us('s.end_time')} AS stop_us,
+                   s.duration_ms::float8, s.span_attributes::jsonb, s.events::jsonb,
+                   {tokens}, coalesce(p.kind = 'trace', false) AS parent_is_trace,
+                   NULL::jsonb AS metadata, NULL::text AS group_id, NULL::bigint AS first_us
+            FROM chosen c JOIN {SPANS} s ON s.trace_id = c.trace_id
+            LEFT JOIN {SPANS} p ON p.span_id = s.parent_id
+            WHERE s.kind <> 'trace'
+            UNION ALL
+            SELECT c.end_us, c.trace_id, 1, '', ts.span_id::text, c.workflow_name::text, 'trace',
+                   c.status::text, NULL, NULL, NULL, ts.span_attributes::jsonb, ts.events::jsonb,
+                   NULL, NULL, ts.status::text, false, c.metadata::jsonb, c.group_id, c.first_us
+            FROM chosen c LEFT JOIN LATERAL (
+                SELECT span_id, status, span_attributes, events FROM {SPANS} x
+                WHERE x.trace_id = c.trace_id AND x.kind = 'trace'
+                ORDER BY x.start_time NULLS LAST, x.span_id LIMIT 1
+            ) ts ON true
+        ) stream {resume}
+        ORDER BY end_us, trace_id, ord, sid"""  # noqa: S608
+        return text, params
+
+    def newer(self, after: tuple[int, str, int, str] | None) -> tuple[str, dict[str, Any]]:
+        """Whether any trace of the range ends after the key ``after``."""
+        chosen, params = self._chosen()
+        if after is None:
+            return f"{chosen} SELECT EXISTS (SELECT 1 FROM chosen)", params  # noqa: S608
+        params.update(a_end=after[0], a_trace=after[1])
+        text = f"{chosen} SELECT EXISTS (SELECT 1 FROM chosen WHERE (end_us, trace_id) > "  # noqa: S608
+        return text + "(%(a_end)s, %(a_trace)s))", params
