@@ -6,20 +6,26 @@ Each client process builds all its request bodies before the clock starts (one t
 So the figures measure the bridge, not the JSON encoding of the clients. The bridge delivers
 to the benchmark sink (``bench/sink.py``), in its own process.
 
+Modes: ``no-store``, ``store`` (delivery threads in the bridge's process) and
+``store-process`` (the same store, delivered from a delivery process of its own,
+``AGENT_OTLP_DELIVERY=process``).
+
 For each mode it prints ``accepted/s`` (spans answered 200, per second of posting),
 ``delivered/s`` (unique spans at the sink, from its first to its last), ``lost`` (acknowledged
 spans missing at the sink after the bridge stopped; must be 0) and the CPU per accepted span
-of the bridge, of the client processes while posting, and of the sink.
+of the bridge (its delivery process included, also shown alone), of the client processes
+while posting, and of the sink.
 
 Usage::
 
-    python bench/bridge_durable.py [--modes store,no-store] [--clients 8] [--requests 1600]
+    python bench/bridge_durable.py [--modes no-store,store,store-process] [--clients 8] [--requests 1600]
         [--export-batch N]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import json
 import multiprocessing as mp
@@ -113,6 +119,17 @@ def start(command: list[str], env: dict[str, str]) -> tuple[subprocess.Popen[byt
     raise SystemExit(f"{command[1]} did not start")
 
 
+def cpu_seconds(pid: int) -> tuple[float, float]:
+    """CPU seconds of a process and of its child processes (the delivery process)."""
+    process = psutil.Process(pid)
+    own = sum(process.cpu_times()[:2])
+    children = 0.0
+    for child in process.children(recursive=True):
+        with contextlib.suppress(psutil.NoSuchProcess):
+            children += sum(child.cpu_times()[:2])
+    return own, children
+
+
 def run_mode(mode: str, args: argparse.Namespace) -> dict[str, Any]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AGENT_OTLP_", "OTEL_"))}
     if args.export_batch:
@@ -123,6 +140,8 @@ def run_mode(mode: str, args: argparse.Namespace) -> dict[str, Any]:
         command = [sys.executable, "-c", "from agent_otlp.cli import main; main()", "serve",
                    "--adapter", "otlp", "--endpoint", f"http://127.0.0.1:{sink_port}", "--port", "0"]
         command += ["--no-store"] if mode == "no-store" else ["--store", f"{tmp}/spans.db"]
+        if mode == "store-process":
+            env["AGENT_OTLP_DELIVERY"] = "process"
         bridge, port = start(command, env)
         ctx = mp.get_context("spawn")
         ready, go, results = ctx.Queue(), ctx.Event(), ctx.Queue()
@@ -134,7 +153,7 @@ def run_mode(mode: str, args: argparse.Namespace) -> dict[str, Any]:
             proc.start()
         for _ in procs:
             ready.get(timeout=120)
-        cpu_before = sum(psutil.Process(bridge.pid).cpu_times()[:2])
+        cpu_before = cpu_seconds(bridge.pid)
         sink_before = sum(psutil.Process(sink.pid).cpu_times()[:2])
         started = time.monotonic()
         go.set()
@@ -146,7 +165,9 @@ def run_mode(mode: str, args: argparse.Namespace) -> dict[str, Any]:
         while stats["unique"] < acknowledged and time.monotonic() < deadline:
             time.sleep(0.2)
             stats = sink_stats(sink_port)
-        cpu = sum(psutil.Process(bridge.pid).cpu_times()[:2]) - cpu_before
+        cpu_after = cpu_seconds(bridge.pid)
+        delivery_cpu = cpu_after[1] - cpu_before[1]
+        cpu = cpu_after[0] - cpu_before[0] + delivery_cpu
         sink_cpu = sum(psutil.Process(sink.pid).cpu_times()[:2]) - sink_before
         bridge.send_signal(signal.SIGTERM)
         bridge.wait(60)
@@ -162,6 +183,7 @@ def run_mode(mode: str, args: argparse.Namespace) -> dict[str, Any]:
         "lost": max(acknowledged - (final["unique"] - sum(o[0] for o in outcomes)), 0),
         "refused": sum(o[1] for o in outcomes),
         "bridge_cpu_us_per_span": cpu / acknowledged * 1e6 if acknowledged else 0.0,
+        "delivery_cpu_us_per_span": delivery_cpu / acknowledged * 1e6 if acknowledged else 0.0,
         # the load generator on the same cores: the clients while posting, and the sink
         "clients_cpu_us_per_span": sum(o[3] for o in outcomes) / acknowledged * 1e6 if acknowledged else 0.0,
         "sink_cpu_us_per_span": sink_cpu / acknowledged * 1e6 if acknowledged else 0.0,
@@ -181,12 +203,13 @@ def main() -> None:
     args = parser.parse_args()
     print(f"{args.clients} clients in {args.client_procs} processes, {args.requests} requests of "
           f"{args.batch} spans, {os.cpu_count()} cores")
-    print(f"{'mode':10} {'accepted/s':>11} {'delivered/s':>12} {'lost':>6} {'refused':>8} {'CPU us/span':>12}"
-          f" {'clients us/span':>16} {'sink us/span':>13}")
+    print(f"{'mode':13} {'accepted/s':>11} {'delivered/s':>12} {'lost':>6} {'refused':>8} {'CPU us/span':>12}"
+          f" {'of which delivery':>18} {'clients us/span':>16} {'sink us/span':>13}")
     for mode in args.modes.split(","):
         r = run_mode(mode, args)
-        print(f"{r['mode']:10} {r['accepted_per_s']:11,.0f} {r['delivered_per_s']:12,.0f} {r['lost']:6} "
-              f"{r['refused']:8} {r['bridge_cpu_us_per_span']:12.1f} {r['clients_cpu_us_per_span']:16.1f}"
+        print(f"{r['mode']:13} {r['accepted_per_s']:11,.0f} {r['delivered_per_s']:12,.0f} {r['lost']:6} "
+              f"{r['refused']:8} {r['bridge_cpu_us_per_span']:12.1f} {r['delivery_cpu_us_per_span']:18.1f}"
+              f" {r['clients_cpu_us_per_span']:16.1f}"
               f" {r['sink_cpu_us_per_span']:13.1f}")
 
 

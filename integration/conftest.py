@@ -47,6 +47,9 @@ Session-scoped fixtures (one backend per test session, shared by all tests):
     traces survive ``stop()``/``start()``, for outage/recovery tests. Slower to
     start than the session ``jaeger``; use it only where a restart must keep data.
 
+``otelcol_binary`` / ``jaeger_binary`` -> the built binary's :class:`pathlib.Path`, for
+    tests that run it themselves (``validate``; the fleet's Collector tiers).
+
 ``sdk_processors`` (function scope, from ``agent_otlp.testing.pytest_plugin``) - clears
     the OpenAI Agents SDK's trace processors for the test and restores them afterwards.
 
@@ -125,7 +128,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 # backend build name -> fixtures that need its binary
 _BUILD_NEEDS = {
-    "jaeger": {"jaeger", "jaeger_badger"},
+    "jaeger": {"jaeger", "jaeger_badger", "jaeger_binary"},
     "otelcol": {"otel_collector", "collector_spans", "langfuse_collector", "otelcol_binary"},
     "phoenix": {"phoenix"},
 }
@@ -221,12 +224,22 @@ def jaeger_badger() -> Iterator[Any]:
 def otelcol_binary() -> Path:
     """The built Collector's binary (``integration/backends/otelcol``), for tests that run
     it themselves (``validate``, the fleet's tiers)."""
-    if "otelcol" in _build_errors:
-        _unavailable("otelcol", _build_errors["otelcol"])
+    return _built_binary("otelcol")
+
+
+@pytest.fixture(scope="session")
+def jaeger_binary() -> Path:
+    """The built Jaeger binary, for tests that run it themselves (``validate``)."""
+    return _built_binary("jaeger")
+
+
+def _built_binary(name: str) -> Path:
+    if name in _build_errors:
+        _unavailable(name, _build_errors[name])
     try:
-        return ensure_built("otelcol", log=False)
+        return ensure_built(name, log=False)
     except BuildError as exc:
-        _unavailable("otelcol", str(exc))
+        _unavailable(name, str(exc))
         raise  # unreachable: _unavailable raises
 
 

@@ -1,7 +1,8 @@
 """Every OpenTelemetry Collector configuration the project ships (``deploy/``) or prints
 (``agent-otlp collector-config``, ``collector-config --fleet``) passes the built
 Collector's own ``validate`` command: the components exist in the distribution and every
-setting is one they accept."""
+setting is one they accept. Jaeger v2 is a Collector distribution too: the Jaeger
+configurations in ``deploy/jaeger`` pass the built Jaeger's ``validate``."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from agent_otlp.cli import _register, app
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = sorted((ROOT / "deploy" / "otel-collector").rglob("*.yaml"))
+JAEGER = sorted((ROOT / "deploy" / "jaeger").glob("*.yaml"))
 PRINTED = {
     "default": ["collector-config"],
     "backends": ["collector-config", "--to", "jaeger=http://jaeger:4317",
@@ -45,11 +47,18 @@ def test_the_configurations_deploy_ships_are_found() -> None:
     names = {p.relative_to(ROOT / "deploy").as_posix() for p in SHIPPED}
     assert {"otel-collector/config.yaml", "otel-collector/fleet/loadbalancer.yaml",
             "otel-collector/fleet/sampler.yaml"} <= names
+    assert [p.name for p in JAEGER] == ["config.yaml", "local.yaml"]
 
 
 @pytest.mark.parametrize("config", SHIPPED, ids=lambda p: p.relative_to(ROOT).as_posix())
 def test_shipped_configuration_is_valid(otelcol_binary: Path, config: Path) -> None:
     result = _validate(otelcol_binary, config)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("config", JAEGER, ids=lambda p: p.relative_to(ROOT).as_posix())
+def test_shipped_jaeger_configuration_is_valid(jaeger_binary: Path, config: Path) -> None:
+    result = _validate(jaeger_binary, config)
     assert result.returncode == 0, result.stdout + result.stderr
 
 

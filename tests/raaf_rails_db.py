@@ -136,10 +136,20 @@ class PostgresCluster:
                 os.chown(path, entry.pw_uid, entry.pw_gid)
         self._run(str(self.bin / "initdb"), "-D", str(self.data), "-U", "admin", "--pwfile", str(pwfile),
                   "--auth-host=scram-sha-256", "--auth-local=scram-sha-256", "-E", "UTF8", "--no-sync")
+        self._start_server()
+        return self
+
+    def _start_server(self) -> None:
         options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off"
         self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-o", options, "-w", "-t", "60",
                   "-l", str(self.root / "log"), "start")
-        return self
+
+    def restart(self, down_s: float = 0.0) -> None:
+        """Stop the server (fast: sessions are ended), stay down ``down_s`` seconds, start it
+        again on the same port."""
+        self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop")
+        time.sleep(down_s)
+        self._start_server()
 
     def stop(self) -> None:
         try:
@@ -290,6 +300,14 @@ def insert(conn: psycopg.Connection[Any], traces: list[RailsTrace], *, processor
             trace.pop("group_id")
         trace["metadata"] = json.dumps(trace["metadata"])
         _insert(conn, "raaf_tracing_traces", {**trace, "created_at": now, "updated_at": now})
+    insert_spans(conn, traces, processor_columns=processor_columns)
+
+
+def insert_spans(conn: psycopg.Connection[Any], traces: list[RailsTrace], *,
+                 processor_columns: bool = True) -> None:
+    """The spans alone (their trace rows written before), stamped now."""
+    now = datetime.now(UTC).replace(tzinfo=None)
+    for item in traces:
         for span in item.spans:
             row = {**span, "span_attributes": json.dumps(span["span_attributes"]),
                    "events": json.dumps(span["events"]), "created_at": now, "updated_at": now}

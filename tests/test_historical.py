@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -150,3 +152,30 @@ def test_file_export_reads_files_the_way_send_does(tmp_path: Path, otlp_receiver
     result = job.from_files([document, arrays])
     assert (result.sent, result.invalid, result.failed) == (33, 1, 0)
     assert {s.span_id for s in otlp_receiver.spans()} == expected(range(3))
+
+
+def test_several_requests_in_flight_and_positions_saved_in_order(tmp_path: Path, otlp_receiver: OTLPReceiver) -> None:
+    store = SpanStore(tmp_path / "s.db")
+    fill(store, 40)  # 440 spans in batches of at most 50
+    lock, active, most = threading.Lock(), [0], [0]
+
+    def slow(request: ReceivedRequest) -> Reply | None:
+        with lock:
+            active[0] += 1
+            most[0] = max(most[0], active[0])
+        time.sleep(0.2)
+        with lock:
+            active[0] -= 1
+        return None
+
+    otlp_receiver.set_handler(slow)
+    seen: list[int] = []
+    job = engine(store, otlp_receiver, batch_size=50, progress=lambda done, total: seen.append(done))
+    assert job.in_flight == 4
+    started = time.monotonic()
+    result = job.from_store(store)
+    elapsed = time.monotonic() - started
+    assert result.sent == 440 and result.batches >= 9
+    assert most[0] == 4 and elapsed < result.batches * 0.2 * 0.6  # sent one by one: batches x 0.2 s
+    assert seen == sorted(seen) and seen[-1] == 440
+    assert Counter(s.span_id for s in otlp_receiver.spans()) == Counter(expected(range(40)))

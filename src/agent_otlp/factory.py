@@ -28,6 +28,8 @@ if TYPE_CHECKING:
     from agent_otlp.offload.frames import OffloadConfig
     from agent_otlp.offload.group import OffloadGroup
     from agent_otlp.offload.parent import OffloadExporter
+    from agent_otlp.store.delivery_child import DeliveryConfig
+    from agent_otlp.store.delivery_process import RemoteDestination
     from agent_otlp.store.sqlite import SpanStore
 
 __all__ = ["MAX_OFFLOAD_PROCESSES", "create_exporter", "exporter_from_config", "open_store", "resolve_all"]
@@ -162,6 +164,7 @@ def create_exporter(
     store: bool | str | os.PathLike[str] | SpanStore | None = None,
     trace_idle_timeout: float | None = None,
     offload: Literal[False, 0] = False,
+    delivery: str | None = None,
     **arguments: Any,
 ) -> AgentExporter: ...
 
@@ -177,6 +180,7 @@ def create_exporter(
     store: bool | str | os.PathLike[str] | SpanStore | None = None,
     trace_idle_timeout: float | None = None,
     offload: bool | int = False,
+    delivery: str | None = None,
     **arguments: Any,
 ) -> Exporter: ...
 
@@ -191,6 +195,7 @@ def create_exporter(
     store: bool | str | os.PathLike[str] | SpanStore | None = None,
     trace_idle_timeout: float | None = None,
     offload: bool | int = False,
+    delivery: str | None = None,
     **arguments: Any,
 ) -> AgentExporter | Exporter:
     """An exporter for the configured destinations, started.
@@ -215,6 +220,10 @@ def create_exporter(
         A number ``N`` > 1 runs ``N`` child processes, each trace in one of them
         (:class:`~agent_otlp.offload.group.OffloadGroup`; not with a store): for agents
         producing more spans than one child can export, given free cores.
+    :param delivery: with a store, ``"process"`` runs the destinations in a delivery process
+        of their own (:mod:`agent_otlp.store.delivery_process`), ``"thread"`` in this one;
+        default ``AGENT_OTLP_DELIVERY``, else ``"thread"``. Not with ``manager`` or
+        ``transport_factory``.
     :param arguments: any setting by name (``endpoint``, ``protocol``, ``headers``,
         ``capture_content``, ``service_name``, ``resource``, ``options``...), applied to every
         destination; ``destinations={"name": {...}}`` for one destination only.
@@ -227,6 +236,33 @@ def create_exporter(
         return _offload(resolved, adapters, config_file, env, manager, transport_factory, store,
                         trace_idle_timeout, arguments, offload)
     span_store = open_store(store, env)
+    extra: dict[str, Any] = {}
+    if trace_idle_timeout is not None:
+        extra["trace_idle_timeout"] = trace_idle_timeout
+    if span_store is None:
+        return AgentExporter(_destinations(resolved, transport_factory, None), **extra)
+    from agent_otlp.store.outbox import StoreOutbox
+
+    if _delivery_asked(delivery, env) == "process":
+        from agent_otlp.store.delivery_child import DeliveryConfig
+
+        if manager is not None or transport_factory is not None:
+            raise ConfigError("delivery", "process", "not with manager or transport_factory (they "
+                              "cannot be sent to the delivery process)")
+        config = DeliveryConfig(str(span_store.path), adapters,
+                                os.fspath(config_file) if config_file is not None else None,
+                                dict(arguments), dict(env))
+        remotes = _remote_destinations(resolved, span_store, config)
+        wake = remotes[0].process.wake if remotes else None  # after each commit's answers
+        extra["outbox"] = StoreOutbox(span_store, live_tail=False, answered=wake)
+        return AgentExporter(remotes, **extra)
+    extra["outbox"] = StoreOutbox(span_store)
+    return AgentExporter(_destinations(resolved, transport_factory, span_store), **extra)
+
+
+def _destinations(resolved: list[tuple[Settings, Any]], transport_factory: TransportFactory | None,
+                  span_store: SpanStore | None) -> list[Destination]:
+    """The enabled destinations, started (reading ``span_store`` after their cursors)."""
     destinations = []
     for settings, hooks in resolved:
         if settings.disabled:
@@ -244,18 +280,47 @@ def create_exporter(
                 hooks,
                 transport,
                 resource_for(settings, hooks),
-                sampling=settings.sample_rate < 1.0 or hooks.custom_sampler,
+                sampling=_samples(settings, hooks),
                 source=source,
             )
         )
-    extra: dict[str, Any] = {}
-    if trace_idle_timeout is not None:
-        extra["trace_idle_timeout"] = trace_idle_timeout
-    if span_store is not None:
-        from agent_otlp.store.outbox import StoreOutbox
+    return destinations
 
-        extra["outbox"] = StoreOutbox(span_store)
-    return AgentExporter(destinations, **extra)
+
+def _samples(settings: Settings, hooks: Any) -> bool:
+    return settings.sample_rate < 1.0 or bool(hooks.custom_sampler)
+
+
+def _delivery_asked(delivery: str | None, env: Mapping[str, str]) -> str:
+    """``thread`` or ``process``: the argument, else ``AGENT_OTLP_DELIVERY``, else ``thread``."""
+    setting = "delivery (argument)" if delivery is not None else ev.AGENT_OTLP_DELIVERY
+    value = (delivery if delivery is not None else env.get(ev.AGENT_OTLP_DELIVERY) or "thread").strip().lower()
+    if value not in ("thread", "process"):
+        raise ConfigError(setting, value, "expected thread or process")
+    return value
+
+
+def _remote_destinations(resolved: list[tuple[Settings, Any]], span_store: SpanStore,
+                         config: DeliveryConfig) -> list[RemoteDestination]:
+    """Stand-ins for the destinations a delivery process runs (started here)."""
+    from agent_otlp.store.delivery_process import DeliveryProcess, RemoteDestination
+
+    process = DeliveryProcess(span_store, config, f"{__name__}:delivery_destinations")
+    enabled = [(s, h) for s, h in resolved if not s.disabled]
+    remotes = [RemoteDestination(settings, process, index, samples_traces=_samples(settings, hooks))
+               for index, (settings, hooks) in enumerate(enabled)]
+    process.start()
+    return remotes
+
+
+def delivery_destinations(config: Any, span_store: SpanStore) -> list[Destination]:
+    """The destinations a delivery process runs: those of the writer's exporter, built from
+    the same arguments and environment (``config``, a
+    :class:`~agent_otlp.store.delivery_child.DeliveryConfig`), reading ``span_store`` after
+    their cursors."""
+    resolved = resolve_all(config.adapters, config_file=config.config_file, env=config.env,
+                           **config.arguments)
+    return _destinations(resolved, None, span_store)
 
 
 def offload_requested(env: Mapping[str, str]) -> int:

@@ -8,13 +8,13 @@ resumably and in constant memory.
   :meth:`HistoricalExport.from_source`; nothing is loaded whole.
 * Each page is converted (stored trace rows become the workflow root spans), run through the
   destination adapter's ``map_attributes`` and ``process_batch`` hooks, encoded and sent with
-  retries. A retryable failure is retried until the destination's ``retry_deadline``; then the
-  export stops, resumable.
+  retries, up to 4 requests in flight (:mod:`agent_otlp.inflight`). A retryable failure is
+  retried until the destination's ``retry_deadline``; then the export stops, resumable.
 * Progress is a job row (``export_jobs``) keyed by a hash of the source, the range and the
   destination (name and endpoint): after each accepted batch it records the last store ``seq`` (or file item
   number, or items read from a source plugin, whose own cursor is kept beside it in
   ``source_cursors``) delivered. Running the same export again continues after it: at most
-  the batch in flight when the export was interrupted is sent twice. A finished job is not sent again
+  the batches in flight when the export was interrupted are sent twice. A finished job is not sent again
   (``restart=True`` starts it over).
 * The live destinations' cursors are never touched.
 * ``follow``: after the range is read, the source is asked for new items (or polled) and the
@@ -42,11 +42,11 @@ from agent_otlp.core.config.secrets import redact_text
 from agent_otlp.core.config.settings import Settings
 from agent_otlp.core.convert.records import AttrValue, SpanRecord
 from agent_otlp.core.convert.spans import ConvertOptions
-from agent_otlp.core.pipeline.retry import Backoff
 from agent_otlp.core.plugins.manager import DestinationHooks
-from agent_otlp.core.wire.messages import encode_request
+from agent_otlp.core.wire.encode import WireEncoder
 from agent_otlp.core.wire.transport import Transport
 from agent_otlp.factory import resolve_all, resource_for
+from agent_otlp.inflight import InOrder, Unavailable, prepare, transmit
 from agent_otlp.sources.files import FileSource, files_source
 from agent_otlp.sources.plugins.convert import item_records
 from agent_otlp.sources.plugins.manager import OpenedSource
@@ -77,6 +77,8 @@ _RELATIVE: Final = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*(?:ago)?\s*$
 _UNIT_SECONDS: Final = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 Progress = Callable[[int, int], None]
+#: a page to send: the position after it, its spans, what to do once it is delivered
+Page = tuple[int, list[SpanRecord], Callable[[], None] | None]
 
 
 def parse_time(text: str, now: datetime | None = None) -> int:
@@ -281,6 +283,9 @@ class HistoricalExport:
         self._stopping = threading.Event()
         settings = target.settings
         self.options = ConvertOptions(settings.capture_content, settings.legacy_attributes)
+        self._encoder = WireEncoder(target.resource)
+        #: requests on the wire at once (one when the transport cannot send from threads)
+        self.in_flight = min(settings.max_in_flight, 4) if target.transport.thread_safe else 1
 
     # --- sources -------------------------------------------------------------------------
 
@@ -322,6 +327,9 @@ class HistoricalExport:
         """``(position, sent, done)`` of a job (zeros when it never ran)."""
         return self.jobs.job_position(job)
 
+    def destination_key(self) -> str:
+        return self._destination()
+
     def _destination(self) -> str:
         """The destination part of a job's key: its name and where it sends."""
         return f"{self.target.name} {self.target.settings.endpoint}"
@@ -345,7 +353,7 @@ class HistoricalExport:
             result.errors.append(problem)
 
         pages = source.pages(result.position, since_ns, until_ns, self.batch_size, unreadable)
-        return self._run(job, result, pages)
+        return self._run(job, result, ((position, records, None) for position, records in pages))
 
     def from_files(self, paths: Sequence[Path], since_ns: int | None = None,
                    until_ns: int | None = None, *, restart: bool = False) -> ExportResult:
@@ -356,8 +364,9 @@ class HistoricalExport:
         source = FileSource(paths, self.options)
         result.total = result.sent + source.count(since_ns, until_ns, result.position)
 
-        def pages() -> Iterator[tuple[int, list[SpanRecord]]]:
-            yield from source.pages(result.position, since_ns, until_ns, self.batch_size)
+        def pages() -> Iterator[Page]:
+            for position, records in source.pages(result.position, since_ns, until_ns, self.batch_size):
+                yield position, records, None
             result.invalid = source.invalid
 
         return self._run(job, result, pages())
@@ -385,14 +394,19 @@ class HistoricalExport:
             result.invalid += 1
             result.errors.append(problem)
 
-        def pages() -> Iterator[tuple[int, list[SpanRecord]]]:
+        def delivered(text: str) -> Callable[[], None]:
+            def after() -> None:  # the page is delivered: resume after it
+                cursor[0] = text
+                save_cursor(self.jobs, job, text)
+            return after
+
+        def pages() -> Iterator[Page]:
+            read = result.position
             with _source_failures(source.name, result):
                 result.total = max(result.sent, source.inventory(window).items)
                 for page in source.read(window, cursor[0], self.batch_size):
-                    yield result.position + len(page.items), item_records(
-                        page.items, self.options, unreadable)
-                    cursor[0] = page.cursor  # the page is delivered: resume after it
-                    save_cursor(self.jobs, job, page.cursor)
+                    read += len(page.items)
+                    yield read, item_records(page.items, self.options, unreadable), delivered(page.cursor)
 
         while True:
             self._run(job, result, pages(), finish=follow is None)
@@ -417,60 +431,68 @@ class HistoricalExport:
             result.total = sent
         return result
 
-    def _run(self, job: str, result: ExportResult,
-             pages: Iterator[tuple[int, list[SpanRecord]]], *, finish: bool = True) -> ExportResult:
+    def _run(self, job: str, result: ExportResult, pages: Iterator[Page], *,
+             finish: bool = True) -> ExportResult:
+        """Send the pages, ``in_flight`` requests at a time; a page's position is saved (and
+        its ``after`` called) once it and every page before it were answered."""
         if self.progress:
             self.progress(result.sent, result.total)
-        for position, records in pages:
-            if self.stop_after is not None and result.batches >= self.stop_after:
-                raise ExportInterrupted(f"stopped after {result.batches} batches", result)
-            if records:
-                sent, failed = self._send_batch(records, result)
-                result.sent += sent
-                result.failed += failed
-                result.batches += 1
-            result.position = position
-            self.jobs.save_job(job, position, result.sent)
-            if self.progress:
-                self.progress(result.sent + result.failed, result.total)
+        flight: InOrder[tuple[int, int]] = InOrder(self.in_flight)
+        started = result.batches
+        try:
+            for page in pages:
+                records = page[1]
+                if self.stop_after is not None and started >= self.stop_after:
+                    flight.drain()
+                    raise ExportInterrupted(f"stopped after {result.batches} batches", result)
+                body, count, dropped = self._prepare(records, result) if records else (None, 0, 0)
+                started += bool(records)
+
+                def done(outcome: tuple[int, int], page: Page = page, dropped: int = dropped) -> None:
+                    self._delivered(job, result, page, outcome, dropped)
+
+                def send(body: bytes | None = body, count: int = count) -> tuple[int, int]:
+                    return self._transmit(body, count, result)
+
+                flight.submit(send, done)
+            flight.drain()
+        finally:
+            flight.close()
         self.jobs.save_job(job, result.position, result.sent, done=finish)
         return result
 
-    def _send_batch(self, records: list[SpanRecord], result: ExportResult) -> tuple[int, int]:
-        """Hooks, encode, send; returns (accepted, refused). Raises ExportInterrupted when
-        the destination stays unavailable past its retry deadline."""
-        target = self.target
-        settings = target.settings
-        mapped: list[SpanRecord] = []
-        for span in records:
-            try:
-                target.hooks.map_attributes(span=span, settings=settings, state=self._state)
-                mapped.append(span)
-            except Exception as exc:
-                result.errors.append(redact_text(f"{target.hooks.adapter} map_attributes: {exc!r}"))
+    def _delivered(self, job: str, result: ExportResult, page: Page, outcome: tuple[int, int],
+                   dropped: int) -> None:
+        if page[1]:
+            result.sent += outcome[0]
+            result.failed += outcome[1] + dropped
+            result.batches += 1
+        result.position = page[0]
+        self.jobs.save_job(job, page[0], result.sent)
+        if page[2] is not None:
+            page[2]()
+        if self.progress:
+            self.progress(result.sent + result.failed, result.total)
+
+    def send(self, records: list[SpanRecord], result: ExportResult) -> tuple[int, int]:
+        """Send one batch (hooks, encoding, retries): ``(accepted, refused)``; raises
+        :class:`ExportInterrupted` when the destination stays unavailable."""
+        body, count, dropped = self._prepare(records, result)
+        sent, refused = self._transmit(body, count, result)
+        return sent, refused + dropped
+
+    def _prepare(self, records: list[SpanRecord], result: ExportResult) -> tuple[bytes | None, int, int]:
+        return prepare(self.target.hooks, self.target.settings, self._state, self._encoder, records,
+                       result.errors)
+
+    def _transmit(self, body: bytes | None, count: int, result: ExportResult) -> tuple[int, int]:
+        """Send with retries (any thread): ``(accepted, refused)``."""
+        if body is None:
+            return 0, 0
         try:
-            target.hooks.process_batch(spans=mapped, settings=settings, state=self._state)
-        except Exception as exc:
-            result.errors.append(redact_text(f"{target.hooks.adapter} process_batch: {exc!r}"))
-        dropped = len(records) - len(mapped)
-        if not mapped:
-            return 0, dropped
-        body = encode_request(mapped, target.resource).SerializeToString()
-        deadline = time.monotonic() + settings.retry_deadline
-        backoff = Backoff()
-        while True:
-            outcome = target.transport.send(body, settings.timeout)
-            if outcome.ok:
-                return len(mapped) - outcome.rejected_spans, dropped + outcome.rejected_spans
-            text = redact_text(f"{outcome.status} {outcome.message}".strip())
-            if not outcome.retryable:
-                result.errors.append(f"batch refused: {text}")
-                logger.warning("agent-otlp export: %s refused a batch: %s", target.name, text)
-                return 0, dropped + len(mapped)
-            delay = backoff.next_delay(outcome.retry_after)
-            if time.monotonic() + delay > deadline:
-                raise ExportInterrupted(f"{target.name} unavailable: {text}", result)
-            time.sleep(delay)
+            return transmit(self.target.transport, self.target.settings, body, count, result.errors)
+        except Unavailable as exc:
+            raise ExportInterrupted(f"{self.target.name} unavailable: {exc}", result) from None
 
     def close(self) -> None:
         self.target.transport.close()

@@ -136,6 +136,26 @@ def test_content_off_destination_gets_no_content(
         assert root["openinference.span.kind"] == "CHAIN" and "input.value" not in root
 
 
+@pytest.mark.parametrize("adapter", ["phoenix", "langfuse"])
+def test_event_only_content_stays_off_span_attributes(
+    otlp_receiver: OTLPReceiver, clean_env: dict[str, str], adapter: str
+) -> None:
+    """``EVENT_ONLY``: content goes to events, and the adapter derives no span attribute from it."""
+    env = {**clean_env, "LANGFUSE_PUBLIC_KEY": "pk-lf-1", "LANGFUSE_SECRET_KEY": "sk-lf-2"}
+    exporter = agent_otlp.create_exporter(
+        adapter, env=env,
+        destinations={adapter: {"endpoint": otlp_receiver.endpoint, "capture_content": "EVENT_ONLY"}},
+    )
+    assert exporter.submit_items(agent_trace(content=QUESTION)) == []
+    exporter.end_all_traces()
+    assert exporter.shutdown(20).delivered
+    spans = otlp_receiver.spans()
+    on_spans = json.dumps([s.attributes for s in spans], default=str)
+    in_events = json.dumps([e.attributes for s in spans for e in s.events], default=str)
+    assert QUESTION not in on_spans
+    assert QUESTION in in_events
+
+
 def test_conventions_option(otlp_receiver: OTLPReceiver, clean_env: dict[str, str]) -> None:
     export("phoenix", agent_trace(), clean_env, endpoint=otlp_receiver.endpoint,
            options={"conventions": "openinference"})

@@ -14,7 +14,11 @@ from agent_otlp.cli import _register, app
 from agent_otlp.cli._collector_fleet import FleetOptions, loadbalancer_document, sampler_document
 from agent_otlp.cli._collector_yaml import to_yaml
 from agent_otlp.core.config.errors import ConfigError
-from agent_otlp.core.convert.attributes import GUARDRAIL_RESULT_TYPE, GUARDRAIL_RESULT_VALUE, TRIPWIRE
+from agent_otlp.core.convert.attributes import (
+    GUARDRAIL_RESULT_TYPE,
+    GUARDRAIL_RESULT_VALUE,
+    TRIPWIRE,
+)
 from agent_otlp.core.plugins.sampling import RATE_ATTRIBUTE
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -118,6 +122,7 @@ def test_deploy_ships_the_generated_tiers(tmp_path: Path) -> None:
     (["--fleet", "--rate", "1.5"], "--rate", "1.5"),
     (["--fleet", "--decision-wait", "0"], "--decision-wait", "0.0"),
     (["--sampler", "a:4317"], "--sampler", "a:4317"),
+    (["--rate", "0.5"], "--rate", "0.5"),
 ])
 def test_fleet_options_are_checked(args: list[str], option: str, value: str) -> None:
     result = _invoke(*args)

@@ -80,27 +80,32 @@ numbers = st.one_of(
 json_leaf = st.one_of(st.none(), st.booleans(), numbers, any_text)
 python_leaf = st.one_of(
     json_leaf, st.binary(max_size=16), st.builds(Unprintable),
-    st.sampled_from([(), (1, "a"), frozenset({1}), {1, 2}, b"\xff\xfe", object()]),
+    st.sampled_from([(), (1, "a"), frozenset({1}), b"\xff\xfe", object()]),
+    st.builds(lambda: {1, 2}),  # mutable values built afresh: no example sees another's changes
 )
 
 
 def hostile_values(leaf: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
-    return st.recursive(
-        leaf,
-        lambda inner: st.one_of(
-            st.lists(inner, max_size=4),
-            st.dictionaries(any_text, inner, max_size=4),
-        ),
-        max_leaves=8,
-    )
+    """Leaves, and lists and objects of them nested two levels deep (built level by level:
+    each example's draws depend on nothing but its own choices)."""
+    inner: st.SearchStrategy[Any] = leaf
+    for _ in range(2):
+        inner = st.one_of(leaf, st.lists(inner, max_size=4),
+                          st.dictionaries(any_text, inner, max_size=4))
+    return inner
 
+
+PYTHON_VALUES = hostile_values(python_leaf)
+JSON_VALUES = hostile_values(json_leaf)
 
 timestamps = st.one_of(
     st.sampled_from([
         -1, -1e9, 2**64, 10**30, math.nan, math.inf, -math.inf, True, "", "yesterday",
         "2025-13-45T99:99:99", "0001-01-01T00:00:00", "9999-12-31T23:59:59+14:00", 1e11,
-        1.8e19, 2**64 - 1, "2025-01-02T03:04:05Z", "2025-01-02T03:04:05.123456+05:30", [], {},
+        1.8e19, 2**64 - 1, "2025-01-02T03:04:05Z", "2025-01-02T03:04:05.123456+05:30",
     ]),
+    st.builds(list),
+    st.builds(dict),
     numbers,
     any_text,
 )
@@ -153,7 +158,7 @@ def hostile_items(draw: st.DrawFn, python: bool = False) -> list[tuple[Any, set[
     Structural faults (duplicate ids, parent cycles, unknown types) keep every item valid;
     field faults delete a field or replace it by a value of any type.
     """
-    values = hostile_values(python_leaf if python else json_leaf)
+    values = PYTHON_VALUES if python else JSON_VALUES
     kind = draw(st.sampled_from(["trace.span", "trace.span", "trace"]))
     trace_id = f"trace_{uuid.uuid4().hex}"
     own_id = f"span_{uuid.uuid4().hex[:24]}"

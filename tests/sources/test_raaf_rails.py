@@ -328,7 +328,8 @@ def test_losing_the_database_mid_export_interrupts_it_resumably(
                 conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                              "WHERE usename = %s", (db.READER,))
 
-    with open_rails(reader_url(cluster, app_db)) as source, pytest.raises(ExportInterrupted) as stopped:
+    with open_rails(reader_url(cluster, app_db), fetch_rows="10") as source, \
+            pytest.raises(ExportInterrupted) as stopped:
         engine(tmp_path, otlp_receiver, batch_size=10, progress=cut).from_source(source)
     assert "source raaf-rails failed" in stopped.value.reason
     assert db.READER_PASSWORD not in stopped.value.reason

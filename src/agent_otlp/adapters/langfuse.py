@@ -194,6 +194,6 @@ def observation_attributes(
 def agent_otlp_map_attributes(
     span: SpanRecord, settings: Settings, state: MutableMapping[str, Any]
 ) -> None:
-    content = settings.capture_content
+    content = settings.content_on_spans  # what it derives are span attributes
     notes = read.take_notes(state, span, content=content)
     span.attributes.update(observation_attributes(span, notes, content=content))

@@ -145,7 +145,7 @@ def agent_otlp_map_attributes(
         conventions = state["phoenix_conventions"] = _conventions(settings.options)
     if conventions == "gen_ai":
         return
-    content = settings.capture_content
+    content = settings.content_on_spans  # what it derives are span attributes
     notes = read.take_notes(state, span, content=content)
     added = openinference_attributes(span, notes, state, content=content)
     if conventions == "openinference":

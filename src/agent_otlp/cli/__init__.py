@@ -50,7 +50,7 @@ app = typer.Typer(
 COMMAND_MODULES: Final = (
     "agent_otlp.cli.run", "agent_otlp.cli.info", "agent_otlp.cli.serve_cmd",
     "agent_otlp.cli.adapters_cmd", "agent_otlp.cli.store_cmd", "agent_otlp.cli.export_cmd",
-    "agent_otlp.cli.sources_cmd", "agent_otlp.cli.collector_cmd",
+    "agent_otlp.cli.sources_cmd", "agent_otlp.cli.follow_cmd", "agent_otlp.cli.collector_cmd",
 )
 
 

@@ -40,6 +40,16 @@ def _write(files: dict[str, str], out: Path) -> None:
         typer.echo(str(out / name))
 
 
+def _only_with_fleet(sampler: list[str] | None, out: Path | None, rate: float,
+                     decision_wait: float) -> None:
+    given = {"--sampler": ", ".join(sampler or []), "--out": str(out or ""),
+             "--rate": "" if rate == 1.0 else str(rate),
+             "--decision-wait": "" if decision_wait == 10.0 else str(decision_wait)}
+    for option, value in given.items():
+        if value:
+            raise ConfigError(option, value, "only with --fleet")
+
+
 @app.command("collector-config")
 def collector_config(
     to: Annotated[
@@ -83,9 +93,7 @@ def collector_config(
         targets = [("jaeger", "http://jaeger:4317")]
     headers = _headers(header or [], {name for name, _ in targets})
     if not fleet:
-        for given, option in ((sampler, "--sampler"), (out, "--out")):
-            if given:
-                raise ConfigError(option, str(given), "only with --fleet")
+        _only_with_fleet(sampler, out, rate, decision_wait)
         typer.echo(collector_config_yaml(targets, headers), nl=False)
         return
     samplers = list(sampler or ["sampler-1:4317", "sampler-2:4317"])

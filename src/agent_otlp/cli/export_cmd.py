@@ -49,7 +49,7 @@ from agent_otlp.sources.plugins.manager import OpenedSource, SourceManager
 from agent_otlp.sources.plugins.types import SourceContext, TimeRange
 from agent_otlp.store.sqlite import SpanStore
 
-__all__ = ["export_command", "open_source", "source_options"]
+__all__ = ["export_command", "export_source", "open_source", "source_options"]
 
 SourceOpt = Annotated[
     str | None, typer.Option("--source", help="Source plugin to read --from with (agent-otlp sources lists them); "
@@ -139,7 +139,7 @@ def export_command(
     try:
         if from_location is not None:
             with open_source(from_location, source, source_option) as opened:
-                _export_source(engine, opened, since, until, restart=restart, dry_run=dry_run,
+                export_source(engine, opened, since, until, restart=restart, dry_run=dry_run,
                                follow=poll if follow else None)
             return
         key = files_source(files) if files else store_source(span_store)
@@ -161,7 +161,7 @@ def export_command(
         engine.close()
 
 
-def _export_source(engine: HistoricalExport, opened: OpenedSource, since: str | None,
+def export_source(engine: HistoricalExport, opened: OpenedSource, since: str | None,
                    until: str | None, *, restart: bool, dry_run: bool, follow: float | None) -> None:
     window = engine.export_range(opened.key, since, until, restart=restart, record=not dry_run)
     since_ns, until_ns = window.since_ns, window.until_ns

@@ -254,6 +254,9 @@ def serve_command(
                      if exporter.store is not None else None)
         try:
             _banner(bridge, exporter, auth_summary(secret is not None, len(producers)), tls)
+            if fleet:
+                console.print("  fleet mode: spans forwarded at once, sampling left to the "
+                              "Collector tier (docs/scale-out.md)")
             while not stop.wait(0.5):
                 pass
         finally:

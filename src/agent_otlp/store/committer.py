@@ -87,13 +87,17 @@ class GroupCommitter:
 
     :param committed: called by the leader after each group, outside the lock, with the
         group, the last stored seq (``None`` on failure) and the failure's reason.
+    :param answered: called by the leader with the last stored seq once the writers of its
+        group are woken (work that need not hold them up).
     """
 
     def __init__(
-        self, store: SpanStore, committed: Callable[[list[Batch], int | None, str | None], None]
+        self, store: SpanStore, committed: Callable[[list[Batch], int | None, str | None], None],
+        answered: Callable[[int], None] | None = None,
     ) -> None:
         self.store = store
         self._committed = committed
+        self._answered = answered
         self._lock = threading.Lock()
         self._queue: list[Batch] = []
         self._writing = False
@@ -120,9 +124,11 @@ class GroupCommitter:
                 batch.wake.wait(_NAP)  # woken when done, or to lead the next group
                 continue
             try:
-                self._commit(group)
+                last = self._commit(group)
             finally:
                 self._done(group, batch)
+            if last is not None and self._answered is not None:
+                self._answered(last)
 
     def _done(self, group: list[Batch], leader: Batch) -> None:
         """Wake the members of ``group`` (no other waiter: those of the next group sleep on)
@@ -141,7 +147,8 @@ class GroupCommitter:
     def _more_queued(self) -> bool:
         return bool(self._queue)
 
-    def _commit(self, group: list[Batch]) -> None:
+    def _commit(self, group: list[Batch]) -> int | None:
+        """Write ``group``; returns the last stored seq (``None`` when it failed)."""
         last: int | None = None
         error: str | None = "not written"  # stays so if the write is interrupted
         for batch in group:
@@ -160,3 +167,4 @@ class GroupCommitter:
             self._committed(group, last, error)
         except Exception:  # pragma: no cover - the callback must not stop the waiters
             logger.exception("agent-otlp: error after a span store commit")
+        return last

@@ -21,7 +21,7 @@ from typing import Any, Final
 
 from agent_otlp.core.convert.records import AgentSpan, SpanRecord
 from agent_otlp.core.convert.spans import ConvertOptions, convert_span
-from agent_otlp.store.outbox import Committed, Row, payload_record
+from agent_otlp.store.outbox import Committed, Row, decode_payloads, payload_record
 from agent_otlp.store.sqlite import KIND_TRACE, KIND_TRACE_START, SpanStore
 
 __all__ = ["END", "TAIL_BYTES", "TAIL_ROWS", "StoreSource"]
@@ -164,8 +164,11 @@ class StoreSource:
             return entries
         try:
             items = self.store.read_after(self.read_seq, limit, upto_seq=upto)
+            values = decode_payloads([item.payload for item in items if item.kind != KIND_TRACE_START])
+            decoded = iter(values or ())
             for item in items:
-                self._add(entries, item.seq, item.kind, item.trace_id, item.payload)
+                value = next(decoded) if values is not None and item.kind != KIND_TRACE_START else None
+                self._add(entries, item.seq, item.kind, item.trace_id, item.payload, value)
                 self.read_seq = item.seq
             if upto is not None and len(items) < limit:
                 self.read_seq = upto  # rows before the tail that are gone were evicted
@@ -199,12 +202,14 @@ class StoreSource:
             record.seq = seq
             entries.append(record)
 
-    def _add(self, entries: list[Any], seq: int, kind: int, trace_id: str, payload: bytes) -> None:
-        """The queue entries of one stored item (none for a trace's first sight)."""
+    def _add(self, entries: list[Any], seq: int, kind: int, trace_id: str, payload: bytes,
+             value: Any = None) -> None:
+        """The queue entries of one stored item (none for a trace's first sight); ``value``:
+        its payload decoded already."""
         if kind == KIND_TRACE_START:
             return
         try:
-            record = payload_record(payload, seq, self.options)
+            record = payload_record(payload, seq, self.options, value)
         except Exception:  # stored items were validated; a corrupt row must not block
             self.unreadable += 1
             logger.error("agent-otlp: unreadable stored item seq=%d skipped", seq)

@@ -124,6 +124,14 @@ The durable span store: ``on`` (``$XDG_DATA_HOME/agent-otlp/spans.db``), a file 
 turn it on unless told ``--no-store``.
 """
 AGENT_OTLP_STORE_BUDGET: Final = "AGENT_OTLP_STORE_BUDGET"
+AGENT_OTLP_DELIVERY: Final = "AGENT_OTLP_DELIVERY"
+"""
+.. envvar:: AGENT_OTLP_DELIVERY
+
+Where a store-backed exporter delivers from the store: ``thread`` (default: a worker thread
+per destination in the same process) or ``process`` (the destinations run in a delivery
+process of their own, see ``docs/store.md``). Ignored without a span store.
+"""
 AGENT_OTLP_OFFLOAD: Final = "AGENT_OTLP_OFFLOAD"
 """
 .. envvar:: AGENT_OTLP_OFFLOAD

@@ -17,7 +17,7 @@ from typing import Any, Final, TypedDict
 from urllib.parse import unquote, urlsplit
 
 from agent_otlp.core.config import envvars as ev
-from agent_otlp.core.config.capture import NO_CONTENT, parse_capture
+from agent_otlp.core.config.capture import NO_CONTENT, SPAN_AND_EVENT, SPAN_ONLY, parse_capture
 from agent_otlp.core.config.errors import ConfigError
 from agent_otlp.core.config.headers import check_headers
 from agent_otlp.core.config.loading import destination_names, load_config_file
@@ -113,6 +113,12 @@ class Settings:
     content_mode: str = NO_CONTENT
     #: Which source gave each setting (``"env OTEL_EXPORTER_OTLP_ENDPOINT"``...).
     origins: Mapping[str, str] = field(default_factory=dict, compare=False)
+
+    @property
+    def content_on_spans(self) -> bool:
+        """Whether captured content may be written as span attributes (``event_only`` keeps it
+        in events, ``no_content`` nowhere)."""
+        return self.content_mode in (SPAN_ONLY, SPAN_AND_EVENT)
 
     def describe(self) -> dict[str, Any]:
         """The settings fit for display: secrets masked."""

@@ -185,14 +185,17 @@ class Assembler:
             self.sink.touch(span.trace_id)
 
     def _forward_trace(self, trace: AgentTrace) -> None:
-        """Fleet mode: a trace object makes its workflow span at once, from itself alone (its
-        own times, else now), once per bridge; no span of its trace opens anything."""
-        if trace.id in self.traces.ended:
+        """Fleet mode: a trace object makes its workflow span from itself alone (its own
+        times, else now), once per bridge, at the dispatcher's next look at the open traces
+        (within half a second: finishing it here, on the client's thread, would serialize
+        the clients); no span of its trace opens anything."""
+        if trace.id in self.traces.ended or trace.id in self.traces.open:
             return
         state = self.traces.open[trace.id] = self._new_trace(trace)
         if trace.started_ns is not None:
             state.cover(trace.started_ns, trace.ended_ns or trace.started_ns)
-        self.finish(trace.id)
+        state.touched = float("-inf")  # due now
+        self.sink.touch(trace.id)
 
     def _new_trace(self, trace: AgentTrace | None) -> OpenTrace:
         if trace is not None:

@@ -22,7 +22,7 @@ import time
 import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 from agent_otlp.core.config.secrets import redact_text
 from agent_otlp.core.config.settings import Settings
@@ -40,7 +40,7 @@ from agent_otlp.core.plugins.manager import DestinationHooks
 from agent_otlp.core.wire.encode import WireEncoder
 from agent_otlp.core.wire.transport import Transport
 
-__all__ = ["MAX_REQUEST_BYTES", "Destination", "FlushResult"]
+__all__ = ["MAX_REQUEST_BYTES", "Destination", "FlushResult", "Target"]
 
 logger = logging.getLogger("agent_otlp.export")
 #: Seconds per request above which a backend counts as slow: the dispatcher does not wait
@@ -63,6 +63,37 @@ class FlushResult:
     pending: int
 
 
+class Target(Protocol):
+    """What the exporter asks of a destination: :class:`Destination`, or a stand-in for one
+    that runs in another process (:class:`agent_otlp.store.delivery_process.RemoteDestination`)."""
+
+    name: str
+    settings: Settings
+    stats: DestinationStats
+    #: the writer may convert spans for it ahead (it reads the records it is handed)
+    converts_ahead: bool
+
+    @property
+    def pending(self) -> int: ...
+
+    @property
+    def samples_traces(self) -> bool: ...
+
+    def wait_below_high_water(self, deadline: float) -> None: ...
+
+    def notify_stored(self, last_seq: int, committed: Any = None) -> None: ...
+
+    def put(self, spans: list[SpanRecord]) -> None: ...
+
+    def end_trace(self, source_trace_id: str) -> None: ...
+
+    def request_flush(self) -> int: ...
+
+    def wait_flush(self, ticket: int, deadline: float) -> FlushResult: ...
+
+    def close(self, result: FlushResult, timeout: float = 1.0) -> FlushResult: ...
+
+
 class Destination:
     """Sends converted spans to one backend from a background thread.
 
@@ -70,6 +101,8 @@ class Destination:
     instead of from :meth:`put`, and retryable failures are retried until delivered.
     ``policy``: its backoff, breaker and clock (the defaults unless a test passes others).
     """
+
+    converts_ahead = True
 
     def __init__(
         self,

@@ -16,10 +16,11 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Sequence
 from typing import Any, Final
 
 from agent_otlp.core.pipeline.assembler import Assembler
-from agent_otlp.core.pipeline.destination import Destination
+from agent_otlp.core.pipeline.destination import Target
 from agent_otlp.core.pipeline.intake import BARRIER, Intake
 from agent_otlp.core.pipeline.sinks import Sink
 
@@ -35,7 +36,7 @@ class Dispatcher:
     """The dispatcher thread and the lock over trace state (see the module doc)."""
 
     def __init__(self, intake: Intake, assembler: Assembler, sink: Sink,
-                 destinations: list[Destination]) -> None:
+                 destinations: Sequence[Target]) -> None:
         self.intake = intake
         self.assembler = assembler
         self.sink = sink

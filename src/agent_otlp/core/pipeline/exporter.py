@@ -32,7 +32,7 @@ import logging
 import threading
 import time
 import weakref
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,7 +42,7 @@ from agent_otlp.core.convert.records import parse_item
 from agent_otlp.core.convert.spans import ConvertOptions
 from agent_otlp.core.pipeline.assembler import Assembler, InputErrorLog
 from agent_otlp.core.pipeline.at_exit import shutdown_at_exit
-from agent_otlp.core.pipeline.destination import Destination, FlushResult
+from agent_otlp.core.pipeline.destination import FlushResult, Target
 from agent_otlp.core.pipeline.dispatch import DISPATCH_WAIT, Dispatcher
 from agent_otlp.core.pipeline.intake import (
     END_ALL,
@@ -119,14 +119,15 @@ class AgentExporter:
 
     def __init__(
         self,
-        destinations: list[Destination],
+        destinations: Sequence[Target],
         *,
         max_intake: int = MAX_INTAKE,
         trace_idle_timeout: float = TRACE_IDLE_TIMEOUT,
         exit_timeout: float = 10.0,
         outbox: Outbox[Any] | None = None,
     ) -> None:
-        self.destinations = destinations
+        self.destinations: list[Target] = list(destinations)
+        destinations = self.destinations
         self.stats = ExporterStats(destinations={d.name: d.stats for d in destinations})
         self._outbox = outbox
         #: The durable store under the outbox, when on (``None`` without one).
@@ -308,8 +309,12 @@ class AgentExporter:
     def forward_at_once(self) -> None:
         """Fleet mode (docs/scale-out.md): spans are forwarded as they come and no trace is
         kept open; a trace object makes its workflow span at once, and none is synthesized
-        for a trace whose object never came. Call before feeding anything."""
-        self._assembler.fleet = True
+        for a trace whose object never came. Call before feeding anything. Traces a previous
+        process left open in the store are finished at once."""
+        with self._dispatcher.lock:
+            self._assembler.fleet = True
+            for state in self._traces.open.values():
+                state.touched = float("-inf")
 
     def set_trace_idle_timeout(self, seconds: float) -> None:
         """Seconds a trace fed from files or the bridge may stay quiet before it is finished

@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import time
 from collections import deque
+from collections.abc import Sequence
 from typing import Any, Final, Protocol
 
 from agent_otlp.core.convert.flatten import clean_str
 from agent_otlp.core.convert.producer import routed
 from agent_otlp.core.convert.records import AgentSpan, AgentTrace, SpanRecord
 from agent_otlp.core.convert.spans import ConvertOptions, convert_span, convert_trace
-from agent_otlp.core.pipeline.destination import Destination
+from agent_otlp.core.pipeline.destination import Target
 from agent_otlp.core.pipeline.outbox import Outbox, Row
 from agent_otlp.core.pipeline.stats import ExporterStats
 from agent_otlp.core.pipeline.traces import OpenTrace, TraceTable
@@ -72,7 +73,7 @@ class MemorySink:
 
     durable = False
 
-    def __init__(self, destinations: list[Destination], options: ConvertOptions) -> None:
+    def __init__(self, destinations: Sequence[Target], options: ConvertOptions) -> None:
         self.destinations = destinations
         self.options = options
         self.records: list[SpanRecord] = []
@@ -132,7 +133,7 @@ class DurableSink:
 
     durable = True
 
-    def __init__(self, outbox: Outbox[Any], destinations: list[Destination], stats: ExporterStats,
+    def __init__(self, outbox: Outbox[Any], destinations: Sequence[Target], stats: ExporterStats,
                  traces: TraceTable) -> None:
         self.outbox = outbox
         self.destinations = destinations
@@ -145,7 +146,7 @@ class DurableSink:
         self._row_records: list[SpanRecord | None] = []
         self._options = (ConvertOptions(destinations[0].settings.capture_content,
                                         destinations[0].settings.legacy_attributes)
-                         if len(destinations) == 1 else None)
+                         if len(destinations) == 1 and destinations[0].converts_ahead else None)
         #: the trace objects first seen since the last batch, with their stored payloads
         self._start_rows: dict[str, tuple[AgentTrace, bytes]] = {}
         #: open traces changed, and traces finished, since the last batch

@@ -13,7 +13,7 @@ every other hook receives that handle; ``agent_otlp_source_close`` ends it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Collection, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import pluggy
@@ -108,6 +108,32 @@ def agent_otlp_source_wait(handle: Any, cursor: str | None, timeout: float) -> b
         ``timeout`` and reads again.
 
     .. versionadded:: 0.2
+    """
+
+
+@hookspec(firstresult=True)
+def agent_otlp_source_tail(
+    handle: Any, cursor: str | None, batch_size: int,
+    delivered: Callable[[Sequence[str]], Collection[str]],
+) -> Iterator[SourcePage] | None:
+    """Read what was written since ``cursor`` (``agent-otlp follow``), at least once.
+
+    A source whose writers commit out of order reads again a window before its watermark
+    (a lookback), so it may meet items it gave before: it asks ``delivered`` which of its
+    keys (``"span:<id>"``, ``"trace:<id>"``) were already delivered and leaves those out. The
+    host records each item's key once its page is delivered, in agent-otlp's store. An item
+    written after its trace was given is given too, as a late item of that trace.
+
+    :param handle: the source's handle.
+    :param cursor: ``None`` on the first call (start from now, or from the source's
+        ``since`` option), else the ``cursor`` of the last page given.
+    :param batch_size: the most items in a page.
+    :param delivered: the keys, among those asked, already delivered.
+    :return: the pages of new items (none when nothing is new); the last page's cursor is
+        where the next call goes on. Raise when the source is unreachable: the host waits,
+        with a growing delay, and calls again (the source reconnects).
+
+    .. versionadded:: 0.3
     """
 
 

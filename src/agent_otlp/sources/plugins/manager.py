@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any, Final
@@ -208,6 +208,17 @@ class OpenedSource:
             time.sleep(timeout)
             return True
         return bool(answer)
+
+    @property
+    def tails(self) -> bool:
+        """Whether the source implements ``agent_otlp_source_tail`` (``agent-otlp follow``)."""
+        return bool(self._hooks.agent_otlp_source_tail.get_hookimpls())
+
+    def tail(self, cursor: str | None, batch_size: int,
+             delivered: Callable[[Sequence[str]], Collection[str]]) -> Iterator[SourcePage]:
+        pages: Iterator[SourcePage] | None = self._hooks.agent_otlp_source_tail(
+            handle=self.handle, cursor=cursor, batch_size=batch_size, delivered=delivered)
+        return iter(pages or ())
 
     def close(self) -> None:
         if not self._closed:

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
 
@@ -29,7 +29,9 @@ from agent_otlp.sources.plugins import (
 )
 from agent_otlp.sources.raaf.spans import RaafSpan, RaafTrace, span_item, trace_item
 from agent_otlp.sources.raaf_rails.connection import SCHEMES, connect
+from agent_otlp.sources.raaf_rails.prefetch import prefetched
 from agent_otlp.sources.raaf_rails.query import SPANS, TRACES, Columns, Query
+from agent_otlp.sources.raaf_rails.tail import tail_pages
 
 if TYPE_CHECKING:
     import psycopg
@@ -38,6 +40,8 @@ __all__ = ["RailsHandle"]
 
 Key = tuple[int, str, int, str]
 _DEFAULT_SETTLE: Final = 30.0
+_DEFAULT_LOOKBACK: Final = 60.0
+_FETCH_ROWS: Final = 2000
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -47,6 +51,21 @@ class RailsHandle:
     name: str
     columns: Columns
     settle_s: float
+    location: str = field(default="", repr=False)  # may hold the password: never shown
+    env: Mapping[str, str] = field(default_factory=dict, repr=False)
+    schema: str | None = None
+    lookback_s: float = _DEFAULT_LOOKBACK
+    fetch_rows: int = _FETCH_ROWS
+
+    def reopen(self) -> None:
+        """Connect again when the connection was lost (the database restarted)."""
+        if not self.conn.closed and not self.conn.broken:
+            return
+        self.conn.close()
+        try:
+            self.conn, _ = connect(self.location, self.env, self.schema)
+        except ConfigError as exc:  # it answered before: down for a while, not misconfigured
+            raise ConnectionError(str(exc)) from None
 
     def query(self, window: TimeRange) -> Query:
         since = None if window.since_ns is None else window.since_ns // 1000
@@ -54,7 +73,21 @@ class RailsHandle:
         return Query(self.columns, since, until, self.settle_s)
 
 
+_MIGRATIONS: Final = {
+    TRACES: "rails/db/migrate/001_create_raaf_tracing_traces.rb",
+    SPANS: "rails/db/migrate/002_create_raaf_tracing_spans.rb",
+}
+_REQUIRED: Final = {
+    TRACES: ("trace_id", "workflow_name", "status", "started_at", "ended_at", "metadata",
+             "created_at", "updated_at"),
+    SPANS: ("span_id", "trace_id", "parent_id", "name", "kind", "status", "start_time", "end_time",
+            "duration_ms", "span_attributes", "events", "created_at", "updated_at"),
+}
+
+
 def _columns(conn: psycopg.Connection[Any], name: str) -> Columns:
+    """The optional columns the tables have; a missing table or column (named with the RAAF
+    migration that creates it) is a :class:`ConfigError`."""
     found: dict[str, set[str]] = {}
     with conn.cursor() as cur:
         for table in (TRACES, SPANS):
@@ -64,19 +97,26 @@ def _columns(conn: psycopg.Connection[Any], name: str) -> Columns:
     conn.commit()
     missing = [t for t, cols in found.items() if not cols]
     if missing:
-        raise ConfigError("--from", name, f"no RAAF tracing tables there ({', '.join(missing)} not "
-                          "found; give --source-option schema=NAME if they are in another schema)")
+        made_by = ", ".join(f"{t} (RAAF's {_MIGRATIONS[t]})" for t in missing)
+        raise ConfigError("--from", name, f"no table {made_by} in the search path; run the raaf-rails "
+                          "migrations, or give --source-option schema=NAME if the tables are in "
+                          "another schema (the role needs USAGE on it)")
+    for table, columns in _REQUIRED.items():
+        lacking = [c for c in columns if c not in found[table]]
+        if lacking:
+            raise ConfigError("--from", name, f"table {table} has no column {', '.join(lacking)}, "
+                              f"which RAAF's {_MIGRATIONS[table]} creates")
     return Columns.of(found[TRACES], found[SPANS])
 
 
-def _settle(options: dict[str, str]) -> float:
-    text = options.get("settle", str(_DEFAULT_SETTLE))
+def _seconds(options: dict[str, str], name: str, default: float, what: str = "seconds") -> float:
+    text = options.get(name, str(default))
     try:
         value = float(text)
     except ValueError:
         value = -1.0
     if value < 0:
-        raise ConfigError("--source-option settle", text, "seconds, a number >= 0")
+        raise ConfigError(f"--source-option {name}", text, f"{what}, a number >= 0")
     return value
 
 
@@ -85,10 +125,13 @@ def agent_otlp_source_open(location: str, context: SourceContext) -> RailsHandle
     if not location.startswith(SCHEMES):
         return None
     options = dict(context.options)
-    settle = _settle(options)
+    settle = _seconds(options, "settle", _DEFAULT_SETTLE)
+    lookback = _seconds(options, "lookback", _DEFAULT_LOOKBACK)
+    fetch_rows = int(_seconds(options, "fetch_rows", _FETCH_ROWS, "rows")) or 1
     conn, name = connect(location, context.env, options.get("schema"))
     try:
-        return RailsHandle(conn, name, _columns(conn, name), settle)
+        return RailsHandle(conn, name, _columns(conn, name), settle, location, dict(context.env),
+                           options.get("schema"), lookback, fetch_rows)
     except BaseException:
         conn.close()
         raise
@@ -149,16 +192,16 @@ def agent_otlp_source_read(handle: RailsHandle, window: TimeRange, cursor: str |
     text, params = handle.query(window).rows(_cursor_key(cursor))
     conn = handle.conn
     cur = conn.cursor(name="agent_otlp_export")  # server-side: rows come as they are read
+    fetch = max(batch_size, handle.fetch_rows)  # rows per round trip; pages of batch_size
     try:
-        cur.itersize = batch_size
+        cur.itersize = fetch
         cur.execute(text, params)
-        while True:
-            rows = cur.fetchmany(batch_size)
-            if not rows:
-                break
-            last = rows[-1]
-            key = json.dumps([last[0], last[1], last[2], last[3]])
-            yield SourcePage([_item(row) for row in rows], key)
+        for chunk in prefetched(lambda: cur.fetchmany(fetch)):
+            for at in range(0, len(chunk), batch_size):
+                rows = chunk[at:at + batch_size]
+                last = rows[-1]
+                key = json.dumps([last[0], last[1], last[2], last[3]])
+                yield SourcePage([_item(row) for row in rows], key)
     finally:
         _end_read(conn, cur)
 
@@ -197,3 +240,19 @@ def agent_otlp_source_wait(handle: RailsHandle, cursor: str | None, timeout: flo
 @hookimpl
 def agent_otlp_source_close(handle: RailsHandle) -> None:
     handle.conn.close()
+
+
+@hookimpl
+def agent_otlp_source_tail(handle: RailsHandle, cursor: str | None, batch_size: int,
+                           delivered: Callable[[Sequence[str]], Collection[str]]) -> Iterator[SourcePage]:
+    """What was written since ``cursor`` (:mod:`.tail`); a lost connection is opened again on
+    the next call (the host waits between calls, longer each time)."""
+    handle.reopen()
+    try:
+        yield from tail_pages(handle.conn, handle.columns, cursor, lookback_s=handle.lookback_s,
+                              settle_s=handle.settle_s, batch_size=batch_size, delivered=delivered,
+                              item=_item)
+    except BaseException:
+        if handle.conn.broken:
+            handle.conn.close()
+        raise

@@ -29,10 +29,15 @@ def _params(location: str) -> dict[str, Any]:
     from psycopg.conninfo import conninfo_to_dict
 
     try:
-        return dict(conninfo_to_dict(location))
-    except Exception as exc:  # libpq's parser: a bad port, an unknown parameter
+        params = dict(conninfo_to_dict(location))
+    except Exception as exc:  # libpq's parser: an unknown parameter, bad quoting
         raise ConfigError("--from", masked_location(location),
                           f"not a PostgreSQL URL ({redact_text(str(exc))})") from None
+    for port in str(params.get("port") or "5432").split(","):
+        if not port.isdigit() or not 0 < int(port) < 65536:
+            raise ConfigError("--from", masked_location(location), f"not a PostgreSQL URL (port {port!r} "
+                              "is not a number from 1 to 65535): postgresql://user@host:port/db")
+    return params
 
 
 def safe_name(params: Mapping[str, Any]) -> str:
@@ -42,6 +47,24 @@ def safe_name(params: Mapping[str, Any]) -> str:
     return f"postgresql://{user}{params.get('host') or 'localhost'}{port}/{params.get('dbname') or ''}"
 
 
+def _why(exc: Exception, params: Mapping[str, Any], origin: str) -> str:
+    """What the failure means, naming the setting to change."""
+    text = str(exc)
+    state = getattr(exc, "sqlstate", None)
+    if state == "28P01" or "password authentication failed" in text:
+        return f"the password for user {params.get('user') or '(default)'} ({origin}) was refused"
+    if "no password supplied" in text:
+        return "the server asks for a password: give it in the URL, PGPASSWORD or ~/.pgpass"
+    if state == "3D000" or ("database" in text and "does not exist" in text):
+        return f"no database {params.get('dbname')!r} there (the URL's path)"
+    if "Connection refused" in text or "could not connect" in text:
+        return (f"nothing listens at host {params.get('host') or 'localhost'} port "
+                f"{params.get('port') or 5432} (the URL's host and port)")
+    if "timeout" in text:
+        return "no answer in time (host and port in the URL; connect_timeout)"
+    return "the server refused the connection"
+
+
 def connect(location: str, env: Mapping[str, str], schema: str | None) -> tuple[psycopg.Connection[Any], str]:
     """A read-only connection and the safe name of what it reaches."""
     try:
@@ -49,11 +72,14 @@ def connect(location: str, env: Mapping[str, str], schema: str | None) -> tuple[
     except ImportError:
         raise ConfigError("--source", "raaf-rails", _INSTALL) from None
     params = _params(location)
+    origin = "~/.pgpass or PGPASSFILE"
     if params.get("password"):
         register_secret(str(params["password"]))
+        origin = "the URL"
     elif env.get("PGPASSWORD"):
         register_secret(env["PGPASSWORD"])
         params["password"] = env["PGPASSWORD"]
+        origin = "PGPASSWORD"
     if env.get("PGPASSFILE") and "passfile" not in params:
         params["passfile"] = env["PGPASSFILE"]
     params.setdefault("connect_timeout", 10)
@@ -62,7 +88,8 @@ def connect(location: str, env: Mapping[str, str], schema: str | None) -> tuple[
     try:
         conn = psycopg.connect(**params)
     except psycopg.Error as exc:
-        raise ConfigError("--from", name, f"cannot connect: {redact_text(str(exc).strip())}") from None
+        said = redact_text(" ".join(str(exc).split()))
+        raise ConfigError("--from", name, f"cannot connect: {_why(exc, params, origin)} ({said})") from None
     conn.read_only = True
     with conn.cursor() as cur:
         cur.execute("SET TIME ZONE 'UTC'")

@@ -19,7 +19,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any, Final
 
-__all__ = ["SPANS", "TRACES", "Columns", "Query"]
+__all__ = ["SPANS", "TRACES", "Columns", "Query", "stream"]
 
 TRACES: Final = "raaf_tracing_traces"
 SPANS: Final = "raaf_tracing_spans"
@@ -100,37 +100,13 @@ class Query:
         """Every span and trace of the range after the key ``after``, in key order."""
         chosen, params = self._chosen()
         cols = self.columns
-        tokens = ", ".join((
-            "s.input_tokens::bigint" if cols.input_tokens else "NULL::bigint",
-            "s.output_tokens::bigint" if cols.output_tokens else "NULL::bigint",
-            "s.agent_model::text" if cols.agent_model else "NULL::text",
-        ))
         resume = ""
         if after is not None:
             resume = "WHERE (end_us, trace_id, ord, sid) > (%(a_end)s, %(a_trace)s, %(a_ord)s, %(a_sid)s)"
             params.update(a_end=after[0], a_trace=after[1], a_ord=after[2], a_sid=after[3])
         text = f"""{chosen}
-        SELECT * FROM (
-            SELECT c.end_us, c.trace_id, 0 AS ord, s.span_id::text AS sid,
-                   s.parent_id::text, s.name::text, s.kind::text, s.status::text,
-                   {_us('s.start_time')} AS start_us, {_us('s.end_time')} AS stop_us,
-                   s.duration_ms::float8, s.span_attributes::jsonb, s.events::jsonb,
-                   {tokens}, coalesce(p.kind = 'trace', false) AS parent_is_trace,
-                   NULL::jsonb AS metadata, NULL::text AS group_id, NULL::bigint AS first_us
-            FROM chosen c JOIN {SPANS} s ON s.trace_id = c.trace_id
-            LEFT JOIN {SPANS} p ON p.span_id = s.parent_id
-            WHERE s.kind <> 'trace'
-            UNION ALL
-            SELECT c.end_us, c.trace_id, 1, '', ts.span_id::text, c.workflow_name::text, 'trace',
-                   c.status::text, NULL, NULL, NULL, ts.span_attributes::jsonb, ts.events::jsonb,
-                   NULL, NULL, ts.status::text, false, c.metadata::jsonb, c.group_id, c.first_us
-            FROM chosen c LEFT JOIN LATERAL (
-                SELECT span_id, status, span_attributes, events FROM {SPANS} x
-                WHERE x.trace_id = c.trace_id AND x.kind = 'trace'
-                ORDER BY x.start_time NULLS LAST, x.span_id LIMIT 1
-            ) ts ON true
-        ) stream {resume}
-        ORDER BY end_us, trace_id, ord, sid"""  # noqa: S608
+        {stream(cols)} {resume}
+        ORDER BY end_us, trace_id, ord, sid"""
         return text, params
 
     def newer(self, after: tuple[int, str, int, str] | None) -> tuple[str, dict[str, Any]]:
@@ -141,3 +117,36 @@ class Query:
         params.update(a_end=after[0], a_trace=after[1])
         text = f"{chosen} SELECT EXISTS (SELECT 1 FROM chosen WHERE (end_us, trace_id) > "  # noqa: S608
         return text + "(%(a_end)s, %(a_trace)s))", params
+
+
+def stream(cols: Columns, spans_where: str = "", traces_where: str = "") -> str:
+    """The rows of the traces of a ``chosen`` CTE (``trace_id``, ``workflow_name``, ``status``,
+    ``metadata``, ``group_id``, ``first_us``, ``end_us``): their spans (order 0) and the traces
+    themselves with their own ``trace``-kind span (order 1), as ``SELECT * FROM (...) stream``.
+    ``spans_where`` and ``traces_where`` narrow each part (fixed text, bound values)."""
+    tokens = ", ".join((
+        "s.input_tokens::bigint" if cols.input_tokens else "NULL::bigint",
+        "s.output_tokens::bigint" if cols.output_tokens else "NULL::bigint",
+        "s.agent_model::text" if cols.agent_model else "NULL::text",
+    ))
+    return f"""SELECT * FROM (
+            SELECT c.end_us, c.trace_id, 0 AS ord, s.span_id::text AS sid,
+                   s.parent_id::text, s.name::text, s.kind::text, s.status::text,
+                   {_us('s.start_time')} AS start_us, {_us('s.end_time')} AS stop_us,
+                   s.duration_ms::float8, s.span_attributes::jsonb, s.events::jsonb,
+                   {tokens}, coalesce(p.kind = 'trace', false) AS parent_is_trace,
+                   NULL::jsonb AS metadata, NULL::text AS group_id, NULL::bigint AS first_us
+            FROM chosen c JOIN {SPANS} s ON s.trace_id = c.trace_id
+            LEFT JOIN {SPANS} p ON p.span_id = s.parent_id
+            WHERE s.kind <> 'trace' {spans_where}
+            UNION ALL
+            SELECT c.end_us, c.trace_id, 1, '', ts.span_id::text, c.workflow_name::text, 'trace',
+                   c.status::text, NULL, NULL, NULL, ts.span_attributes::jsonb, ts.events::jsonb,
+                   NULL, NULL, ts.status::text, false, c.metadata::jsonb, c.group_id, c.first_us
+            FROM chosen c LEFT JOIN LATERAL (
+                SELECT span_id, status, span_attributes, events FROM {SPANS} x
+                WHERE x.trace_id = c.trace_id AND x.kind = 'trace'
+                ORDER BY x.start_time NULLS LAST, x.span_id LIMIT 1
+            ) ts ON true
+            WHERE true {traces_where}
+        ) stream"""  # noqa: S608 - fixed text, bound values
