@@ -6,6 +6,10 @@
   ``runuser``). It fails, never skips, when it cannot start.
 * :data:`MIGRATIONS_DDL` creates the tables as RAAF's migrations do, :data:`PROCESSOR_COLUMNS`
   adds the columns ``ActiveRecordProcessor`` writes that no migration creates.
+* :func:`running_cluster` starts one and stops it after; :func:`new_app_database` makes a fresh
+  application database in it, :func:`reader_url` the read-only role's URL of one, and
+  :func:`open_rails` opens that through the raaf-rails source; :func:`expected_ids` are the
+  span ids its traces arrive with, :func:`child_env` the environment of a CLI child process.
 * :func:`rails_trace` builds one trace's rows as ``ActiveRecordProcessor`` saves them, one span
   of every kind RAAF knows; :func:`insert` writes them.
 """
@@ -13,6 +17,7 @@
 from __future__ import annotations
 
 import glob
+import itertools
 import json
 import os
 import pwd
@@ -21,12 +26,18 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import psycopg
+
+from agent_otlp.core.convert.ids import span_id_for, workflow_span_id_for
+from agent_otlp.sources.plugins.manager import OpenedSource, SourceManager
+from agent_otlp.sources.plugins.types import SourceContext
 
 SUPERUSER_PASSWORD = "su-Secret-4242"
 READER = "raaf_reader"
@@ -321,6 +332,55 @@ def _insert(conn: psycopg.Connection[Any], table: str, row: dict[str, Any]) -> N
     columns = ", ".join(row)
     marks = ", ".join(["%s"] * len(row))
     conn.execute(f"INSERT INTO {table} ({columns}) VALUES ({marks})", list(row.values()))
+
+
+@contextmanager
+def running_cluster() -> Iterator[PostgresCluster]:
+    """A started cluster, ready for connections; stopped and removed after."""
+    started = PostgresCluster().start()
+    try:
+        wait_ready(started)
+        yield started
+    finally:
+        started.stop()
+
+
+_databases = itertools.count(1)
+
+
+def new_app_database(cluster: PostgresCluster, prefix: str = "app", *,
+                     processor_columns: bool = True) -> str:
+    """A fresh application database (with the processor's extra columns unless told); its name."""
+    name = f"{prefix}{next(_databases)}"
+    create_app_database(cluster, processor_columns=processor_columns, db=name)
+    return name
+
+
+def reader_url(cluster: PostgresCluster, name: str) -> str:
+    """The URL of the database ``name`` for the role that may only SELECT."""
+    return cluster.url(READER, READER_PASSWORD, name)
+
+
+def expected_ids(indexes: range) -> set[str]:
+    """The span ids (hex) the traces ``indexes`` arrive with: each one's workflow span (its
+    trace-kind span) and a span of every other kind."""
+    out = set()
+    for index in indexes:
+        out.add(workflow_span_id_for(trace_id(index)).hex())
+        out.update(span_id_for(span_id(index, n)).hex() for n in range(1, len(KINDS) + 1))
+    return out
+
+
+def child_env(tmp_path: Path) -> dict[str, str]:
+    """The environment of an ``agent-otlp`` child process: none of the ``OTEL_*``,
+    ``AGENT_OTLP_*`` or ``PG*`` variables from outside, its data directory in ``tmp_path``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "AGENT_OTLP_", "PG"))}
+    return {**env, "XDG_DATA_HOME": str(tmp_path / "data"), "COLUMNS": "200"}
+
+
+def open_rails(url: str, **options: str) -> OpenedSource:
+    """``url`` opened by the source that takes it (the raaf-rails source), with ``options``."""
+    return SourceManager().open(url, SourceContext(env={}, options=options))
 
 
 def wait_ready(cluster: PostgresCluster, timeout: float = 30) -> None:

@@ -163,6 +163,18 @@ def test_mixed_valid_and_invalid_items(make_bridge: BridgeFactory, otlp_receiver
     assert bridge.items == {"accepted": len(items), "rejected": 4}
 
 
+
+def test_an_invalid_item_whose_id_is_not_unicode_is_answered(make_bridge: BridgeFactory) -> None:
+    """The id of a rejected item is quoted in the answer; one that is a lone surrogate (bytes
+    that are not UTF-8) is escaped there, and the answer still comes."""
+    bridge, _ = make_bridge()
+    body = (b'{"data": [{"object": "trace", "id": "\xed\xa0\x80", "workflow_name": "w", '
+            b'"group_id": false}]}')
+    reply = request(bridge.url, body=body)
+    assert reply.status == 400
+    [rejected] = reply.json["rejected"]
+    assert rejected["id"] == "\ud800" and rejected["field"] == "group_id"
+
 def test_bearer_token(make_bridge: BridgeFactory, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
     bridge, _ = make_bridge(token=TOKEN)

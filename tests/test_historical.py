@@ -4,11 +4,13 @@ the live cursors."""
 from __future__ import annotations
 
 import json
+import sqlite3
 import sys
 import threading
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -179,3 +181,29 @@ def test_several_requests_in_flight_and_positions_saved_in_order(tmp_path: Path,
     assert most[0] == 4 and elapsed < result.batches * 0.2 * 0.6  # sent one by one: batches x 0.2 s
     assert seen == sorted(seen) and seen[-1] == 440
     assert Counter(s.span_id for s in otlp_receiver.spans()) == Counter(expected(range(40)))
+
+
+def test_a_busy_jobs_store_does_not_hold_back_sending(tmp_path: Path, otlp_receiver: OTLPReceiver) -> None:
+    """Positions are written behind the pages: while another process holds the jobs store's
+    write lock, every page is still sent; the newest position is written once it is free."""
+    source = SpanStore(tmp_path / "spans.db")
+    fill(source, 10)  # 110 spans, 10 pages of 11
+    jobs = SpanStore(tmp_path / "jobs.db")
+    jobs.save_job("warm-up", 0, 0)  # the tables exist
+    job = engine(jobs, otlp_receiver, batch_size=11)
+    outcome: list[Any] = []
+    holder = sqlite3.connect(tmp_path / "jobs.db", isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # another writer: the store waits (busy_timeout)
+    runner = threading.Thread(target=lambda: outcome.append(job.from_store(source)))
+    try:
+        runner.start()
+        all_sent = otlp_receiver.wait_for_spans(110, timeout=5)
+        waiting = runner.is_alive()
+    finally:
+        holder.execute("COMMIT")
+        holder.close()
+        runner.join(15)
+    assert all_sent, "the export stopped sending while the jobs store was busy"
+    assert waiting  # the export ends only once its position is written
+    assert outcome and outcome[0].sent == 110
+    assert job.job_state(outcome[0].job) == (outcome[0].position, 110, True)

@@ -13,9 +13,10 @@ resumably and in constant memory.
 * Progress is a job row (``export_jobs``) keyed by a hash of the source, the range and the
   destination (name and endpoint): after each accepted batch it records the last store ``seq`` (or file item
   number, or items read from a source plugin, whose own cursor is kept beside it in
-  ``source_cursors``) delivered. Running the same export again continues after it: at most
-  the batches in flight when the export was interrupted are sent twice. A finished job is not sent again
-  (``restart=True`` starts it over).
+  ``source_cursors``) delivered, written on a thread of its own (the newest each time). Running
+  the same export again continues after it: at most the batches in flight when the export was
+  interrupted, and those delivered while the last position was being written, are sent twice.
+  A finished job is not sent again (``restart=True`` starts it over).
 * The live destinations' cursors are never touched.
 * ``follow``: after the range is read, the source is asked for new items (or polled) and the
   export goes on until :meth:`HistoricalExport.stop` (or Ctrl-C); such a job is never done.
@@ -46,7 +47,7 @@ from agent_otlp.core.plugins.manager import DestinationHooks
 from agent_otlp.core.wire.encode import WireEncoder
 from agent_otlp.core.wire.transport import Transport
 from agent_otlp.factory import resolve_all, resource_for
-from agent_otlp.inflight import InOrder, Unavailable, prepare, transmit
+from agent_otlp.inflight import InOrder, Latest, Unavailable, prepare, transmit
 from agent_otlp.sources.files import FileSource, files_source
 from agent_otlp.sources.plugins.convert import item_records
 from agent_otlp.sources.plugins.manager import OpenedSource
@@ -58,16 +59,8 @@ from agent_otlp.store.source_cursors import load_cursor, save_cursor
 from agent_otlp.store.sqlite import KIND_TRACE_START, SpanStore, StoredItem
 
 __all__ = [
-    "ExportInterrupted",
-    "ExportRange",
-    "ExportResult",
-    "ExportTarget",
-    "HistoricalExport",
-    "destination_arguments",
-    "files_source",
-    "is_relative",
-    "parse_time",
-    "resolve_target",
+    "ExportInterrupted", "ExportRange", "ExportResult", "ExportTarget", "HistoricalExport",
+    "destination_arguments", "files_source", "is_relative", "parse_time", "resolve_target",
     "store_source",
 ]
 
@@ -434,11 +427,12 @@ class HistoricalExport:
     def _run(self, job: str, result: ExportResult, pages: Iterator[Page], *,
              finish: bool = True) -> ExportResult:
         """Send the pages, ``in_flight`` requests at a time; a page's position is saved (and
-        its ``after`` called) once it and every page before it were answered."""
+        its ``after`` called, both on the ``saver``'s thread) once it and every page before it
+        were answered."""
         if self.progress:
             self.progress(result.sent, result.total)
         flight: InOrder[tuple[int, int]] = InOrder(self.in_flight)
-        started = result.batches
+        saver, started = Latest("agent-otlp-export-position"), result.batches
         try:
             for page in pages:
                 records = page[1]
@@ -449,30 +443,36 @@ class HistoricalExport:
                 started += bool(records)
 
                 def done(outcome: tuple[int, int], page: Page = page, dropped: int = dropped) -> None:
-                    self._delivered(job, result, page, outcome, dropped)
+                    saver.hand(self._delivered(job, result, page, outcome, dropped))
 
                 def send(body: bytes | None = body, count: int = count) -> tuple[int, int]:
                     return self._transmit(body, count, result)
 
                 flight.submit(send, done)
             flight.drain()
+            saver.flush()
         finally:
             flight.close()
+            saver.close()
         self.jobs.save_job(job, result.position, result.sent, done=finish)
         return result
 
     def _delivered(self, job: str, result: ExportResult, page: Page, outcome: tuple[int, int],
-                   dropped: int) -> None:
+                   dropped: int) -> Callable[[], None]:
+        """Count a delivered page; what saves its position (and calls its ``after``)."""
         if page[1]:
             result.sent += outcome[0]
             result.failed += outcome[1] + dropped
             result.batches += 1
-        result.position = page[0]
-        self.jobs.save_job(job, page[0], result.sent)
-        if page[2] is not None:
-            page[2]()
+        result.position, sent, after = page[0], result.sent, page[2]
         if self.progress:
             self.progress(result.sent + result.failed, result.total)
+
+        def save() -> None:
+            self.jobs.save_job(job, page[0], sent)
+            if after is not None:
+                after()
+        return save
 
     def send(self, records: list[SpanRecord], result: ExportResult) -> tuple[int, int]:
         """Send one batch (hooks, encoding, retries): ``(accepted, refused)``; raises

@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import store_child
 from agent_otlp.testing import OTLPReceiver
+from follow_cli import sigterm, start_follow
 
 
 def test_follow_polls_a_file_source_and_stops_cleanly_on_sigterm(
@@ -21,14 +19,10 @@ def test_follow_polls_a_file_source_and_stops_cleanly_on_sigterm(
     path.write_text("".join(json.dumps(item) + "\n" for i in range(3) for item in store_child.trace_items(i)))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "AGENT_OTLP_"))}
     env["XDG_DATA_HOME"] = str(tmp_path / "data")
-    code = "import sys; from agent_otlp.cli import main; sys.argv[0] = 'agent-otlp'; main()"
-    child = subprocess.Popen([sys.executable, "-c", code, "follow", "--from", str(path), "--to", "otlp",
-                              "--endpoint", otlp_receiver.endpoint, "--poll", "0.2"],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    child = start_follow(str(path), otlp_receiver, env)
     try:
         arrived = otlp_receiver.wait_for_spans(3 * 11, timeout=30)
-        child.send_signal(signal.SIGTERM)
-        out, err = child.communicate(timeout=30)
+        out, err = sigterm(child)
     finally:
         child.kill()
     assert arrived, err

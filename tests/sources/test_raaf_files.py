@@ -18,7 +18,9 @@ from typer.testing import CliRunner
 
 from _paths import ROOT
 from agent_otlp.cli import _register, app
+from agent_otlp.core.convert.records import parse_item
 from agent_otlp.core.convert.spans import ConvertOptions
+from agent_otlp.historical import parse_time
 from agent_otlp.sources.files import FileSource, read_items
 from agent_otlp.testing import OTLPReceiver
 from test_bridge_ops import wait_until
@@ -185,3 +187,23 @@ def test_attributes_no_span_field_takes_and_error_types_are_kept(otlp_receiver: 
     assert refund.attributes["error.type"] == "RefundError"
     root = one(spans, lambda s: s.is_root)
     assert root.attributes["openai_agents.metadata.raaf.trace_span.id"].startswith("span_")
+
+
+def test_span_times_reach_the_converter_to_the_microsecond() -> None:
+    """Whatever offset RAAF wrote, and before 1973 too (where an epoch number would be read as
+    microseconds, the time is handed on as text)."""
+    def span(n: int, start: str, end: str) -> dict[str, Any]:
+        return {"span_id": f"span_{n}", "trace_id": "trace_" + "c" * 32, "parent_id": None, "name": "tool.x",
+                "kind": "tool", "start_time": start, "end_time": end, "attributes": {}, "events": []}
+
+    document = {"trace_id": "trace_" + "c" * 32, "spans": [
+        span(0, "2025-12-05T09:00:00.123456+01:00", "2025-12-05 08:00:01 UTC"),
+        span(1, "1970-01-02T00:00:00.000001Z", "1973-03-03T09:46:40Z"),
+    ]}
+    items = [i for i in read_items(io.StringIO(json.dumps(document))) if isinstance(i, dict)]
+    parsed = {i["id"]: parse_item(i) for i in items if i.get("object") == "trace.span"}
+    times = {key: (span.started_ns, span.ended_ns) for key, span in parsed.items()}
+    assert times == {
+        "span_0": (parse_time("2025-12-05T08:00:00.123456Z"), parse_time("2025-12-05T08:00:01Z")),
+        "span_1": (86_400_000_001_000, 10**17),
+    }

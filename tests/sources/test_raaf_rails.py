@@ -4,14 +4,11 @@ through the in-process OTLP receiver."""
 
 from __future__ import annotations
 
-import itertools
 import json
-import os
 import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -22,40 +19,16 @@ import pytest
 import raaf_rails_db as db
 from agent_otlp.core.config.errors import ConfigError
 from agent_otlp.core.convert.attributes import GUARDRAIL_TRIGGERED
-from agent_otlp.core.convert.ids import span_id_for, trace_id_for, workflow_span_id_for
+from agent_otlp.core.convert.ids import trace_id_for
 from agent_otlp.historical import ExportInterrupted, HistoricalExport, parse_time, resolve_target
-from agent_otlp.sources.plugins.manager import OpenedSource, SourceManager
+from agent_otlp.sources.plugins.manager import SourceManager
 from agent_otlp.sources.plugins.types import SourceContext, TimeRange
 from agent_otlp.store.sqlite import SpanStore
 from agent_otlp.testing import OTLPReceiver, ReceivedSpan
+from raaf_rails_db import child_env, expected_ids, open_rails, reader_url
 
 SPANS_PER_TRACE = len(db.KINDS)  # the trace's own trace-kind span becomes its workflow span
 ITEMS_PER_TRACE = SPANS_PER_TRACE + 1
-_names = itertools.count(1)
-
-
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[db.PostgresCluster]:
-    started = db.PostgresCluster().start()
-    db.wait_ready(started)
-    yield started
-    started.stop()
-
-
-@pytest.fixture
-def app_db(cluster: db.PostgresCluster) -> str:
-    """A fresh application database with the processor's extra columns; its name."""
-    name = f"app{next(_names)}"
-    db.create_app_database(cluster, processor_columns=True, db=name)
-    return name
-
-
-def reader_url(cluster: db.PostgresCluster, name: str) -> str:
-    return cluster.url(db.READER, db.READER_PASSWORD, name)
-
-
-def open_rails(url: str, **options: str) -> OpenedSource:
-    return SourceManager().open(url, SourceContext(env={}, options=options))
 
 
 def fill(cluster: db.PostgresCluster, name: str, indexes: range, **kwargs: Any) -> None:
@@ -69,14 +42,6 @@ def engine(tmp_path: Path, receiver: OTLPReceiver, **kwargs: Any) -> HistoricalE
     target = resolve_target("otlp", env={}, endpoint=receiver.endpoint, retry_deadline=0.3,
                             capture_content=True)
     return HistoricalExport(target, jobs, **kwargs)
-
-
-def expected_ids(indexes: range) -> set[str]:
-    out = set()
-    for index in indexes:
-        out.add(workflow_span_id_for(db.trace_id(index)).hex())
-        out.update(span_id_for(db.span_id(index, n)).hex() for n in range(1, SPANS_PER_TRACE + 1))
-    return out
 
 
 def by_kind(spans: list[ReceivedSpan], trace: int) -> dict[str, ReceivedSpan]:
@@ -149,8 +114,7 @@ def test_export_sends_whole_trees_mapping_every_kind(
 def test_tables_as_the_migrations_alone_create_them(
     cluster: db.PostgresCluster, tmp_path: Path, otlp_receiver: OTLPReceiver
 ) -> None:
-    name = f"bare{next(_names)}"
-    db.create_app_database(cluster, processor_columns=False, db=name)
+    name = db.new_app_database(cluster, "bare", processor_columns=False)
     fill(cluster, name, range(1, 3), processor_columns=False)
     with open_rails(reader_url(cluster, name)) as source:
         result = engine(tmp_path, otlp_receiver).from_source(source)
@@ -205,16 +169,11 @@ def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedP
                           timeout=120, env=env)
 
 
-def _clean_env(tmp_path: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "AGENT_OTLP_", "PG"))}
-    return {**env, "XDG_DATA_HOME": str(tmp_path / "data"), "COLUMNS": "200"}
-
-
 def test_cli_dry_run_export_and_password_never_printed(
     cluster: db.PostgresCluster, app_db: str, tmp_path: Path, otlp_receiver: OTLPReceiver
 ) -> None:
     fill(cluster, app_db, range(1, 4))
-    env = _clean_env(tmp_path)
+    env = child_env(tmp_path)
     url = reader_url(cluster, app_db)
     common = ["--from", url, "--to", "otlp", "--endpoint", otlp_receiver.endpoint]
     dry = _cli("export", *common, "--dry-run", env=env)
@@ -287,7 +246,7 @@ def test_cli_follow_ends_cleanly_on_ctrl_c(
     args = ["export", "--from", reader_url(cluster, app_db), "--to", "otlp", "--endpoint",
             otlp_receiver.endpoint, "--follow", "--poll", "0.2", "--source-option", "settle=0"]
     child = subprocess.Popen([sys.executable, "-c", code, *args], stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True, env=_clean_env(tmp_path))
+                             stderr=subprocess.PIPE, text=True, env=child_env(tmp_path))
     try:
         arrived = otlp_receiver.wait_for_spans(2 * ITEMS_PER_TRACE, timeout=30)
         if arrived:

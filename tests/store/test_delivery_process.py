@@ -149,6 +149,40 @@ def test_a_killed_delivery_process_is_started_again_and_reported(
     assert not process.alive
 
 
+
+def test_healthz_is_degraded_while_the_delivery_process_is_down(
+    tmp_path: Path, otlp_receiver: OTLPReceiver
+) -> None:
+    """Between the death of the delivery process and its restart, ``/healthz`` says so."""
+    exporter = process_exporter(tmp_path / "s.db", otlp_receiver.endpoint)
+    process = remote(exporter)._process
+    answers: list[tuple[int, dict[str, Any]]] = []
+
+    def health(port: int) -> tuple[int, dict[str, Any]]:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        try:
+            conn.request("GET", "/healthz")
+            response = conn.getresponse()
+            return response.status, json.loads(response.read())
+        finally:
+            conn.close()
+
+    with BridgeServer(exporter, port=0) as bridge:
+        assert health(bridge.port) == (200, {"status": "ok"})
+        first = process.pid
+        os.kill(first, signal.SIGKILL)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not (process.alive and process.pid != first):
+            answers.append(health(bridge.port))
+            time.sleep(0.005)
+        assert process.alive and process.pid != first
+        assert health(bridge.port) == (200, {"status": "ok"})
+    degraded = [body for status, body in answers if status == 503]
+    assert degraded, answers[-3:]
+    assert degraded[0]["status"] == "degraded"
+    assert "delivery process is not running" in degraded[0]["delivery"]
+
+
 _WRITER = """
 import sys, time
 from agent_otlp import create_exporter

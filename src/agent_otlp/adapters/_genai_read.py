@@ -21,6 +21,7 @@ __all__ = [
     "Message",
     "ToolCall",
     "TraceNotes",
+    "copy_strings",
     "dump",
     "guardrail_triggered",
     "input_messages",
@@ -94,6 +95,15 @@ def guardrail_triggered(span: SpanRecord) -> bool | None:
             return value
     result = span.attributes.get(_RESULT_VALUE)
     return result == "true" if isinstance(result, str) else None
+
+
+def copy_strings(attrs: MutableMapping[str, AttrValue], source: Mapping[str, AttrValue],
+                 names: Mapping[str, str]) -> None:
+    """Copy each string attribute of ``source`` that ``names`` maps to the name it maps it to."""
+    for name, to in names.items():
+        value = source.get(name)
+        if isinstance(value, str):
+            attrs[to] = value
 
 
 def dump(value: Any) -> str:

@@ -125,12 +125,8 @@ def _llm_content(attrs: Attrs, source: Mapping[str, AttrValue]) -> None:
 
 
 def _tool(attrs: Attrs, source: Mapping[str, AttrValue], content: bool) -> None:
-    name = source.get("gen_ai.tool.name")
-    if isinstance(name, str):
-        attrs["tool.name"] = name
-    call_id = source.get("gen_ai.tool.call.id")
-    if isinstance(call_id, str):
-        attrs["tool.id"] = call_id
+    read.copy_strings(attrs, source, {"gen_ai.tool.name": "tool.name",
+                                      "gen_ai.tool.call.id": "tool.id"})
     if not content:
         return
     arguments, result = source.get("gen_ai.tool.call.arguments"), source.get("gen_ai.tool.call.result")
@@ -143,9 +139,7 @@ def _tool(attrs: Attrs, source: Mapping[str, AttrValue], content: bool) -> None:
 
 def _root(attrs: Attrs, span: SpanRecord, notes: read.TraceNotes | None, content: bool) -> None:
     source = span.attributes
-    group = source.get("gen_ai.conversation.id")
-    if isinstance(group, str):
-        attrs["session.id"] = group
+    read.copy_strings(attrs, source, {"gen_ai.conversation.id": "session.id"})
     metadata = read.metadata(source)
     if metadata:
         attrs["metadata"] = read.dump(metadata)

@@ -152,12 +152,8 @@ def _content(attrs: Attrs, kind: str, source: Mapping[str, AttrValue]) -> None:
 
 def _root(attrs: Attrs, span: SpanRecord, notes: read.TraceNotes | None, content: bool) -> None:
     source = span.attributes
-    name = source.get("gen_ai.workflow.name")
-    if isinstance(name, str):
-        attrs["langfuse.trace.name"] = name
-    group = source.get("gen_ai.conversation.id")
-    if isinstance(group, str):
-        attrs["session.id"] = group
+    read.copy_strings(attrs, source, {"gen_ai.workflow.name": "langfuse.trace.name",
+                                      "gen_ai.conversation.id": "session.id"})
     for key, value in read.metadata(source).items():
         attrs[f"langfuse.trace.metadata.{key}"] = value
         if key in read.USER_KEYS and isinstance(value, str):

@@ -144,6 +144,16 @@ def stored_destination_arguments(
     return ",".join(stored["adapters"]), stored["destinations"]
 
 
+def endpoint_arguments(endpoint: str | None, protocol: str | None) -> dict[str, Any]:
+    """The ``--endpoint`` and ``--protocol`` given, as keyword arguments of the settings."""
+    arguments: dict[str, Any] = {}
+    if endpoint:
+        arguments["endpoint"] = endpoint
+    if protocol:
+        arguments["protocol"] = protocol
+    return arguments
+
+
 def build_exporter(
     adapters: str | None,
     config: Path | None,
@@ -153,19 +163,19 @@ def build_exporter(
     *,
     store: Path | None = None,
     no_store: bool = True,
+    delivery: str | None = None,
 ) -> AgentExporter:
-    """An exporter for a command; with the span store unless ``no_store``."""
-    arguments: dict[str, Any] = {}
-    if endpoint:
-        arguments["endpoint"] = endpoint
-    if protocol:
-        arguments["protocol"] = protocol
+    """An exporter for a command; with the span store unless ``no_store`` (its destinations
+    in a delivery process of their own with ``delivery="process"``)."""
+    arguments = endpoint_arguments(endpoint, protocol)
     if capture_content is not None:
         arguments["capture_content"] = capture_content
     span_store = cli_store(store, no_store)
     adapters, destinations = stored_destination_arguments(adapters, config, span_store, os.environ)
     if destinations:
         arguments["destinations"] = destinations
+    if delivery is not None and span_store is not None:
+        arguments["delivery"] = delivery
     try:
         exporter: AgentExporter = create_exporter(
             adapters, config_file=config, store=span_store or False, **arguments

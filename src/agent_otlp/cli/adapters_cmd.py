@@ -11,10 +11,8 @@ from typing import Annotated, Any, Final
 from urllib.parse import urlsplit
 
 import typer
-from rich.table import Table
 from rich.text import Text
 
-from agent_otlp.adapters.console_tree import printable
 from agent_otlp.adapters.tempo import DEDICATED_COLUMNS, dedicated_columns_yaml
 from agent_otlp.cli import app
 from agent_otlp.cli._backend_hints import backend_hint
@@ -25,7 +23,9 @@ from agent_otlp.cli._common import (
     ProtocolOpt,
     StoreOpt,
     console,
+    endpoint_arguments,
 )
+from agent_otlp.cli._plugin_list import show_plugins
 from agent_otlp.cli._stored import chosen_destinations
 from agent_otlp.core.config.errors import ConfigError
 from agent_otlp.core.config.secrets import redact_text
@@ -49,34 +49,10 @@ def list_adapters(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
     """List installed adapters: distribution, version, hooks, and load errors."""
-    manager = AdapterManager()
-    infos = sorted(manager.adapters.values(), key=lambda i: (not i.builtin, i.name))
-    if as_json:
-        rows = [
-            {
-                "name": i.name,
-                "module": i.module,
-                "distribution": i.distribution,
-                "version": i.version,
-                "builtin": i.builtin,
-                "hooks": i.hooks,
-                "error": i.error,
-            }
-            for i in infos
-        ]
-        typer.echo(json.dumps(rows, indent=2))
-        return
-    table = Table(title=f"adapters (entry-point group {ENTRY_POINT_GROUP})", title_justify="left")
-    for column in ("name", "distribution", "version", "hooks", "status"):
-        table.add_column(column, overflow="fold")
-    for info in infos:
-        hooks = ", ".join(h.removeprefix(_PREFIX) for h in info.hooks) or "-"
-        status = Text(printable(f"error: {info.error}"), "red") if info.error else Text("ok", "green")
-        table.add_row(printable(info.name), printable(info.distribution or "?"),
-                      printable(info.version or "?"), hooks, status)
-    console.print(table)
+    infos = show_plugins(AdapterManager().adapters.values(), as_json=as_json, prefix=_PREFIX,
+                         title=f"adapters (entry-point group {ENTRY_POINT_GROUP})")
     broken = [i for i in infos if i.error]
-    if broken:
+    if broken and not as_json:
         console.print(
             f"{len(broken)} adapter(s) failed to load and are skipped; the others work. "
             "Reinstall or uninstall the distribution named above."
@@ -286,11 +262,7 @@ def doctor(
 ) -> None:
     """Check each destination (stored ones too): settings (secrets masked), DNS, and one
     real test span."""
-    arguments: dict[str, Any] = {}
-    if endpoint:
-        arguments["endpoint"] = endpoint
-    if protocol:
-        arguments["protocol"] = protocol
+    arguments = endpoint_arguments(endpoint, protocol)
     try:
         chosen = chosen_destinations(adapter, config, store, endpoint, os.environ)
         if chosen.destinations:

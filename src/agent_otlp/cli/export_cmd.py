@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.progress import (
@@ -31,6 +31,7 @@ from agent_otlp.cli._common import (
     ProtocolOpt,
     console,
     delivery_exit_code,
+    endpoint_arguments,
     err_console,
 )
 from agent_otlp.cli.store_cmd import PathStoreOpt, _open
@@ -40,6 +41,7 @@ from agent_otlp.historical import (
     ExportInterrupted,
     ExportRange,
     ExportResult,
+    ExportTarget,
     HistoricalExport,
     files_source,
     resolve_target,
@@ -49,7 +51,7 @@ from agent_otlp.sources.plugins.manager import OpenedSource, SourceManager
 from agent_otlp.sources.plugins.types import SourceContext, TimeRange
 from agent_otlp.store.sqlite import SpanStore
 
-__all__ = ["export_command", "export_source", "open_source", "source_options"]
+__all__ = ["export_command", "export_source", "open_source", "open_target", "source_options"]
 
 SourceOpt = Annotated[
     str | None, typer.Option("--source", help="Source plugin to read --from with (agent-otlp sources lists them); "
@@ -72,6 +74,16 @@ def source_options(pairs: list[str] | None) -> dict[str, str]:
             raise ConfigError("--source-option", pair, "expected KEY=VALUE")
         out[key.strip()] = value
     return out
+
+
+def open_target(to: str, poll: float, store: Path | None, config: Path | None,
+                endpoint: str | None, protocol: str | None) -> tuple[SpanStore, ExportTarget]:
+    """The span store and the destination ``to`` of an export or a follow (``--poll`` checked)."""
+    if poll <= 0:
+        raise ConfigError("--poll", poll, "seconds, a number > 0")
+    span_store = _open(store)
+    arguments = endpoint_arguments(endpoint, protocol)
+    return span_store, resolve_target(to, store=span_store, config_file=config, **arguments)
 
 
 def open_source(location: str, source: str | None, options: list[str] | None) -> OpenedSource:
@@ -123,15 +135,7 @@ def export_command(
         raise ConfigError("--from", from_location, "give either --from or --from-file, not both")
     if (follow or source or source_option) and from_location is None:
         raise ConfigError("--follow/--source/--source-option", "given", "they go with --from LOCATION")
-    if poll <= 0:
-        raise ConfigError("--poll", poll, "seconds, a number > 0")
-    span_store = _open(store)
-    arguments: dict[str, Any] = {}
-    if endpoint:
-        arguments["endpoint"] = endpoint
-    if protocol:
-        arguments["protocol"] = protocol
-    target = resolve_target(to, store=span_store, config_file=config, **arguments)
+    span_store, target = open_target(to, poll, store, config, endpoint, protocol)
     for path in files:
         if not path.is_file():
             raise ConfigError("--from-file", str(path), "no such file")

@@ -14,11 +14,16 @@ import typer
 from agent_otlp.adapters.console_tree import printable
 from agent_otlp.cli import EXIT_CODES_HELP, ExitCode, app
 from agent_otlp.cli._common import ConfigOpt, EndpointOpt, ProtocolOpt, console, err_console
-from agent_otlp.cli.export_cmd import SourceOpt, SourceOptionOpt, export_source, open_source
-from agent_otlp.cli.store_cmd import PathStoreOpt, _open
-from agent_otlp.core.config.errors import ConfigError
+from agent_otlp.cli.export_cmd import (
+    SourceOpt,
+    SourceOptionOpt,
+    export_source,
+    open_source,
+    open_target,
+)
+from agent_otlp.cli.store_cmd import PathStoreOpt
 from agent_otlp.following import Follower, FollowStats
-from agent_otlp.historical import HistoricalExport, resolve_target
+from agent_otlp.historical import HistoricalExport
 
 __all__ = ["follow_command"]
 
@@ -57,15 +62,7 @@ def follow_command(
     time from now. Items are deduplicated in the store, so a restart sends nothing twice.
     A source that cannot be followed (no agent_otlp_source_tail hook) is polled as
     export --follow does."""
-    if poll <= 0:
-        raise ConfigError("--poll", poll, "seconds, a number > 0")
-    span_store = _open(store)
-    arguments: dict[str, Any] = {}
-    if endpoint:
-        arguments["endpoint"] = endpoint
-    if protocol:
-        arguments["protocol"] = protocol
-    target = resolve_target(to, store=span_store, config_file=config, **arguments)
+    span_store, target = open_target(to, poll, store, config, endpoint, protocol)
     engine = HistoricalExport(target, span_store, batch_size=batch_size)
     try:
         with open_source(from_location, source, source_option) as opened:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import signal
 import threading
@@ -204,8 +205,12 @@ def serve_command(
     if max_items <= 0:
         raise ConfigError("--max-items", max_items, "a positive number")
     _check_exposure(host, token, tokens_file[0] is not None, allow_unauthenticated)
+    # with the store, delivery runs in a process of its own unless AGENT_OTLP_DELIVERY says
+    # otherwise (docs/store.md); a fleet bridge keeps it in this one
+    delivery = None if fleet or os.environ.get(ev.AGENT_OTLP_DELIVERY) else "process"
     exporter = build_exporter(
-        adapter, config, endpoint, protocol, capture_content, store=store, no_store=no_store
+        adapter, config, endpoint, protocol, capture_content, store=store, no_store=no_store,
+        delivery=delivery,
     )
     try:
         producers = serve_producers(tokens_file, [d.name for d in exporter.destinations])

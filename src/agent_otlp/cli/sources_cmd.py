@@ -7,15 +7,14 @@ import time
 from typing import Annotated, Final
 
 import typer
-from rich.table import Table
-from rich.text import Text
 
 from agent_otlp.adapters.console_tree import printable
 from agent_otlp.cli import app
 from agent_otlp.cli._common import console
+from agent_otlp.cli._plugin_list import show_plugins
 from agent_otlp.cli.export_cmd import SourceOpt, SourceOptionOpt, open_source
 from agent_otlp.historical import ExportRange
-from agent_otlp.sources.plugins.manager import ENTRY_POINT_GROUP, SourceInfo, SourceManager
+from agent_otlp.sources.plugins.manager import ENTRY_POINT_GROUP, SourceManager
 from agent_otlp.sources.plugins.types import TimeRange
 
 __all__ = ["list_sources"]
@@ -38,25 +37,8 @@ def list_sources(
     if from_location is not None:
         _inventory(from_location, source, source_option, since, until, as_json)
         return
-    manager = SourceManager()
-    infos = sorted(manager.sources.values(), key=lambda i: (not i.builtin, i.name))
-    if as_json:
-        typer.echo(json.dumps([_info_row(i) for i in infos], indent=2))
-        return
-    table = Table(title=f"sources (entry-point group {ENTRY_POINT_GROUP})", title_justify="left")
-    for column in ("name", "distribution", "version", "hooks", "status"):
-        table.add_column(column, overflow="fold")
-    for info in infos:
-        hooks = ", ".join(h.removeprefix(_PREFIX) for h in info.hooks) or "-"
-        status = Text(printable(f"error: {info.error}"), "red") if info.error else Text("ok", "green")
-        table.add_row(printable(info.name), printable(info.distribution or "?"),
-                      printable(info.version or "?"), hooks, status)
-    console.print(table)
-
-
-def _info_row(info: SourceInfo) -> dict[str, object]:
-    return {"name": info.name, "module": info.module, "distribution": info.distribution,
-            "version": info.version, "builtin": info.builtin, "hooks": info.hooks, "error": info.error}
+    show_plugins(SourceManager().sources.values(), as_json=as_json, prefix=_PREFIX,
+                 title=f"sources (entry-point group {ENTRY_POINT_GROUP})")
 
 
 def _inventory(location: str, source: str | None, options: list[str] | None,

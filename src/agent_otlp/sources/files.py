@@ -30,6 +30,7 @@ from agent_otlp.core.convert.repair import TraceLinks
 from agent_otlp.core.convert.spans import ConvertOptions, convert_span, convert_trace
 from agent_otlp.sources.jsonitems import data_array_start, loads_item, split_array
 from agent_otlp.sources.raaf.local import local_items
+from agent_otlp.sources.trace_ranges import note_range
 
 __all__ = ["FileSource", "files_source", "iter_items", "opened", "read_items"]
 
@@ -157,29 +158,12 @@ class FileSource:
         self.items = 0
         self.invalid = 0
         for _, parsed in self._parsed():
-            if isinstance(parsed, AgentTrace):
-                self.has_trace.add(parsed.id)
-                if parsed.started_ns is not None:
-                    self._cover(parsed.id, parsed.started_ns, parsed.ended_ns or parsed.started_ns)
-            elif isinstance(parsed, AgentSpan):
-                start = parsed.started_ns if parsed.started_ns is not None else parsed.ended_ns
-                end = parsed.ended_ns if parsed.ended_ns is not None else start
-                if start is not None and end is not None:
-                    self._cover(parsed.trace_id, start, max(start, end))
-                else:
-                    self.ranges.setdefault(parsed.trace_id, [])
+            note_range(self.ranges, self.has_trace, parsed)
         self.orphans = sorted(t for t in self.ranges if t not in self.has_trace)
 
     @property
     def key(self) -> str:
         return files_source(self.paths)
-
-    def _cover(self, trace_id: str, start: int, end: int) -> None:
-        span = self.ranges.setdefault(trace_id, [])
-        if not span:
-            span.extend((start, end))
-        else:
-            span[0], span[1] = min(span[0], start), max(span[1], end)
 
     def _parsed(self) -> Iterator[tuple[int, AgentSpan | AgentTrace | None]]:
         number = 0

@@ -25,6 +25,7 @@ from agent_otlp.sources.plugins import (
     TimeRange,
     hookimpl,
 )
+from agent_otlp.sources.trace_ranges import note_range
 
 __all__ = ["FileItems"]
 
@@ -42,24 +43,7 @@ class FileItems:
 
     def scan(self) -> None:
         for _, _entry, parsed in self.entries():
-            if isinstance(parsed, AgentTrace):
-                self.has_trace.add(parsed.id)
-                if parsed.started_ns is not None:
-                    self._cover(parsed.id, parsed.started_ns, parsed.ended_ns or parsed.started_ns)
-            elif isinstance(parsed, AgentSpan):
-                start = parsed.started_ns if parsed.started_ns is not None else parsed.ended_ns
-                end = parsed.ended_ns if parsed.ended_ns is not None else start
-                if start is None or end is None:
-                    self.ranges.setdefault(parsed.trace_id, [])
-                else:
-                    self._cover(parsed.trace_id, start, max(start, end))
-
-    def _cover(self, trace_id: str, start: int, end: int) -> None:
-        span = self.ranges.setdefault(trace_id, [])
-        if span:
-            span[0], span[1] = min(span[0], start), max(span[1], end)
-        else:
-            span.extend((start, end))
+            note_range(self.ranges, self.has_trace, parsed)
 
     def entries(self) -> Iterator[tuple[int, Any, AgentSpan | AgentTrace | None]]:
         number = 0

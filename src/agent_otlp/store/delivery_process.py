@@ -357,6 +357,12 @@ class RemoteDestination:
         stats.breaker = str(data.get("breaker", "closed"))
         stats.last_error = str(data.get("last_error") or self._note)
 
+    def problem(self) -> str | None:
+        process = self._process
+        if process.alive:
+            return None
+        return f"the delivery process is not running ({process.restarts} restarts)"
+
     def child_died(self, note: str) -> None:
         """The delivery process died: its counters so far become the base of the next one's."""
         stats = self.stats

@@ -64,3 +64,23 @@ def test_a_raaf_post_with_string_and_true_errors_is_exported_whole(otlp_receiver
     assert by_name["invoke_agent A"].status_message == "boom"
     assert by_name["invoke_agent B"].status_message == ERROR_WITHOUT_MESSAGE
     assert by_name["invoke_agent C"].status_code == StatusCode.UNSET
+
+
+class _Unprintable:
+    """A Python caller's object whose ``str`` and ``repr`` raise."""
+
+    def __str__(self) -> str:
+        raise RuntimeError("no str")
+
+    __repr__ = __str__
+
+
+@pytest.mark.parametrize("error", [_Unprintable(), [_Unprintable()], {"message": None, "data": _Unprintable()}],
+                         ids=["object", "in-a-list", "in-an-object"])
+def test_an_error_value_that_cannot_be_shown_is_named_by_its_type(error: Any) -> None:
+    span = parse_item(_item(error))
+    assert isinstance(span, AgentSpan)
+    record = convert_span(span, ConvertOptions())
+    assert record.status_code == StatusCode.ERROR
+    if not isinstance(error, dict):
+        assert "<unrepresentable _Unprintable>" in record.status_message

@@ -128,9 +128,10 @@ AGENT_OTLP_DELIVERY: Final = "AGENT_OTLP_DELIVERY"
 """
 .. envvar:: AGENT_OTLP_DELIVERY
 
-Where a store-backed exporter delivers from the store: ``thread`` (default: a worker thread
-per destination in the same process) or ``process`` (the destinations run in a delivery
-process of their own, see ``docs/store.md``). Ignored without a span store.
+Where a store-backed exporter delivers from the store: ``thread`` (the library's default: a
+worker thread per destination in the same process) or ``process`` (the destinations run in a
+delivery process of their own, see ``docs/store.md``; ``agent-otlp serve``'s default with the
+store). Ignored without a span store.
 """
 AGENT_OTLP_OFFLOAD: Final = "AGENT_OTLP_OFFLOAD"
 """

@@ -303,10 +303,18 @@ def span_error(value: object) -> dict[str, Any] | None:
 
 
 def _json_text(value: object) -> str:
+    """``value`` as JSON text; never raises (a value whose ``str`` fails is named by its type)."""
     try:
-        return json.dumps(value, ensure_ascii=False, allow_nan=True, default=str)
-    except (TypeError, ValueError):
+        return json.dumps(value, ensure_ascii=False, allow_nan=True, default=_text)
+    except Exception:  # a cycle, nesting too deep, a key of no JSON type...
+        return _text(value)
+
+
+def _text(value: object) -> str:
+    try:
         return str(value)
+    except Exception:  # a foreign object whose __str__ raises
+        return f"<unrepresentable {type(value).__name__}>"
 
 
 def truncated_marker(data: Mapping[Any, Any]) -> str | None:

@@ -76,6 +76,11 @@ class Target(Protocol):
     @property
     def pending(self) -> int: ...
 
+    def problem(self) -> str | None:
+        """Why it cannot deliver at all right now (not a backend's failure: those are in its
+        stats), else ``None``."""
+        ...
+
     @property
     def samples_traces(self) -> bool: ...
 
@@ -141,15 +146,14 @@ class Destination:
         threads = transport.thread_safe and not self._queue.durable
         self._senders = Concurrency(settings.name, settings.max_in_flight if threads else 1,
                                     self._retry.send, self._in_flight, self._stop, self._lost_to_bug)
-        self._buffer = (
-            TraceBuffer(self._decide, max_spans=settings.max_queue_size) if sampling else None
-        )
-        self._thread = threading.Thread(
-            target=self._run, name=f"agent-otlp-{settings.name}", daemon=True
-        )
+        self._buffer = TraceBuffer(self._decide, max_spans=settings.max_queue_size) if sampling else None
+        self._thread = threading.Thread(target=self._run, name=f"agent-otlp-{settings.name}", daemon=True)
         self._thread.start()
 
     # --- called from the dispatcher ------------------------------------------------------
+
+    def problem(self) -> str | None:
+        return None  # it runs in this process: it is there as long as the exporter is
 
     @property
     def pending(self) -> int:

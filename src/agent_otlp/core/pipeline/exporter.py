@@ -289,6 +289,11 @@ class AgentExporter:
                 dispatcher.handle(kind, payload, when)
             dispatcher.sink.deliver()
 
+    def delivery_problem(self) -> str | None:
+        """Why a destination cannot deliver at all right now (its delivery process is not
+        running), else ``None``."""
+        return next((f"{d.name}: {p}" for d in self.destinations if (p := d.problem())), None)
+
     def pending(self) -> int:
         """Items not yet delivered by the slowest destination (intake included)."""
         backlog = max((d.pending for d in self.destinations), default=0)

@@ -15,7 +15,6 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping, MutableMapping
-from dataclasses import dataclass, field
 from importlib.metadata import EntryPoint, entry_points
 from types import ModuleType
 from typing import Any, Final
@@ -26,7 +25,7 @@ from agent_otlp.core.config import envvars as ev
 from agent_otlp.core.config.errors import AgentOTLPError, ConfigError
 from agent_otlp.core.config.settings import Settings, TransportDefaults
 from agent_otlp.core.convert.records import AttrValue, SpanRecord
-from agent_otlp.core.plugins import hookspecs
+from agent_otlp.core.plugins import hookspecs, loading
 from agent_otlp.core.plugins.direct import DirectCalls, direct_calls
 from agent_otlp.core.plugins.sampling import SamplingDecision, TraceSummary
 from agent_otlp.core.wire.transport import Transport
@@ -41,6 +40,7 @@ __all__ = [
 
 ENTRY_POINT_GROUP: Final = "agent_otlp.adapters"
 BUILTIN_PLUGIN: Final = "agent_otlp.core.plugins.builtin"
+_PACKAGE: Final = "agent_otlp.adapters"
 logger = logging.getLogger("agent_otlp.plugins")
 
 
@@ -48,33 +48,8 @@ class PluginLoadError(AgentOTLPError):
     """An adapter failed to load while strict loading was asked for."""
 
 
-@dataclass(slots=True)
-class AdapterInfo:
-    """One adapter as found: where it came from and whether it loaded."""
-
-    name: str
-    module: str
-    distribution: str
-    version: str
-    hooks: list[str] = field(default_factory=list)
-    error: str | None = None
-    builtin: bool = False
-
-
-def _is_builtin(entry: EntryPoint) -> bool:
-    """An entry point of agent-otlp itself (without a distribution: one naming a built-in
-    adapter module, as tests give them)."""
-    if entry.dist is not None:
-        return _normalized(entry.dist.name) == "agent-otlp"
-    return entry.value.startswith("agent_otlp.adapters.")
-
-
-def _normalized(name: str) -> str:
-    return name.lower().replace("_", "-").replace(".", "-")
-
-
-def _truthy(value: str | None) -> bool:
-    return (value or "").strip().lower() in ("1", "true", "yes", "on")
+#: One adapter as found: where it came from and whether it loaded.
+AdapterInfo = loading.PluginInfo
 
 
 class AdapterManager:
@@ -98,7 +73,7 @@ class AdapterManager:
 
         self.pm.register(builtin, name=BUILTIN_PLUGIN)
         #: Hook calls are logged (``AGENT_OTLP_TRACE_PLUGINS``): every call goes through pluggy.
-        self.traced = _truthy(self.env.get(ev.AGENT_OTLP_TRACE_PLUGINS))
+        self.traced = loading.truthy(self.env.get(ev.AGENT_OTLP_TRACE_PLUGINS))
         if self.traced:
             self.pm.trace.root.setwriter(lambda text: logger.debug("%s", text.rstrip()))
             self.pm.enable_tracing()
@@ -110,27 +85,18 @@ class AdapterManager:
         self.pm.check_pending()
 
     def _load(self, found: list[EntryPoint]) -> None:
-        strict = _truthy(self.env.get(ev.AGENT_OTLP_STRICT_PLUGINS))
-        self.blocked = {
-            n.strip() for n in (self.env.get(ev.AGENT_OTLP_DISABLE_PLUGINS) or "").split(",") if n.strip()
-        }
+        strict = loading.strict_loading(self.env)
+        self.blocked = loading.blocked_names(self.env)
         for name in self.blocked:
             self.pm.set_blocked(name)
         # the built-ins first: a third-party entry point cannot take their names or modules
-        for entry in sorted(found, key=lambda e: not _is_builtin(e)):
+        for entry in sorted(found, key=lambda e: not loading.is_builtin(e, _PACKAGE)):
             if entry.name in self.blocked:
                 continue
             if entry.name in self.adapters:
                 self._ignore_duplicate(entry, f"the name is taken by adapter {entry.name!r}")
                 continue
-            dist = entry.dist
-            info = AdapterInfo(
-                name=entry.name,
-                module=entry.value,
-                distribution=dist.name if dist else "",
-                version=dist.version if dist else "",
-                builtin=_is_builtin(entry),
-            )
+            info = loading.entry_info(entry, _PACKAGE)
             try:
                 plugin = entry.load()
                 taken = self.pm.get_name(plugin)
@@ -142,20 +108,8 @@ class AdapterManager:
                 self.pm.check_pending()
             except Exception as exc:
                 self.adapters[entry.name] = info
-                info.error = f"{type(exc).__name__}: {exc}"
-                if self.pm.get_plugin(entry.name) is not None:  # registered, then refused
-                    self.pm.unregister(name=entry.name)
-                if strict:
-                    raise PluginLoadError(
-                        f"adapter {entry.name!r} from {info.distribution or '?'} failed to load: "
-                        f"{info.error}"
-                    ) from exc
-                logger.warning(
-                    "agent-otlp: skipped adapter %r (distribution %s): %s",
-                    entry.name,
-                    info.distribution or "?",
-                    info.error,
-                )
+                loading.load_failed(self.pm, info, exc, kind="adapter", strict=strict,
+                                    error=PluginLoadError, log=logger)
                 continue
             self._adapter_plugins[entry.name] = plugin
             info.hooks = self._hooks_of(plugin)
@@ -166,9 +120,7 @@ class AdapterManager:
                        entry.name, entry.value, dist, why)
 
     def _hooks_of(self, plugin: object) -> list[str]:
-        return sorted(
-            caller.name for caller in self.pm.get_hookcallers(plugin) or () if caller.name.startswith("agent_otlp_")
-        )
+        return loading.hook_names(self.pm, plugin, "agent_otlp_")
 
     def register_adapter(self, name: str, plugin: ModuleType | object, *, distribution: str = "") -> None:
         """Register an adapter object directly (tests, embedding applications)."""
@@ -199,15 +151,10 @@ class AdapterManager:
                 "to use it",
             )
         if info is None or info.error is not None:
-            installed = ", ".join(self.available()) or "none"
-            why = f"it failed to load: {info.error}" if info and info.error else "it is not installed"
-            raise ConfigError(
-                "adapter",
-                adapter,
-                f"{why}; installed adapters: {installed}. Adapters are distributions "
-                f"registering the entry-point group {ENTRY_POINT_GROUP!r} "
-                f"(pip install the one that provides {adapter!r})",
-            )
+            why = loading.unusable(info, kind="adapter", installed=self.available(),
+                                   group=ENTRY_POINT_GROUP)
+            raise ConfigError("adapter", adapter,
+                              f"{why} (pip install the one that provides {adapter!r})")
         others = [p for n, p in self._adapter_plugins.items() if n != adapter]
         return DestinationHooks(adapter, self.pm, others, traced=self.traced)
 

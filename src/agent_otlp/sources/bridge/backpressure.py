@@ -69,6 +69,8 @@ class StoreBackedExporter(Protocol):
 
     def store_problem(self) -> str | None: ...
 
+    def delivery_problem(self) -> str | None: ...
+
 
 def store_backed(exporter: BridgeExporter) -> StoreBackedExporter | None:
     """``exporter`` when it has a span store (items are committed before the answer)."""

@@ -425,7 +425,8 @@ class BridgeServer:
             logger.exception("agent-otlp bridge: error handling %s request", method)
             h.close_connection = True
             status, payload = 500, {"error": f"internal error: {type(exc).__name__}"}
-        return status, json.dumps(payload, ensure_ascii=False).encode("utf-8"), headers
+        # a client's text in an error (an item id) may hold a lone surrogate: JSON escapes it
+        return status, json.dumps(payload, ensure_ascii=False).encode("utf-8", "backslashreplace"), headers
 
     def _admit(self, h: _Handler, method: str) -> None:
         """Refuse a foreign ``Host`` or ``Origin`` (403), reading away a posted body."""
@@ -458,13 +459,17 @@ class BridgeServer:
             h.close_connection = True
 
     def _health(self) -> tuple[int, dict[str, Any]]:
-        """``ok``; ``stopping``; or ``degraded`` (503) while the span store cannot write."""
+        """``ok``; ``stopping``; or ``degraded`` (503) while the span store cannot write or
+        a delivery process is not running."""
         if self._stopping:
             return 200, {"status": "stopping"}
         durable = self.ingest.durable
         problem = durable.store_problem() if durable is not None else None
         if problem:
             return 503, {"status": "degraded", "store": f"cannot write: {problem}"}
+        delivery = durable.delivery_problem() if durable is not None else None
+        if delivery:
+            return 503, {"status": "degraded", "delivery": delivery}
         return 200, {"status": "ok"}
 
     # --- metrics -------------------------------------------------------------------------

@@ -18,15 +18,14 @@ import logging
 import os
 import time
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any, Final
 
 import pluggy
 
-from agent_otlp.core.config import envvars as ev
 from agent_otlp.core.config.errors import AgentOTLPError, ConfigError
 from agent_otlp.core.config.secrets import redact_text
+from agent_otlp.core.plugins import loading
 from agent_otlp.sources.plugins import hookspecs
 from agent_otlp.sources.plugins.locations import masked_location
 from agent_otlp.sources.plugins.types import SourceContext, SourceInventory, SourcePage, TimeRange
@@ -35,6 +34,7 @@ __all__ = ["ENTRY_POINT_GROUP", "OpenedSource", "SourceInfo", "SourceLoadError",
 
 ENTRY_POINT_GROUP: Final = "agent_otlp.sources"
 _PREFIX: Final = "agent_otlp_source_"
+_PACKAGE: Final = "agent_otlp.sources"
 logger = logging.getLogger("agent_otlp.sources")
 
 
@@ -42,27 +42,8 @@ class SourceLoadError(AgentOTLPError):
     """A source failed to load while strict loading was asked for."""
 
 
-@dataclass(slots=True)
-class SourceInfo:
-    """One source as found: where it came from and whether it loaded."""
-
-    name: str
-    module: str
-    distribution: str
-    version: str
-    hooks: list[str] = field(default_factory=list)
-    error: str | None = None
-    builtin: bool = False
-
-
-def _truthy(value: str | None) -> bool:
-    return (value or "").strip().lower() in ("1", "true", "yes", "on")
-
-
-def _is_builtin(entry: EntryPoint) -> bool:
-    if entry.dist is not None:
-        return entry.dist.name.lower().replace("_", "-") == "agent-otlp"
-    return entry.value.startswith("agent_otlp.sources.")
+#: One source as found: where it came from and whether it loaded.
+SourceInfo = loading.PluginInfo
 
 
 class SourceManager:
@@ -87,34 +68,24 @@ class SourceManager:
             self._load(found)
 
     def _load(self, found: list[EntryPoint]) -> None:
-        strict = _truthy(self.env.get(ev.AGENT_OTLP_STRICT_PLUGINS))
-        blocked = {n.strip() for n in (self.env.get(ev.AGENT_OTLP_DISABLE_PLUGINS) or "").split(",")}
-        for entry in sorted(found, key=lambda e: not _is_builtin(e)):
+        strict = loading.strict_loading(self.env)
+        blocked = loading.blocked_names(self.env)
+        for entry in sorted(found, key=lambda e: not loading.is_builtin(e, _PACKAGE)):
             if entry.name in blocked or entry.name in self.sources:
                 continue
-            dist = entry.dist
-            info = SourceInfo(entry.name, entry.value, dist.name if dist else "",
-                              dist.version if dist else "", builtin=_is_builtin(entry))
-            self.sources[entry.name] = info
+            info = self.sources[entry.name] = loading.entry_info(entry, _PACKAGE)
             try:
                 self._register(entry.name, entry.load(), info)
             except Exception as exc:
-                info.error = f"{type(exc).__name__}: {exc}"
-                if self.pm.get_plugin(entry.name) is not None:
-                    self.pm.unregister(name=entry.name)
                 self._plugins.pop(entry.name, None)
-                if strict:
-                    raise SourceLoadError(f"source {entry.name!r} from {info.distribution or '?'} "
-                                          f"failed to load: {info.error}") from exc
-                logger.warning("agent-otlp: skipped source %r (distribution %s): %s",
-                               entry.name, info.distribution or "?", info.error)
+                loading.load_failed(self.pm, info, exc, kind="source", strict=strict,
+                                    error=SourceLoadError, log=logger)
 
     def _register(self, name: str, plugin: object, info: SourceInfo) -> None:
         self.pm.register(plugin, name=name)
         self.pm.check_pending()
         self._plugins[name] = plugin
-        info.hooks = sorted(c.name for c in self.pm.get_hookcallers(plugin) or ()
-                            if c.name.startswith(_PREFIX))
+        info.hooks = loading.hook_names(self.pm, plugin, _PREFIX)
         if "agent_otlp_source_open" not in info.hooks or "agent_otlp_source_read" not in info.hooks:
             raise TypeError("a source implements at least agent_otlp_source_open and "
                             "agent_otlp_source_read")
@@ -140,12 +111,9 @@ class SourceManager:
     def _check(self, name: str) -> None:
         info = self.sources.get(name)
         if info is None or info.error is not None:
-            why = f"it failed to load: {info.error}" if info and info.error else "it is not installed"
-            raise ConfigError(
-                "--source", name,
-                f"{why}; installed sources: {', '.join(self.available()) or 'none'}. Sources are "
-                f"distributions registering the entry-point group {ENTRY_POINT_GROUP!r}",
-            )
+            why = loading.unusable(info, kind="source", installed=self.available(),
+                                   group=ENTRY_POINT_GROUP)
+            raise ConfigError("--source", name, why)
 
     def open(self, location: str, context: SourceContext | None = None,
              source: str | None = None) -> OpenedSource:

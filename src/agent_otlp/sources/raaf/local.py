@@ -24,7 +24,14 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from agent_otlp.core.config.errors import InputError
-from agent_otlp.sources.raaf.spans import RaafSpan, RaafTrace, span_item, span_times, trace_item
+from agent_otlp.sources.raaf.spans import (
+    RaafSpan,
+    RaafTrace,
+    microseconds,
+    span_item,
+    span_times,
+    trace_item,
+)
 
 __all__ = ["local_items", "parse_time"]
 
@@ -75,6 +82,10 @@ def parse_time(value: object) -> datetime | None:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
+def _us(moment: datetime | None) -> int | None:
+    return None if moment is None else microseconds(moment)
+
+
 def _span(value: Mapping[str, Any]) -> RaafSpan:
     """A span hash (``Span#to_h``; members of other types read as far as they go)."""
     parent, name, status = value.get("parent_id"), value.get("name"), value.get("status")
@@ -83,7 +94,7 @@ def _span(value: Mapping[str, Any]) -> RaafSpan:
         parent_id=parent if isinstance(parent, str) else None,
         name=name if isinstance(name, str) else "", kind=value["kind"],
         status=status if isinstance(status, str) else None,
-        start=parse_time(value.get("start_time")), end=parse_time(value.get("end_time")),
+        start=_us(parse_time(value.get("start_time"))), end=_us(parse_time(value.get("end_time"))),
         duration_ms=value.get("duration_ms"), attributes=value.get("attributes"),
         events=value.get("events"), input_tokens=value.get("input_tokens"),
         output_tokens=value.get("output_tokens"))
@@ -96,7 +107,7 @@ class _LocalReader:
         self.roots: set[str] = set()  # span ids of the traces' root spans
         self.traces: set[str] = set()  # trace objects given
         self.open: dict[str, RaafSpan] = {}  # started, not ended
-        self.last: datetime | None = None
+        self.last: int | None = None  # Unix microseconds
 
     def read(self, item: Any) -> Iterator[Any]:
         if not isinstance(item, Mapping):
@@ -117,7 +128,7 @@ class _LocalReader:
             yield from self._finished(span, self.last)
 
     def _event(self, event: Mapping[str, Any]) -> Iterator[Any]:
-        self._note_time(parse_time(event.get("timestamp")))
+        self._note_time(_us(parse_time(event.get("timestamp"))))
         span = self._see(event["span"])
         if event["event"] == "start":
             self.open[span.span_id] = span
@@ -140,7 +151,7 @@ class _LocalReader:
         self._note_time(end or start)
         return span
 
-    def _note_time(self, moment: datetime | None) -> None:
+    def _note_time(self, moment: int | None) -> None:
         if moment is not None and (self.last is None or moment > self.last):
             self.last = moment
 
@@ -151,7 +162,7 @@ class _LocalReader:
         start, end = span_times(root)
         yield trace_item(RaafTrace(root.trace_id, root, start=start, end=end))
 
-    def _finished(self, span: RaafSpan, end_if_open: datetime | None) -> Iterator[Any]:
+    def _finished(self, span: RaafSpan, end_if_open: int | None) -> Iterator[Any]:
         if span.kind == "trace":
             yield from self._trace(span)
             return

@@ -27,7 +27,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Final
 
-__all__ = ["SDK_TYPES", "RaafSpan", "RaafTrace", "span_item", "span_times", "trace_item"]
+__all__ = ["SDK_TYPES", "RaafSpan", "RaafTrace", "microseconds", "span_item", "span_times", "trace_item"]
 
 SDK_TYPES: Final[Mapping[str, str]] = {
     "agent": "agent",
@@ -47,11 +47,18 @@ _MODEL_CONFIG: Final = (
     "parallel_tool_calls", "truncation", "max_tokens", "reasoning", "metadata", "store",
     "include_usage", "extra_query", "extra_body", "extra_headers", "extra_args", "base_url",
 )
+_MODEL_CONFIG_ATTRIBUTES: Final = tuple((key, f"llm.request.{key}") for key in _MODEL_CONFIG)
 _USAGE_KEYS: Final = ("input_tokens", "prompt_tokens", "output_tokens", "completion_tokens")
 _LONGEST_MS: Final = 1e12
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+#: 10**17 ns after the epoch: the converter reads epoch numbers from there on as nanoseconds
+_NUMBERS_FROM_US: Final = 10**14
+#: the times a datetime holds (years 1 to 9999), in microseconds from the epoch
+_FIRST_US: Final = (datetime(1, 1, 1, tzinfo=UTC) - _EPOCH) // timedelta(microseconds=1)
+_LAST_US: Final = (datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC) - _EPOCH) // timedelta(microseconds=1)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: a frozen one costs a call per field to build, per row
 class RaafSpan:
     """One RAAF span (``Span#to_h``, or a ``raaf_tracing_spans`` row). ``duration_ms``,
     ``attributes``, ``events`` and the token counts are taken as RAAF wrote them, of any type."""
@@ -62,8 +69,8 @@ class RaafSpan:
     name: str
     kind: str
     status: str | None
-    start: datetime | None
-    end: datetime | None
+    start: int | None  # Unix microseconds (:func:`microseconds`)
+    end: int | None
     duration_ms: Any = None
     attributes: Any = None
     events: Any = None
@@ -72,7 +79,7 @@ class RaafSpan:
     agent_model: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class RaafTrace:
     """One RAAF trace: what its ``raaf_tracing_traces`` row says (``None`` where a reader has
     no row), the time it covers, and its own ``trace``-kind span (``root``), which
@@ -84,23 +91,29 @@ class RaafTrace:
     status: str | None = None
     metadata: Any = None
     group_id: str | None = None
-    start: datetime | None = None
-    end: datetime | None = None
+    start: int | None = None  # Unix microseconds
+    end: int | None = None
 
 
 class _Attributes:
     """A span's attributes, read key by key; what is not read is left over."""
 
     def __init__(self, raw: Any) -> None:
-        self.left: dict[str, Any] = dict(raw) if isinstance(raw, Mapping) else {}
-        if raw is not None and not isinstance(raw, Mapping):
-            self.left["raaf.span_attributes"] = raw
+        if type(raw) is dict or isinstance(raw, Mapping):
+            self.left: dict[str, Any] = dict(raw)
+        else:
+            self.left = {} if raw is None else {"raaf.span_attributes": raw}
 
     def take(self, *keys: str) -> Any:
         """The first of ``keys`` with a value; all of them are consumed."""
+        left = self.left
+        if not left:
+            return None
+        if len(keys) == 1:
+            return left.pop(keys[0], None)
         found = None
         for key in keys:
-            value = self.left.pop(key, None)
+            value = left.pop(key, None)
             if found is None and value is not None:
                 found = value
         return found
@@ -167,14 +180,19 @@ def _usage(attrs: _Attributes, span: RaafSpan) -> dict[str, Any] | None:
 
 
 def _generation(attrs: _Attributes, span: RaafSpan) -> dict[str, Any]:
-    config = {key: attrs.take(f"llm.request.{key}") for key in _MODEL_CONFIG}
+    config: dict[str, Any] = {}
+    left = attrs.left
+    for key, attribute in _MODEL_CONFIG_ATTRIBUTES:
+        value = left.pop(attribute, None)
+        if value is not None:
+            config[key] = value
     content = attrs.take("llm.response.content")
     output = attrs.take("llm.response.output")
     if content is not None:
         output = [{"role": "assistant", "content": content}]
     return {
         "model": attrs.take("llm.request.model", "llm.model", "agent.model", "model") or span.agent_model,
-        "model_config": {k: v for k, v in config.items() if v is not None} or None,
+        "model_config": config or None,
         "input": _json_text(attrs.take("llm.request.messages")),
         "output": _json_text(output),
         "usage": _usage(attrs, span),
@@ -281,22 +299,28 @@ def _error(span: RaafSpan, attrs: _Attributes, events: list[Any]) -> tuple[dict[
     return {"message": message, "data": data}, [e for e in events if e is not thrown]
 
 
-def _whole_seconds(moment: datetime) -> bool:
-    return moment.microsecond == 0
+def microseconds(moment: datetime) -> int:
+    """Unix microseconds of an aware datetime (the times of :class:`RaafSpan`)."""
+    since = moment - _EPOCH
+    return (since.days * 86_400 + since.seconds) * 1_000_000 + since.microseconds
 
 
-def _moved(moment: datetime, milliseconds: float) -> datetime | None:
-    try:
-        return moment + timedelta(milliseconds=milliseconds)
-    except OverflowError:  # past the years a datetime holds
-        return None
+def _whole_seconds(us: int) -> bool:
+    return us % 1_000_000 == 0
 
 
-def span_times(span: RaafSpan) -> tuple[datetime | None, datetime | None]:
+def _moved(us: int, milliseconds: float) -> int | None:
+    moved = us + round(milliseconds * 1000)
+    return moved if _FIRST_US <= moved <= _LAST_US else None  # else past the years a datetime holds
+
+
+def span_times(span: RaafSpan) -> tuple[int | None, int | None]:
     """Start and end (see the module). The duration is the ``duration_ms`` attribute
     ``Span#finish`` sets, else the span's own (a Rails row's is worked out from its times)."""
     start, end = span.start, span.end
-    given = span.attributes.get("duration_ms") if isinstance(span.attributes, Mapping) else None
+    attributes = span.attributes
+    given = attributes.get("duration_ms") if type(attributes) is dict or isinstance(attributes, Mapping) \
+        else None
     lasted = _milliseconds(given)
     if lasted is None:
         lasted = _milliseconds(span.duration_ms)
@@ -304,7 +328,8 @@ def span_times(span: RaafSpan) -> tuple[datetime | None, datetime | None]:
         return start, end
     if start is not None and end is not None:
         if _whole_seconds(start) and _whole_seconds(end):
-            end = _moved(start, lasted) or end
+            moved = _moved(start, lasted)
+            end = end if moved is None else moved
     elif start is not None:
         end = _moved(start, lasted)
     elif end is not None:
@@ -312,8 +337,15 @@ def span_times(span: RaafSpan) -> tuple[datetime | None, datetime | None]:
     return start, end
 
 
-def _iso(moment: datetime | None) -> str | None:
-    return None if moment is None else moment.astimezone(UTC).isoformat()
+def _stamp(us: int | None) -> int | str | None:
+    """An item's time: Unix nanoseconds, which the converter takes as they are (no text to
+    write and parse again); ISO text before 1973-03-03 (10**17 ns), where the converter would
+    read a number as microseconds; ``None`` past the years a datetime holds."""
+    if us is None or not _FIRST_US <= us <= _LAST_US:
+        return None
+    if us < _NUMBERS_FROM_US:
+        return (_EPOCH + timedelta(microseconds=us)).isoformat()
+    return us * 1000
 
 
 def _metadata(span: RaafSpan, attrs: _Attributes, events: list[Any], sdk_type: str) -> dict[str, Any]:
@@ -330,7 +362,7 @@ def _metadata(span: RaafSpan, attrs: _Attributes, events: list[Any], sdk_type: s
     return metadata
 
 
-def span_item(span: RaafSpan, *, parent_is_trace: bool, end_if_open: datetime | None = None) -> dict[str, Any]:
+def span_item(span: RaafSpan, *, parent_is_trace: bool, end_if_open: int | None = None) -> dict[str, Any]:
     """The SDK ``trace.span`` item of a span. ``parent_is_trace``: its parent is the trace's
     own ``trace``-kind span, which the trace item stands for (so it has no parent). A span
     without an end ends at ``end_if_open`` when that is not before its start, else at its start."""
@@ -349,8 +381,8 @@ def span_item(span: RaafSpan, *, parent_is_trace: bool, end_if_open: datetime | 
         "id": span.span_id,
         "trace_id": span.trace_id,
         "parent_id": None if parent_is_trace else span.parent_id,
-        "started_at": _iso(start),
-        "ended_at": _iso(end),
+        "started_at": _stamp(start),
+        "ended_at": _stamp(end),
         "span_data": {"type": sdk_type, **{k: v for k, v in data.items() if v is not None}},
         "error": error,
         "metadata": _metadata(span, attrs, events, sdk_type),
@@ -397,6 +429,6 @@ def trace_item(trace: RaafTrace) -> dict[str, Any]:
         "workflow_name": _text(trace.workflow_name) or _text(named) or from_name or "Agent workflow",
         "group_id": group if isinstance(group, str) else None,
         "metadata": metadata or None,
-        "started_at": _iso(trace.start if trace.start is not None else trace.end),
-        "ended_at": _iso(trace.end),
+        "started_at": _stamp(trace.start if trace.start is not None else trace.end),
+        "ended_at": _stamp(trace.end),
     }

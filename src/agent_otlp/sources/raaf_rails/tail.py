@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from agent_otlp.core.config.errors import ConfigError
 from agent_otlp.sources.plugins import SourcePage
-from agent_otlp.sources.raaf_rails.query import _US, SPANS, TRACES, Columns, stream
+from agent_otlp.sources.raaf_rails.query import _US, SPANS, TRACES, Columns, decoded, stream
 
 if TYPE_CHECKING:
     import psycopg
@@ -128,9 +128,9 @@ def tail_pages(conn: psycopg.Connection[Any], cols: Columns, cursor: str | None,
     cur = conn.cursor(name="agent_otlp_follow")
     try:
         cur.execute(_rows_sql(cols), params)
-        rows = cur.fetchmany(batch_size)
+        rows = decoded(cur.fetchmany(batch_size))
         while rows:
-            following = cur.fetchmany(batch_size)
+            following = decoded(cur.fetchmany(batch_size))
             mark_text = (mark if following else Watermark(newest)).text()
             yield SourcePage([item(row) for row in rows], mark_text)
             rows = following
