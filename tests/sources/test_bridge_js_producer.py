@@ -7,11 +7,8 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 from pathlib import Path
-
-import pytest
 
 from _paths import TESTS
 from agent_otlp import create_exporter
@@ -44,9 +41,10 @@ await processor.shutdown();
 """
 
 
-@pytest.mark.skipif(shutil.which("node") is None or not (JS / "node_modules" / "@openai" / "agents").is_dir(),
-                    reason="needs node and tests/js/node_modules (npm ci in tests/js)")
-def test_js_sdk_flush_over_tls_with_a_producer_token(tmp_path: Path, otlp_receiver: OTLPReceiver) -> None:
+def test_js_sdk_flush_over_tls_with_a_producer_token(
+    node: str, tmp_path: Path, otlp_receiver: OTLPReceiver
+) -> None:
+    """Needs Node.js and npm (the ``node`` fixture fails, never skips, without them)."""
     made = self_signed(tmp_path / "tls")
     tokens = tmp_path / "tokens.json"
     tokens.write_text(json.dumps({TOKEN: {"resource": {"service.name": "js-checkout"}}}), encoding="utf-8")
@@ -55,7 +53,7 @@ def test_js_sdk_flush_over_tls_with_a_producer_token(tmp_path: Path, otlp_receiv
     try:
         env = {"PATH": os.environ["PATH"], "NODE_EXTRA_CA_CERTS": str(made.ca_file), "TOKEN": TOKEN,
                "URL": f"https://localhost:{bridge.port}/v1/traces/ingest", "SPANS": str(SPANS)}
-        done = subprocess.run(["node", "--input-type=module", "-e", FLUSH], cwd=JS, env=env,
+        done = subprocess.run([node, "--input-type=module", "-e", FLUSH], cwd=JS, env=env,
                               capture_output=True, text=True, timeout=120, check=False)
         assert done.returncode == 0, done.stderr[-2000:]
         assert bridge.requests == {200: 1}, (bridge.requests, done.stderr[-2000:])  # one POST

@@ -7,10 +7,8 @@ Node.js and npm are required: without them this test fails, it does not skip."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import shutil
 import subprocess
 import sys
 from collections import defaultdict
@@ -27,34 +25,9 @@ from agent_otlp.sources.bridge import INGEST_PATH
 from agent_otlp.testing import OTLPReceiver, ReceivedSpan
 
 JS_DIR = ROOT / "tests" / "js"
-LOCK = JS_DIR / "package-lock.json"
-STAMP = JS_DIR / "node_modules" / ".agent-otlp-lock.sha256"
 API_KEY = "sk-js-sdk-check-0123456789"
 ERROR = 2
 CLIENT = 3
-
-
-def _tool(name: str) -> str:
-    path = shutil.which(name)
-    if path is None:
-        pytest.fail(f"{name} not found on PATH: tests/sources/test_js_sdk.py needs Node.js and npm")
-    return path
-
-
-@pytest.fixture(scope="module")
-def node() -> str:
-    """The node binary, with ``tests/js/node_modules`` installed from the lock file
-    (``npm ci``, skipped when the installed tree was made from this very lock file)."""
-    node, npm = _tool("node"), _tool("npm")
-    digest = hashlib.sha256(LOCK.read_bytes()).hexdigest()
-    if not STAMP.is_file() or STAMP.read_text().strip() != digest:
-        done = subprocess.run(
-            [npm, "ci", "--no-audit", "--no-fund", "--ignore-scripts"],
-            cwd=JS_DIR, capture_output=True, text=True, timeout=300, check=False,
-        )
-        assert done.returncode == 0, done.stderr[-4000:]
-        STAMP.write_text(digest + "\n")
-    return node
 
 
 @pytest.fixture
