@@ -130,6 +130,58 @@ def cpu_seconds(pid: int) -> tuple[float, float]:
     return own, children
 
 
+class Load:
+    """The clients of one run, in ``args.client_procs`` processes, started and ready to post to
+    ``port``; :meth:`post` lets them go."""
+
+    def __init__(self, port: int, args: argparse.Namespace) -> None:
+        ctx = mp.get_context("spawn")
+        ready, self.go, self.results = ctx.Queue(), ctx.Event(), ctx.Queue()
+        per_proc = args.requests // args.client_procs
+        self.procs = [ctx.Process(target=client_process, args=(
+            port, p * per_proc, per_proc, args.clients // args.client_procs, args.batch, ready, self.go,
+            self.results)) for p in range(args.client_procs)]
+        for proc in self.procs:
+            proc.start()
+        for _ in self.procs:
+            ready.get(timeout=120)
+        self.batch, self.timeout = args.batch, args.timeout
+        self.outcomes: list[Any] = []
+        self.posting = 0.0
+        self.acknowledged = 0
+
+    def post(self, sink_port: int) -> dict[str, Any]:
+        """Post everything; wait until the sink has every acknowledged span (or the timeout);
+        the sink's figures then."""
+        started = time.monotonic()
+        self.go.set()
+        self.outcomes = [self.results.get(timeout=self.timeout) for _ in self.procs]
+        self.posting = max(o[2] for o in self.outcomes) - started
+        self.acknowledged = sum(o[0] for o in self.outcomes) * self.batch
+        deadline = time.monotonic() + self.timeout
+        stats = sink_stats(sink_port)
+        while stats["unique"] < self.acknowledged and time.monotonic() < deadline:
+            time.sleep(0.2)
+            stats = sink_stats(sink_port)
+        return stats
+
+    def join(self) -> None:
+        for proc in self.procs:
+            proc.join()
+
+    def figures(self, stats: dict[str, Any], final: dict[str, Any]) -> dict[str, Any]:
+        """Accepted and delivered spans/s, lost and refused, from the sink's figures when all
+        was acknowledged (``stats``) and after the bridges stopped (``final``)."""
+        window = (stats["last_at"] or 0) - (stats["first_at"] or 0)
+        return {
+            "accepted_per_s": self.acknowledged / self.posting,
+            "delivered_per_s": stats["unique"] / window if window > 0 else 0.0,
+            # spans acknowledged and not at the sink; the sink also counts the workflow spans
+            "lost": max(self.acknowledged - (final["unique"] - sum(o[0] for o in self.outcomes)), 0),
+            "refused": sum(o[1] for o in self.outcomes),  # answers other than 200 (429/503), resent
+        }
+
+
 def run_mode(mode: str, args: argparse.Namespace) -> dict[str, Any]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AGENT_OTLP_", "OTEL_"))}
     if args.export_batch:
@@ -143,28 +195,10 @@ def run_mode(mode: str, args: argparse.Namespace) -> dict[str, Any]:
         if mode == "store-process":
             env["AGENT_OTLP_DELIVERY"] = "process"
         bridge, port = start(command, env)
-        ctx = mp.get_context("spawn")
-        ready, go, results = ctx.Queue(), ctx.Event(), ctx.Queue()
-        per_proc = args.requests // args.client_procs
-        procs = [ctx.Process(target=client_process, args=(
-            port, p * per_proc, per_proc, args.clients // args.client_procs, args.batch, ready, go, results))
-            for p in range(args.client_procs)]
-        for proc in procs:
-            proc.start()
-        for _ in procs:
-            ready.get(timeout=120)
+        load = Load(port, args)
         cpu_before = cpu_seconds(bridge.pid)
         sink_before = sum(psutil.Process(sink.pid).cpu_times()[:2])
-        started = time.monotonic()
-        go.set()
-        outcomes = [results.get(timeout=args.timeout) for _ in procs]
-        posting = max(o[2] for o in outcomes) - started
-        acknowledged = sum(o[0] for o in outcomes) * args.batch
-        deadline = time.monotonic() + args.timeout
-        stats = sink_stats(sink_port)
-        while stats["unique"] < acknowledged and time.monotonic() < deadline:
-            time.sleep(0.2)
-            stats = sink_stats(sink_port)
+        stats = load.post(sink_port)
         cpu_after = cpu_seconds(bridge.pid)
         delivery_cpu = cpu_after[1] - cpu_before[1]
         cpu = cpu_after[0] - cpu_before[0] + delivery_cpu
@@ -172,16 +206,12 @@ def run_mode(mode: str, args: argparse.Namespace) -> dict[str, Any]:
         bridge.send_signal(signal.SIGTERM)
         bridge.wait(60)
         final = sink_stats(sink_port)
-        for proc in procs:
-            proc.join()
+        load.join()
     sink.kill()
-    window = (stats["last_at"] or 0) - (stats["first_at"] or 0)
+    acknowledged, outcomes = load.acknowledged, load.outcomes
     return {
         "mode": mode,
-        "accepted_per_s": acknowledged / posting,
-        "delivered_per_s": stats["unique"] / window if window > 0 else 0.0,
-        "lost": max(acknowledged - (final["unique"] - sum(o[0] for o in outcomes)), 0),
-        "refused": sum(o[1] for o in outcomes),
+        **load.figures(stats, final),
         "bridge_cpu_us_per_span": cpu / acknowledged * 1e6 if acknowledged else 0.0,
         "delivery_cpu_us_per_span": delivery_cpu / acknowledged * 1e6 if acknowledged else 0.0,
         # the load generator on the same cores: the clients while posting, and the sink

@@ -16,24 +16,20 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import multiprocessing as mp
 import os
 import signal
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
-
-import psutil
 
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent)]
 
 from integration.fleet import Balancer  # noqa: E402
 
-from bridge_durable import client_process, sink_stats, start  # noqa: E402
+from bridge_durable import Load, cpu_seconds, sink_stats, start  # noqa: E402
 
 
 def _bridges(count: int, fleet: bool, sink_port: int, tmp: str,
@@ -57,28 +53,10 @@ def run_mode(mode: str, args: argparse.Namespace) -> dict[str, Any]:
         bridges = _bridges(args.bridges if balanced else 1, fleet, sink_port, tmp, env)
         balancer = Balancer(Path(tmp), [port for _, port in bridges]).start() if balanced else None
         port = balancer.port if balancer is not None else bridges[0][1]
-        ctx = mp.get_context("spawn")
-        ready, go, results = ctx.Queue(), ctx.Event(), ctx.Queue()
-        per_proc = args.requests // args.client_procs
-        procs = [ctx.Process(target=client_process, args=(
-            port, p * per_proc, per_proc, args.clients // args.client_procs, args.batch, ready, go, results))
-            for p in range(args.client_procs)]
-        for proc in procs:
-            proc.start()
-        for _ in procs:
-            ready.get(timeout=120)
-        cpu_before = sum(sum(psutil.Process(b.pid).cpu_times()[:2]) for b, _ in bridges)
-        started = time.monotonic()
-        go.set()
-        outcomes = [results.get(timeout=args.timeout) for _ in procs]
-        posting = max(o[2] for o in outcomes) - started
-        acknowledged = sum(o[0] for o in outcomes) * args.batch
-        deadline = time.monotonic() + args.timeout
-        stats = sink_stats(sink_port)
-        while stats["unique"] < acknowledged and time.monotonic() < deadline:
-            time.sleep(0.2)
-            stats = sink_stats(sink_port)
-        cpu = sum(sum(psutil.Process(b.pid).cpu_times()[:2]) for b, _ in bridges) - cpu_before
+        load = Load(port, args)
+        cpu_before = _bridges_cpu(bridges)
+        stats = load.post(sink_port)
+        cpu = _bridges_cpu(bridges) - cpu_before
         if balancer is not None:
             balancer.stop()
         for bridge, _ in bridges:
@@ -86,19 +64,19 @@ def run_mode(mode: str, args: argparse.Namespace) -> dict[str, Any]:
         for bridge, _ in bridges:
             bridge.wait(60)
         final = sink_stats(sink_port)
-        for proc in procs:
-            proc.join()
+        load.join()
     sink.kill()
-    window = (stats["last_at"] or 0) - (stats["first_at"] or 0)
+    acknowledged = load.acknowledged
     return {
         "mode": f"{mode} ({len(bridges)})",  # one bridge; one --fleet bridge; the balanced fleet
-        "accepted_per_s": acknowledged / posting,
-        "delivered_per_s": stats["unique"] / window if window > 0 else 0.0,
-        # spans acknowledged and not at the sink; the sink also counts the workflow spans
-        "lost": max(acknowledged - (final["unique"] - sum(o[0] for o in outcomes)), 0),
-        "refused": sum(o[1] for o in outcomes),  # answers other than 200 (429/503), resent
+        **load.figures(stats, final),
         "bridges_cpu_us_per_span": cpu / acknowledged * 1e6 if acknowledged else 0.0,
     }
+
+
+def _bridges_cpu(bridges: list[tuple[subprocess.Popen[bytes], int]]) -> float:
+    """CPU seconds of the bridges, their delivery processes included."""
+    return sum(sum(cpu_seconds(b.pid)) for b, _ in bridges)
 
 
 def main() -> None:
