@@ -6,9 +6,9 @@ Each client process builds all its request bodies before the clock starts (one t
 So the figures measure the bridge, not the JSON encoding of the clients. The bridge delivers
 to the benchmark sink (``bench/sink.py``), in its own process.
 
-Modes: ``no-store``, ``store`` (delivery threads in the bridge's process) and
-``store-process`` (the same store, delivered from a delivery process of its own,
-``AGENT_OTLP_DELIVERY=process``).
+Modes: ``no-store``, ``store`` (delivery threads in the bridge's process,
+``AGENT_OTLP_DELIVERY=thread``) and ``store-process`` (the same store, delivered from a delivery
+process of its own, ``AGENT_OTLP_DELIVERY=process``: what ``serve`` does with a store).
 
 For each mode it prints ``accepted/s`` (spans answered 200, per second of posting),
 ``delivered/s`` (unique spans at the sink, from its first to its last), ``lost`` (acknowledged
@@ -30,6 +30,7 @@ import http.client
 import json
 import multiprocessing as mp
 import os
+import random
 import re
 import signal
 import subprocess
@@ -48,14 +49,17 @@ _URL = re.compile(rb"http://127\.0\.0\.1:(\d+)/v1/traces/ingest")
 
 
 def body(number: int, batch: int) -> bytes:
-    trace = f"trace_{number:032x}"
+    """Request ``number``: one trace of ``batch`` spans, ids shaped as the SDK makes them
+    (random hex: ``trace_`` and 32 digits, ``span_`` and 24), drawn from a seeded generator."""
+    rng = random.Random(number)
+    trace = f"trace_{rng.getrandbits(128):032x}"
     items: list[dict[str, Any]] = [{"object": "trace", "id": trace, "workflow_name": "bench"}]
     for i in range(batch):
         data: dict[str, Any] = ({"type": "generation", "model": "gpt-4o-mini",
                                  "usage": {"input_tokens": 120, "output_tokens": 40}}
                                 if i % 3 == 0 else {"type": "function", "name": f"step {i}",
                                                     "input": '{"city": "Paris"}', "output": "sunny"})
-        items.append({"object": "trace.span", "id": f"span_{number:012x}{i:012x}", "trace_id": trace,
+        items.append({"object": "trace.span", "id": f"span_{rng.getrandbits(96):024x}", "trace_id": trace,
                       "parent_id": None, "started_at": "2026-01-02T03:04:05.000001+00:00",
                       "ended_at": "2026-01-02T03:04:05.250001+00:00", "span_data": data, "error": None})
     return json.dumps({"data": items}).encode()
@@ -192,8 +196,8 @@ def run_mode(mode: str, args: argparse.Namespace) -> dict[str, Any]:
         command = [sys.executable, "-c", "from agent_otlp.cli import main; main()", "serve",
                    "--adapter", "otlp", "--endpoint", f"http://127.0.0.1:{sink_port}", "--port", "0"]
         command += ["--no-store"] if mode == "no-store" else ["--store", f"{tmp}/spans.db"]
-        if mode == "store-process":
-            env["AGENT_OTLP_DELIVERY"] = "process"
+        if mode != "no-store":  # serve's default with a store is the delivery process
+            env["AGENT_OTLP_DELIVERY"] = "thread" if mode == "store" else "process"
         bridge, port = start(command, env)
         load = Load(port, args)
         cpu_before = cpu_seconds(bridge.pid)

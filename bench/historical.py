@@ -11,8 +11,9 @@ source) and from agent-otlp's own span store; and follow mode's latency.
   ``--seconds``; the latency is from each trace's commit to its last span at the sink.
 
 The sink is ``bench/sink.py`` (its own process, parsing and counting). Printed: spans/s (wall),
-CPU seconds of this process per 1,000 spans (what a busy machine leaves unchanged), and the
-resident set size at 10%, 50% and 100% of the export.
+CPU seconds of this process per 1,000 spans (what a busy machine leaves unchanged) and of
+the export's conversion process when it ran one (``agent_otlp.conversion``: source plugins
+from 20,000 items), and the resident set size of both at 10%, 50% and 100% of the export.
 
 Usage: ``python bench/historical.py --source raaf-rails|store|follow [--spans 1000000]
 [--batch-size 100] [--rate 1000 --seconds 20]``. Linux only (``/proc``).
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import statistics
 import subprocess
 import sys
@@ -33,6 +35,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -105,25 +109,46 @@ def target_for(port: int) -> ExportTarget:
     return resolve_target("otlp", env={}, endpoint=f"http://127.0.0.1:{port}", compression="none")
 
 
+def _children_cpu() -> float:
+    """CPU seconds of the child processes ended and reaped so far (the conversion process is
+    reaped at the end of the export; the sink after the figures)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def conversion_rss() -> int | None:
+    """Resident KiB of this process's conversion process, if one runs."""
+    for child in psutil.Process().children():
+        try:
+            if any("conversion_child" in part for part in child.cmdline()):
+                return int(child.memory_info().rss // 1024)
+        except psutil.Error:  # it just ended
+            continue
+    return None
+
+
 def timed(run: Callable[[Callable[[int, int], None]], int]) -> None:
     marks = [10, 50, 100]
-    samples: list[tuple[int, int, dict[str, int]]] = []
+    samples: list[tuple[int, int, dict[str, int], int | None]] = []
 
     def progress(done: int, total: int) -> None:
         if marks and total and done * 100 >= marks[0] * total:
-            samples.append((marks.pop(0), done, memory()))
+            samples.append((marks.pop(0), done, memory(), conversion_rss()))
 
     reset_peak()
     before = memory()
-    cpu, wall = time.process_time(), time.monotonic()
+    cpu, wall, reaped = time.process_time(), time.monotonic(), _children_cpu()
     sent = run(progress)
     cpu, wall = time.process_time() - cpu, time.monotonic() - wall
+    reaped = _children_cpu() - reaped
     print(f"exported {sent:,} items in {wall:.1f}s: {sent / wall:,.0f} items/s, "
-          f"{cpu * 1000 / sent * 1000:.1f} ms CPU per 1,000 items (this process)")
+          f"{cpu * 1000 / sent * 1000:.1f} ms CPU per 1,000 items (this process)"
+          + (f", {reaped * 1000 / sent * 1000:.1f} (its conversion process)" if reaped else ""))
     print(f"RSS before export: {before['VmRSS'] / 1024:.1f} MiB")
-    for mark, done, mem in samples:
+    for mark, done, mem, child in samples:
         print(f"  at {mark:3d}% ({done:>9,} items): RSS {mem['VmRSS'] / 1024:6.1f} MiB, "
-              f"peak since export start {mem['VmHWM'] / 1024:6.1f} MiB")
+              f"peak since export start {mem['VmHWM'] / 1024:6.1f} MiB"
+              + (f"; conversion process RSS {child / 1024:6.1f} MiB" if child else ""))
 
 
 def fill_rails(cluster: db.PostgresCluster, spans: int) -> None:

@@ -9,7 +9,9 @@ resumably and in constant memory.
 * Each page is converted (stored trace rows become the workflow root spans), run through the
   destination adapter's ``map_attributes`` and ``process_batch`` hooks, encoded and sent with
   retries, up to 4 requests in flight (:mod:`agent_otlp.inflight`). A retryable failure is
-  retried until the destination's ``retry_deadline``; then the export stops, resumable.
+  retried until the destination's ``retry_deadline``; then the export stops, resumable. A
+  source plugin's pages are converted and encoded in a process of their own when the export
+  is large (:mod:`agent_otlp.conversion`, ``process_from``); this one reads and sends.
 * Progress is a job row (``export_jobs``) keyed by a hash of the source, the range and the
   destination (name and endpoint): after each accepted batch it records the last store ``seq`` (or file item
   number, or items read from a source plugin, whose own cursor is kept beside it in
@@ -28,16 +30,23 @@ import hashlib
 import json
 import logging
 import os
-import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
 
+from agent_otlp.conversion import (
+    ConversionError,
+    ConversionLost,
+    ConversionProcess,
+    Converted,
+    Converting,
+    converted_ahead,
+    start_conversion,
+)
 from agent_otlp.core.config.errors import AgentOTLPError, ConfigError
 from agent_otlp.core.config.secrets import redact_text
 from agent_otlp.core.config.settings import Settings
@@ -46,6 +55,7 @@ from agent_otlp.core.convert.spans import ConvertOptions
 from agent_otlp.core.plugins.manager import DestinationHooks
 from agent_otlp.core.wire.encode import WireEncoder
 from agent_otlp.core.wire.transport import Transport
+from agent_otlp.export_range import ExportRange, is_relative, parse_time
 from agent_otlp.factory import resolve_all, resource_for
 from agent_otlp.inflight import InOrder, Latest, Unavailable, prepare, transmit
 from agent_otlp.sources.files import FileSource, files_source
@@ -66,84 +76,15 @@ __all__ = [
 
 logger = logging.getLogger("agent_otlp.historical")
 
-_RELATIVE: Final = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*(?:ago)?\s*$", re.IGNORECASE)
-_UNIT_SECONDS: Final = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
-_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 Progress = Callable[[int, int], None]
-#: a page to send: the position after it, its spans, what to do once it is delivered
-Page = tuple[int, list[SpanRecord], Callable[[], None] | None]
-
-
-def parse_time(text: str, now: datetime | None = None) -> int:
-    """Unix nanoseconds from ``2024-05-01``, ``2024-05-01T12:00:00+02:00`` (UTC when no
-    offset is given), ``now``, or a duration back from now (``90m``, ``2h``, ``7d``)."""
-    now = now or datetime.now(UTC)
-    raw = text.strip()
-    match = _RELATIVE.match(raw)
-    if raw.lower() == "now":
-        moment = now
-    elif match:
-        moment = now - timedelta(seconds=float(match.group(1)) * _UNIT_SECONDS[match.group(2).lower()])
-    else:
-        try:
-            moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-        except ValueError:
-            raise ConfigError(
-                "time", text, "ISO 8601 (2024-05-01, 2024-05-01T12:00:00Z), 'now' or 2h/7d ago"
-            ) from None
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=UTC)
-    delta = moment - datetime(1970, 1, 1, tzinfo=UTC)
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1000
-
-
-def is_relative(text: str) -> bool:
-    """True for the forms of :func:`parse_time` that depend on when they are read."""
-    raw = text.strip()
-    return raw.lower() == "now" or _RELATIVE.match(raw) is not None
-
-
-def _moment(ns: int) -> datetime:
-    return _EPOCH + timedelta(microseconds=ns // 1000)
-
-
-def _iso(ns: int | None) -> str:
-    return "-" if ns is None else _moment(ns).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
-@dataclass(frozen=True, slots=True)
-class ExportRange:
-    """The time range of an export, relative times resolved.
-
-    ``resolved_ns`` is the moment relative times (``2h``, ``now``) were resolved against,
-    ``None`` when both ends are absolute. A relative ``--since`` without ``--until`` ends at
-    that moment, so the range of a job never moves.
-    """
-
-    since_ns: int | None
-    until_ns: int | None
-    resolved_ns: int | None = None
-
-    @classmethod
-    def resolve(cls, since: str | None, until: str | None, now_ns: int) -> ExportRange:
-        now = _moment(now_ns)
-        since_ns = parse_time(since, now) if since else None
-        until_ns = parse_time(until, now) if until else None
-        if not any(text and is_relative(text) for text in (since, until)):
-            return cls(since_ns, until_ns)
-        if until_ns is None:
-            until_ns = parse_time("now", now)
-        return cls(since_ns, until_ns, parse_time("now", now))
-
-    def length_ns(self) -> int:
-        """How long the range is (up to its resolution for an open start)."""
-        end = self.until_ns if self.until_ns is not None else self.resolved_ns or 0
-        start = self.since_ns if self.since_ns is not None else self.until_ns or 0
-        return max(0, end - start)
-
-    def describe(self) -> str:
-        text = f"{_iso(self.since_ns)} to {_iso(self.until_ns)}"
-        return text if self.resolved_ns is None else f"{text}, relative times read at {_iso(self.resolved_ns)}"
+#: a page to send: the position after it, its spans (or the conversion process's request of
+#: them), what to do once it is delivered
+Page = tuple[int, list[SpanRecord] | Converting, Callable[[], None] | None]
+#: a page answered: spans accepted, spans refused, the request sent
+Sent = tuple[int, int, Converted]
+#: items of a source plugin to go, from which they are converted in a process of their own
+PROCESS_FROM: Final = 20_000
+_NOTHING: Final = Converted(None, 0, 0, [], [])
 
 
 def destination_arguments(
@@ -173,6 +114,9 @@ class ExportTarget:
     hooks: DestinationHooks
     transport: Transport
     resource: dict[str, AttrValue]
+    #: the environment the hooks were loaded with by a default adapter manager (a
+    #: conversion process loads them the same way); ``None``: they cannot be loaded elsewhere
+    env: Mapping[str, str] | None = field(default=None, repr=False)
 
     @property
     def name(self) -> str:
@@ -195,7 +139,8 @@ def resolve_target(
         arguments["destinations"] = {**(arguments.get("destinations") or {}), **stored}
     [(settings, hooks)] = resolve_all([name], config_file=config_file, env=env, **arguments)
     transport = transport_factory(settings) if transport_factory else hooks.make_transport(settings)
-    return ExportTarget(settings, hooks, transport, resource_for(settings, hooks))
+    return ExportTarget(settings, hooks, transport, resource_for(settings, hooks),
+                        None if "manager" in arguments else env)
 
 
 def _stored_record(item: StoredItem, options: ConvertOptions) -> SpanRecord | None:
@@ -254,6 +199,9 @@ class HistoricalExport:
     :param batch_size: items per page read and per request sent.
     :param progress: called with (items handled, items in total) after each batch.
     :param stop_after: stop (resumably) after this many batches (tests, trial runs).
+    :param process_from: a source plugin's items are converted and encoded in a process of
+        their own (:mod:`agent_otlp.conversion`) when at least this many are to go (``None``:
+        never); the source is read in this one meanwhile.
     """
 
     def __init__(
@@ -264,6 +212,7 @@ class HistoricalExport:
         batch_size: int = 100,
         progress: Progress | None = None,
         stop_after: int | None = None,
+        process_from: int | None = PROCESS_FROM,
     ) -> None:
         if batch_size < 1:
             raise ConfigError("--batch-size", batch_size, "a number >= 1")
@@ -272,6 +221,7 @@ class HistoricalExport:
         self.batch_size = batch_size
         self.progress = progress
         self.stop_after = stop_after
+        self.process_from = process_from
         self._state: dict[str, Any] = {}
         self._stopping = threading.Event()
         settings = target.settings
@@ -393,22 +343,41 @@ class HistoricalExport:
                 save_cursor(self.jobs, job, text)
             return after
 
-        def pages() -> Iterator[Page]:
+        def read_pages() -> Iterator[tuple[int, list[Any], Callable[[], None]]]:
             read = result.position
+            for page in source.read(window, cursor[0], self.batch_size):
+                read += len(page.items)
+                yield read, page.items, delivered(page.cursor)
+
+        process: list[ConversionProcess | None] = [None]  # started once the size is known
+
+        def pages() -> Iterator[Page]:
             with _source_failures(source.name, result):
                 result.total = max(result.sent, source.inventory(window).items)
-                for page in source.read(window, cursor[0], self.batch_size):
-                    read += len(page.items)
-                    yield read, item_records(page.items, self.options, unreadable), delivered(page.cursor)
+                if process[0] is None and self._wants_process(result.total - result.sent):
+                    process[0] = start_conversion(self.target.settings, self.options,
+                                                  self.target.resource, self.target.env)
+                if process[0] is not None:
+                    yield from converted_ahead(process[0], read_pages())
+                    return
+                for position, items, after in read_pages():
+                    yield position, item_records(items, self.options, unreadable), after
 
-        while True:
-            self._run(job, result, pages(), finish=follow is None)
-            if follow is None or self._stopping.is_set():
-                return result
-            while not self._stopping.is_set() and not source.wait(cursor[0], follow):
-                pass
-            if self._stopping.is_set():
-                return result
+        try:
+            while True:
+                self._run(job, result, pages(), finish=follow is None)
+                if follow is None or self._stopping.is_set():
+                    return result
+                while not self._stopping.is_set() and not source.wait(cursor[0], follow):
+                    pass
+                if self._stopping.is_set():
+                    return result
+        finally:
+            if process[0] is not None:
+                process[0].close()
+
+    def _wants_process(self, items: int) -> bool:
+        return self.process_from is not None and items >= self.process_from
 
     def stop(self) -> None:
         """End a ``follow`` export after the batch in flight (from another thread)."""
@@ -431,22 +400,21 @@ class HistoricalExport:
         were answered."""
         if self.progress:
             self.progress(result.sent, result.total)
-        flight: InOrder[tuple[int, int]] = InOrder(self.in_flight)
+        flight: InOrder[Sent] = InOrder(self.in_flight)
         saver, started = Latest("agent-otlp-export-position"), result.batches
         try:
             for page in pages:
-                records = page[1]
                 if self.stop_after is not None and started >= self.stop_after:
                     flight.drain()
                     raise ExportInterrupted(f"stopped after {result.batches} batches", result)
-                body, count, dropped = self._prepare(records, result) if records else (None, 0, 0)
-                started += bool(records)
+                ready = self._ready(page[1], result)
+                started += bool(page[1])
 
-                def done(outcome: tuple[int, int], page: Page = page, dropped: int = dropped) -> None:
-                    saver.hand(self._delivered(job, result, page, outcome, dropped))
+                def done(outcome: Sent, page: Page = page) -> None:
+                    saver.hand(self._delivered(job, result, page, outcome))
 
-                def send(body: bytes | None = body, count: int = count) -> tuple[int, int]:
-                    return self._transmit(body, count, result)
+                def send(ready: Callable[[], Converted] = ready) -> Sent:
+                    return self._send_ready(ready, result)
 
                 flight.submit(send, done)
             flight.drain()
@@ -457,13 +425,36 @@ class HistoricalExport:
         self.jobs.save_job(job, result.position, result.sent, done=finish)
         return result
 
-    def _delivered(self, job: str, result: ExportResult, page: Page, outcome: tuple[int, int],
-                   dropped: int) -> Callable[[], None]:
+    def _ready(self, batch: list[SpanRecord] | Converting, result: ExportResult) -> Callable[[], Converted]:
+        """The page's request: prepared here now, or the conversion process's to wait for."""
+        if isinstance(batch, Converting):
+            return batch.result
+        if not batch:
+            return lambda: _NOTHING
+        converted = Converted(*self._prepare(batch, result), [], [])
+        return lambda: converted
+
+    def _send_ready(self, ready: Callable[[], Converted], result: ExportResult) -> Sent:
+        """Send a page's request once it is ready (any thread)."""
+        try:
+            converted = ready()
+        except ConversionError as exc:
+            reason = str(exc) if isinstance(exc, ConversionLost) else f"converting a page failed: {exc}"
+            raise ExportInterrupted(reason, result) from None
+        sent, refused = self._transmit(converted.body, converted.spans, result)
+        return sent, refused, converted
+
+    def _delivered(self, job: str, result: ExportResult, page: Page, outcome: Sent) -> Callable[[], None]:
         """Count a delivered page; what saves its position (and calls its ``after``)."""
+        accepted, refused, converted = outcome
         if page[1]:
-            result.sent += outcome[0]
-            result.failed += outcome[1] + dropped
+            result.sent += accepted
+            result.failed += refused + converted.dropped
             result.batches += 1
+        if converted.unreadable:
+            result.invalid += len(converted.unreadable)
+            result.errors.extend(converted.unreadable)
+        result.errors.extend(converted.errors)
         result.position, sent, after = page[0], result.sent, page[2]
         if self.progress:
             self.progress(result.sent + result.failed, result.total)

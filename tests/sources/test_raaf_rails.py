@@ -276,10 +276,12 @@ def test_an_open_ended_export_waits_for_traces_to_settle(cluster: db.PostgresClu
         assert source.inventory(TimeRange()).traces == 2
 
 
+@pytest.mark.parametrize("process_from", [None, 1], ids=["in-process", "conversion-process"])
 def test_losing_the_database_mid_export_interrupts_it_resumably(
-    cluster: db.PostgresCluster, app_db: str, tmp_path: Path, otlp_receiver: OTLPReceiver
+    cluster: db.PostgresCluster, app_db: str, tmp_path: Path, otlp_receiver: OTLPReceiver,
+    process_from: int | None,
 ) -> None:
-    fill(cluster, app_db, range(1, 6))
+    fill(cluster, app_db, range(1, 31))  # more pages than are read ahead of the first sent
 
     def cut(done: int, total: int) -> None:
         if done:  # after the first delivered batch, the server ends the reader's session
@@ -289,13 +291,33 @@ def test_losing_the_database_mid_export_interrupts_it_resumably(
 
     with open_rails(reader_url(cluster, app_db), fetch_rows="10") as source, \
             pytest.raises(ExportInterrupted) as stopped:
-        engine(tmp_path, otlp_receiver, batch_size=10, progress=cut).from_source(source)
+        engine(tmp_path, otlp_receiver, batch_size=10, progress=cut,
+               process_from=process_from).from_source(source)
     assert "source raaf-rails failed" in stopped.value.reason
     assert db.READER_PASSWORD not in stopped.value.reason
     with open_rails(reader_url(cluster, app_db)) as source:
-        result = engine(tmp_path, otlp_receiver, batch_size=10).from_source(source)
+        result = engine(tmp_path, otlp_receiver, batch_size=10, process_from=process_from).from_source(source)
     assert result.resumed_from > 0
-    assert {s.span_id for s in otlp_receiver.spans()} == expected_ids(range(1, 6))
+    assert {s.span_id for s in otlp_receiver.spans()} == expected_ids(range(1, 31))
+
+
+def test_the_conversion_process_sends_what_in_process_conversion_sends(
+    cluster: db.PostgresCluster, app_db: str, tmp_path: Path, otlp_receiver_factory: Any,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    fill(cluster, app_db, range(1, 9))
+    caplog.set_level("DEBUG", "agent_otlp.historical")
+    shapes = []
+    for run, process_from in enumerate((None, 1)):
+        receiver, jobs = otlp_receiver_factory(), tmp_path / str(run)
+        jobs.mkdir()
+        with open_rails(reader_url(cluster, app_db)) as source:
+            result = engine(jobs, receiver, batch_size=5, process_from=process_from).from_source(source)
+        assert (result.sent, result.failed, result.invalid) == (8 * ITEMS_PER_TRACE, 0, 0)
+        assert ("conversion process" in caplog.text) == (process_from is not None)
+        shapes.append({(s.span_id, s.parent_span_id, s.name, s.start_ns, s.end_ns, s.status_code,
+                        json.dumps(s.attributes, sort_keys=True, default=str)) for s in receiver.spans()})
+    assert shapes[0] == shapes[1] and {s[0] for s in shapes[0]} == expected_ids(range(1, 9))
 
 
 def test_rows_saved_from_span_hashes_keep_durations_errors_and_servers(

@@ -131,3 +131,24 @@ def test_a_span_stored_as_sent_converts_like_the_span_itself(
     if raw[0] is None:  # not strict JSON text (an infinite float): written anew instead
         return
     assert payload_record(raw[0], 7, OPTIONS) == direct
+
+
+_ITEM_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
+    max_leaves=10)
+
+
+@settings(max_examples=200, deadline=None)
+@given(items=st.lists(_ITEM_VALUES, max_size=8), spaces=st.sampled_from(["", " ", "\n\t ", "\r\n"]),
+       compact=st.booleans())
+def test_read_body_reads_the_items_the_standard_parser_reads_and_their_exact_text(
+        items: list[Any], spaces: str, compact: bool) -> None:
+    separators = (",", ":") if compact else (", ", ": ")
+    texts = [json.dumps(item, separators=separators) for item in items]
+    body = ('{"data":' + spaces + "[" + spaces + ("," + spaces).join(texts) + spaces + "]" + spaces
+            + ', "more": 1}').encode()
+    read = read_body(body, 100)
+    assert read.items == json.loads(body)["data"] and read.unreadable == {}
+    for text, raw in zip(texts, read.raw, strict=True):
+        assert raw is None or raw == text.encode()  # None: not strict UTF-8 JSON, stored anew

@@ -1,20 +1,17 @@
-"""The plain-http sender (``http.client``, one kept-alive connection) against real sockets."""
+"""The plain-http sender (one kept-alive HTTP/1.1 connection) against real sockets."""
 
 from __future__ import annotations
 
 import socket
-import threading
-from collections.abc import Iterator
-
-import pytest
 
 from agent_otlp.core.wire.transport import HttpTransport
 from agent_otlp.testing import OTLPReceiver
+from scripted_http import Serve
 
 
 def test_keeps_one_connection_and_gzips_when_asked(otlp_receiver: OTLPReceiver) -> None:
     transport = HttpTransport(otlp_receiver.traces_url, {"x-k": "v"}, compression="gzip")
-    assert transport._plain  # plain http, no proxy: the http.client path
+    assert transport._plain  # plain http, no proxy: the plain HTTP/1.1 path
     for _ in range(3):
         assert transport.send(b"", 5.0).ok
     transport.close()
@@ -23,57 +20,19 @@ def test_keeps_one_connection_and_gzips_when_asked(otlp_receiver: OTLPReceiver) 
     assert all(r.headers["x-k"] == "v" for r in seen)
 
 
-class _OneShotServer:
-    """Answers each connection's first request with 200 and closes it without saying so
-    (no ``Connection: close``): the next request on a kept-alive client meets a dead socket.
-    A server restarted between two requests looks the same."""
-
-    def __init__(self) -> None:
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
-        self.requests = 0
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._thread.start()
-
-    def _serve(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            with conn:
-                data = b""
-                while b"\r\n\r\n" not in data:
-                    chunk = conn.recv(65536)
-                    if not chunk:
-                        break
-                    data += chunk
-                head, _, body = data.partition(b"\r\n\r\n")
-                length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n")
-                               if line.lower().startswith(b"content-length:")), 0)
-                while len(body) < length:
-                    body += conn.recv(65536)
-                self.requests += 1
-                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/x-protobuf\r\n"
-                             b"Content-Length: 0\r\n\r\n")
-
-    def close(self) -> None:
-        self.sock.close()
+_OK = b"HTTP/1.1 200 OK\r\nContent-Type: application/x-protobuf\r\nContent-Length: 0\r\n\r\n"
 
 
-@pytest.fixture
-def one_shot() -> Iterator[_OneShotServer]:
-    server = _OneShotServer()
-    yield server
-    server.close()
-
-
-def test_a_connection_closed_while_idle_is_reopened_once(one_shot: _OneShotServer) -> None:
-    transport = HttpTransport(f"http://127.0.0.1:{one_shot.port}/v1/traces", {})
+def test_a_connection_closed_while_idle_is_reopened_once(serve: Serve) -> None:
+    # each connection's first request is answered, then the connection is closed without a
+    # word (no "Connection: close"): the next request on it meets a dead socket, as after a
+    # server restart between two requests
+    one_shot = serve(lambda n, head: _OK, close=True)
+    transport = HttpTransport(one_shot.url, {})
     results = [transport.send(b"x" * 100, 5.0) for _ in range(4)]
     transport.close()
     assert all(r.ok for r in results), results
-    assert one_shot.requests == 4
+    assert len(one_shot.requests) == 4
 
 
 def test_refused_and_timeout_are_retryable_with_the_reason() -> None:

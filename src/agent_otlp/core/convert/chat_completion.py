@@ -57,18 +57,20 @@ def _count(value: Any) -> int | None:
         return None
 
 
-def _at(usage: Mapping[str, Any], path: tuple[str, ...]) -> int | None:
-    value: Any = usage
-    for key in path:
-        if not is_mapping(value):
-            return None
-        value = value.get(key)
-    return _count(value)
-
-
 def _first(usage: Mapping[str, Any], paths: tuple[tuple[str, ...], ...]) -> int | None:
+    """The count at the first of ``paths`` that holds one. A path whose first key the usage
+    object lacks (most of them, for any one API) costs one lookup."""
+    get = usage.get
     for path in paths:
-        found = _at(usage, path)
+        value = get(path[0])
+        if value is None:
+            continue
+        for key in path[1:]:
+            if not is_mapping(value):
+                value = None
+                break
+            value = value.get(key)
+        found = _count(value)
         if found is not None:
             return found
     return None

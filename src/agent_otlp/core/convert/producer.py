@@ -67,12 +67,17 @@ def producer_from_json(value: object) -> Producer | None:
 def claims_producer(item: object) -> bool:
     """Whether a client's item holds the member where agent-otlp keeps producers: its text is
     then never stored as sent (only what the bridge authenticated names a producer)."""
+    if type(item) is dict:  # the usual case: no ABC check
+        return PRODUCER_MEMBER in item
     return isinstance(item, Mapping) and PRODUCER_MEMBER in item
 
 
 def stored_producer(item: object) -> Producer | None:
     """The producer a stored item's payload (parsed) holds, if any."""
-    return producer_from_json(item.get(PRODUCER_MEMBER)) if isinstance(item, Mapping) else None
+    if type(item) is not dict and not isinstance(item, Mapping):
+        return None
+    member = item.get(PRODUCER_MEMBER)
+    return None if member is None else producer_from_json(member)
 
 
 def with_producer(payload: bytes, producer: Producer | None) -> bytes:

@@ -12,7 +12,7 @@ import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Final, TypeAlias
 
 from agent_otlp.core.config.errors import InputError
@@ -62,6 +62,7 @@ class StatusCode:
 
 
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND: Final = timedelta(microseconds=1)
 _MAX_NS: Final = 2**64 - 1
 
 
@@ -105,8 +106,7 @@ def parse_timestamp(value: object, field_name: str, item_id: str | None = None) 
             ) from None
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=UTC)
-        since = moment - _EPOCH  # exact: days, seconds and microseconds as integers
-        ns = since.days * 86_400_000_000_000 + since.seconds * 1_000_000_000 + since.microseconds * 1000
+        ns = (moment - _EPOCH) // _MICROSECOND * 1000  # exact: integer microseconds
     elif value is None:
         return None
     elif isinstance(value, bool):
@@ -342,7 +342,7 @@ def parse_item(item: object) -> AgentTrace | AgentSpan:
     Raises :class:`InputError` naming the first bad field; the caller decides whether the
     rest of its batch goes on (it always does in agent-otlp).
     """
-    if not isinstance(item, Mapping):
+    if type(item) is not dict and not isinstance(item, Mapping):  # a dict, usually: no ABC check
         raise InputError("item", item, "expected a JSON object")
     raw_id = item.get("id")
     item_id = raw_id if isinstance(raw_id, str) else None
@@ -366,7 +366,7 @@ def parse_item(item: object) -> AgentTrace | AgentSpan:
         span_id = _require_str(item, "id", item_id)
         trace_id = _require_str(item, "trace_id", item_id)
         data = item.get("span_data")
-        if not isinstance(data, Mapping):
+        if type(data) is not dict and not isinstance(data, Mapping):
             raise InputError("span_data", data, "expected an object with a 'type'", item_id=item_id)
         if not isinstance(data.get("type"), str):
             raise InputError("span_data.type", data.get("type"), "expected a string", item_id=item_id)

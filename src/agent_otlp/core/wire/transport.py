@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 from agent_otlp.core.config.headers import check_headers
 from agent_otlp.core.config.secrets import Secret, redact_text
 from agent_otlp.core.config.tls import TLSOptions
+from agent_otlp.core.wire.http11 import Answer, Http11Connection, request_head
 
 __all__ = [
     "HandlerTransport",
@@ -288,7 +289,7 @@ def _not_otlp(status: int, what: str, hint: str) -> SendResult:
 
 
 class _PlainHttp:
-    """Plain ``http://`` POSTs over one kept-alive :mod:`http.client` connection.
+    """Plain ``http://`` POSTs over one kept-alive connection (:mod:`.http11`).
 
     Used by :class:`HttpTransport` when no proxy and no netrc credentials apply: a request
     through ``requests`` costs about 1 ms of Python (sessions, adapters, header merging),
@@ -303,14 +304,15 @@ class _PlainHttp:
         self._port = parts.port or 80
         self._path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         self._headers = dict(headers)
-        self._conn: http.client.HTTPConnection | None = None
+        self._head: bytes | None = None
+        self._conn: Http11Connection | None = None
         self._used = False
 
     def post(self, data: bytes, timeout: float) -> SendResult:
         for attempt in (0, 1):
             reused = self._conn is not None and self._used
             try:
-                status, content, retry_after, content_type = self._exchange(data, timeout)
+                answer = self._exchange(data, timeout)
             except TimeoutError as exc:
                 self.close()
                 return SendResult(False, True, None, "timeout", redact_text(f"read timed out: {exc}"))
@@ -322,30 +324,23 @@ class _PlainHttp:
                     continue
                 text = redact_text(f"{type(exc).__name__}: {exc}")
                 return SendResult(False, True, None, "connection-error", text)
-            except Exception as exc:  # a request http.client refused to build: never raised
+            except Exception as exc:  # a request that cannot be written (a bad header): never raised
                 self.close()
                 return _request_error(exc)
-            return http_answer(status, content, retry_after, content_type)
+            return http_answer(answer.status, answer.body, answer.retry_after, answer.content_type)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _exchange(
-        self, data: bytes, timeout: float
-    ) -> tuple[int, bytes, str | None, str | None]:
+    def _exchange(self, data: bytes, timeout: float) -> Answer:
+        if self._head is None:
+            self._head = request_head("POST", self._host, self._port, self._path, self._headers)
         conn = self._conn
         if conn is None:
-            conn = self._conn = http.client.HTTPConnection(self._host, self._port, timeout=timeout)
-            self._used = False
-        elif conn.sock is not None:
-            conn.sock.settimeout(timeout)
-        conn.timeout = timeout
-        conn.request("POST", self._path, body=data, headers=self._headers)
+            conn = self._conn = Http11Connection(self._host, self._port)
         self._used = True
-        response = conn.getresponse()
-        content = response.read()
-        if response.will_close:
+        answer = conn.exchange(self._head, data, timeout)
+        if answer.will_close:
             self.close()
-        return (response.status, content, response.getheader("Retry-After"),
-                response.getheader("Content-Type"))
+        return answer
 
     def close(self) -> None:
         conn, self._conn = self._conn, None

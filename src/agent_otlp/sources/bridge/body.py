@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import zlib
+from collections.abc import Callable
 from typing import Any, Final, NamedTuple, NoReturn
 
 from agent_otlp.core.config.envvars import AGENT_OTLP_BRIDGE_MAX_BODY
@@ -110,8 +111,16 @@ def _clean_text(text: str) -> bool:
 
 _WS: Final = re.compile(r"[ \t\n\r]*")
 _DECODER: Final = json.JSONDecoder()
+#: What ``_DECODER.raw_decode`` calls: one value read from a position, and where it ends.
+_SCAN: Final[Callable[[str, int], tuple[Any, int]]] = vars(_DECODER)["scan_once"]
 _VALUE_STARTS: Final = '["-0123456789tfnNI'
 _NOT_DATA: Final = 'expected a JSON object {"data": [item, ...]}'
+
+
+def _after_spaces(text: str, pos: int) -> int:
+    """The first position at or after ``pos`` that is not JSON whitespace."""
+    match = _WS.match(text, pos)
+    return match.end() if match else pos
 
 
 class _DataReader:
@@ -172,31 +181,42 @@ class _DataReader:
             self.pos += 1
             self.items = items
             return
+        # the loop of every item: locals only, the scanner called directly (raw_decode's body)
+        text, max_items, scan = self.text, self.max_items, _SCAN
+        pos = self.pos
         while True:
-            if len(items) >= self.max_items:
-                raise RequestError(413, f"more than {self.max_items} items in one request "
-                                        f"(the limit is max_items={self.max_items}); send smaller batches")
-            self._next()
-            start = self.pos
+            if len(items) >= max_items:
+                raise RequestError(413, f"more than {max_items} items in one request "
+                                        f"(the limit is max_items={max_items}); send smaller batches")
+            pos = _after_spaces(text, pos)
             try:
-                items.append(self._value())
-                bounds.append((start, self.pos))
+                value, end = scan(text, pos)
+            except StopIteration as exc:
+                self.pos = exc.value
+                self._fail("Expecting value")
+            except json.JSONDecodeError as exc:
+                raise RequestError(400, f"body is not valid JSON: {exc}") from None
             except RecursionError:
-                end = value_end(self.text, self.pos)
-                if end is None:
+                end = value_end(text, pos) or -1
+                if end < 0:
+                    self.pos = pos
                     self._fail("Unterminated value")
-                self.pos = end
                 self.unreadable[len(items)] = "invalid JSON: nested too deeply"
-                items.append(None)
-                bounds.append((start, start))
-            separator = self._next()
-            self.pos += 1
+                value = None
+                bounds.append((pos, pos))
+            else:
+                bounds.append((pos, end))
+            items.append(value)
+            pos = _after_spaces(text, end)
+            separator = text[pos:pos + 1]
             if separator == "]":
+                self.pos = pos + 1
                 self.items = items
                 return
             if separator != ",":
-                self.pos -= 1
+                self.pos = pos
                 self._fail("Expecting ',' delimiter")
+            pos += 1
 
     def raw_items(self) -> list[bytes | None]:
         """Each item's text as UTF-8 when it is clean (see :func:`read_body`), else ``None``."""

@@ -183,7 +183,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.server.bridge._connection_closed(self.connection)
 
     def log_message(self, format: str, *args: Any) -> None:
-        logger.debug("bridge: %s %s", self.address_string(), redact_text(format % args))
+        if logger.isEnabledFor(logging.DEBUG):  # every request's line: built only when shown
+            logger.debug("bridge: %s %s", self.address_string(), redact_text(format % args))
 
     def do_GET(self) -> None:
         self.server.bridge._handle(self, "GET")
