@@ -8,8 +8,11 @@ receiver. Both of the HTTP sender's paths are covered: plain :mod:`http.client`,
 
 from __future__ import annotations
 
+import itertools
 import logging
+import socket
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -230,3 +233,71 @@ def test_the_otel_sdk_transport_counts_a_partial_success(otlp_receiver: OTLPRece
     exporter.shutdown(10)
     dest = exporter.stats.snapshot()["destinations"]["otlp"]
     assert (dest["exported"], dest["dropped"]["rejected"]) == (1, 1)
+
+
+class _Trickler:
+    """A backend that reads each request and answers it one byte every 0.2 s, on and on:
+    every read of the answer gets a byte well within any timeout, the answer never ends."""
+
+    def __init__(self) -> None:
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.endpoint = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        self.requests = 0
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._trickle, args=(conn,), daemon=True).start()
+
+    def _trickle(self, conn: socket.socket) -> None:
+        with conn:
+            conn.recv(1 << 20)
+            self.requests += 1
+            for byte in itertools.cycle(b"HTTP/1.1 200 OK\r\nX-Slow: " + b"z" * 1000):
+                time.sleep(0.2)
+                try:
+                    conn.sendall(bytes([byte]))
+                except OSError:
+                    return
+
+
+def test_a_backend_trickling_its_answers_holds_each_request_no_longer_than_the_timeout(
+        tmp_path: Path) -> None:
+    """Each read of the answer gets a byte in time: only a deadline for the whole answer ends
+    the request. With the store on, the spans stay kept for the next run."""
+    server = _Trickler()
+    exporter = agent_otlp.create_exporter("otlp", endpoint=server.endpoint, env={}, timeout=1.0,
+                                          schedule_delay=0.02, store=tmp_path / "spans.db")
+    assert exporter.submit_items(items(3)) == []
+    exporter.end_all_traces()
+    started = time.monotonic()
+    report = exporter.shutdown(4.0)
+    took = time.monotonic() - started
+    dest = exporter.stats.snapshot()["destinations"]["otlp"]
+    server.sock.close()
+    assert not report.delivered and dest["exported"] == 0
+    assert "timed out" in dest["last_error"] or "timeout" in dest["last_error"], dest["last_error"]
+    assert took < 6.0  # the shutdown's own bound (4 s) plus the request in flight (1 s)
+    assert server.requests >= 3  # each request ended at its timeout and was sent again
+    assert exporter.store is not None
+    [cursor] = exporter.store.cursors()
+    assert (cursor.delivered, cursor.failed) == (0, 0)  # nothing given up
+    assert cursor.queued == 4  # three spans and the workflow span, kept for the next run
+    record(
+        "answers.trickled",
+        fault="a backend answering one byte every 0.2 s without end (each read gets a byte long "
+              "before the read timeout), span store on, timeout 1 s",
+        cases=server.requests,
+        outcome=f"every request ended at the 1 s timeout, retried until shutdown; shutdown took "
+                f"{took:.1f} s (its 4 s bound, then the request in flight); 0 spans counted "
+                f"delivered or failed; all "
+                f"{cursor.queued} stay queued in the store for the next run",
+        lost=0,
+        method="a raw socket server on loopback trickles its answer; the exporter runs with a span "
+               "store and its cursor is read after shutdown.",
+        shutdown_s=round(took, 2),
+    )

@@ -108,3 +108,33 @@ def test_a_path_with_a_space_is_refused_before_sending(serve: Serve) -> None:
     result = _PlainHttp(server.url + "/a b", {}).post(b"", 5.0)
     assert not result.ok and not result.retryable and result.status == "request-error"
     assert "space or a control character" in result.message and server.requests == []
+
+
+def test_an_answer_trickled_byte_by_byte_times_out_within_the_timeout() -> None:
+    import socket
+    import threading
+    import time
+
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def trickle() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            conn.recv(65536)
+            for byte in b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n":
+                time.sleep(0.2)  # each byte within the per-read timeout, never the whole answer
+                try:
+                    conn.sendall(bytes([byte]))
+                except OSError:
+                    return
+
+    threading.Thread(target=trickle, daemon=True).start()
+    transport = HttpTransport(f"http://127.0.0.1:{listener.getsockname()[1]}/v1/traces", {},
+                              compression="none")
+    started = time.monotonic()
+    result = transport.send(b"", 1.0)
+    elapsed = time.monotonic() - started
+    transport.close()
+    listener.close()
+    assert not result.ok and result.retryable and result.status == "timeout", result
+    assert elapsed < 2.0

@@ -17,6 +17,7 @@ from __future__ import annotations
 import http.client
 import re
 import socket
+import time
 from collections.abc import Mapping
 from typing import Final, NamedTuple
 
@@ -72,11 +73,16 @@ def request_head(method: str, host: str, port: int, path: str, headers: Mapping[
 class _Reader:
     """Bytes of one connection, read in chunks, handed out by line, by length or to the end."""
 
-    def __init__(self, sock: socket.socket) -> None:
+    def __init__(self, sock: socket.socket, deadline: float) -> None:
         self.sock = sock
+        self.deadline = deadline
         self.buffer = b""
 
     def _more(self) -> bool:
+        remaining = self.deadline - time.monotonic()
+        if remaining <= 0:  # a server trickling its answer does not hold the exchange longer
+            raise TimeoutError("the answer was not complete within the timeout")
+        self.sock.settimeout(remaining)
         chunk = self.sock.recv(_CHUNK)
         self.buffer += chunk
         return bool(chunk)
@@ -162,8 +168,9 @@ class Http11Connection:
         self.sock: socket.socket | None = None
 
     def exchange(self, head: bytes, body: bytes, timeout: float) -> Answer:
-        """Send ``head`` (from :func:`request_head`) with ``body``; the answer. Every
-        socket operation waits at most ``timeout`` seconds."""
+        """Send ``head`` (from :func:`request_head`) with ``body``; the answer. Connecting
+        and sending each wait at most ``timeout`` seconds, and the answer must be whole
+        within ``timeout`` of the request sent (``TimeoutError``)."""
         sock = self.sock
         if sock is None:
             sock = self.sock = socket.create_connection((self.host, self.port), timeout)
@@ -176,7 +183,7 @@ class Http11Connection:
         else:
             sock.sendall(head + length)
             sock.sendall(body)
-        return self._answer(_Reader(sock))
+        return self._answer(_Reader(sock, time.monotonic() + timeout))
 
     def _answer(self, reader: _Reader) -> Answer:
         while True:
