@@ -7,6 +7,7 @@ import ast
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -35,6 +36,18 @@ def test_no_class_over_300_lines() -> None:
                 if size > MAX_CLASS_LINES:
                     big[f"{path.relative_to(SRC)}::{node.name}"] = size
     assert not big, f"classes over {MAX_CLASS_LINES} lines: {big}"
+
+
+def test_every_room_is_in_the_layers() -> None:
+    """A top-level module or package left out of the rooms contract would be checked by no
+    layer rule: each one is named there (private modules, ``_name``, excepted)."""
+    project = tomllib.loads((SRC.parents[1] / "pyproject.toml").read_text(encoding="utf-8"))
+    [rooms] = [c for c in project["tool"]["importlinter"]["contracts"] if c["id"] == "rooms"]
+    named = {part.strip() for layer in rooms["layers"] for part in layer.split("|")}
+    present = {f"agent_otlp.{p.stem}" for p in SRC.glob("*.py") if not p.stem.startswith("_")}
+    present |= {f"agent_otlp.{p.parent.name}" for p in SRC.glob("*/__init__.py")
+                if not p.parent.name.startswith("_")}
+    assert present - named == set(), f"not in any layer of the rooms contract: {sorted(present - named)}"
 
 
 def test_import_contracts_are_kept() -> None:
