@@ -28,6 +28,7 @@ import agent_otlp
 from _reliability import record
 from agent_otlp.core.wire.transport import NOT_OTLP, HttpTransport
 from agent_otlp.testing import OTLPReceiver, Reply
+from scripted_http import ScriptedServer
 from test_exporter import items
 
 HTML = b"<!doctype html><html><head><title>Jaeger UI</title></head><body></body></html>"
@@ -235,28 +236,17 @@ def test_the_otel_sdk_transport_counts_a_partial_success(otlp_receiver: OTLPRece
     assert (dest["exported"], dest["dropped"]["rejected"]) == (1, 1)
 
 
-class _Trickler:
+class _Trickler(ScriptedServer):
     """A backend that reads each request and answers it one byte every 0.2 s, on and on:
     every read of the answer gets a byte well within any timeout, the answer never ends."""
 
     def __init__(self) -> None:
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.endpoint = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
-        self.requests = 0
-        threading.Thread(target=self._serve, daemon=True).start()
+        super().__init__(lambda number, head: None, close=True)
+        self.endpoint = f"http://127.0.0.1:{self.port}"
 
-    def _serve(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._trickle, args=(conn,), daemon=True).start()
-
-    def _trickle(self, conn: socket.socket) -> None:
+    def _connection(self, conn: socket.socket) -> None:
         with conn:
-            conn.recv(1 << 20)
-            self.requests += 1
+            self.requests.append(conn.recv(1 << 20))
             for byte in itertools.cycle(b"HTTP/1.1 200 OK\r\nX-Slow: " + b"z" * 1000):
                 time.sleep(0.2)
                 try:
@@ -278,11 +268,11 @@ def test_a_backend_trickling_its_answers_holds_each_request_no_longer_than_the_t
     report = exporter.shutdown(4.0)
     took = time.monotonic() - started
     dest = exporter.stats.snapshot()["destinations"]["otlp"]
-    server.sock.close()
+    server.close()
     assert not report.delivered and dest["exported"] == 0
     assert "timed out" in dest["last_error"] or "timeout" in dest["last_error"], dest["last_error"]
     assert took < 6.0  # the shutdown's own bound (4 s) plus the request in flight (1 s)
-    assert server.requests >= 3  # each request ended at its timeout and was sent again
+    assert len(server.requests) >= 3  # each request ended at its timeout and was sent again
     assert exporter.store is not None
     [cursor] = exporter.store.cursors()
     assert (cursor.delivered, cursor.failed) == (0, 0)  # nothing given up
@@ -291,7 +281,7 @@ def test_a_backend_trickling_its_answers_holds_each_request_no_longer_than_the_t
         "answers.trickled",
         fault="a backend answering one byte every 0.2 s without end (each read gets a byte long "
               "before the read timeout), span store on, timeout 1 s",
-        cases=server.requests,
+        cases=len(server.requests),
         outcome=f"every request ended at the 1 s timeout, retried until shutdown; shutdown took "
                 f"{took:.1f} s (its 4 s bound, then the request in flight); 0 spans counted "
                 f"delivered or failed; all "
