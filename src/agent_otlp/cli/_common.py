@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
+from types import FrameType
 from typing import TYPE_CHECKING, Annotated, Any, Final, TextIO
 
 import typer
@@ -240,3 +243,19 @@ def report_invalid_items(errors: list[InputError], shown: int = 20) -> None:
         err_console.print(f"... and {len(errors) - shown} more invalid items")
     if errors:
         err_console.print(f"{len(errors)} invalid items skipped")
+
+
+@contextmanager
+def stop_on_signals(stop: Callable[[], None]) -> Iterator[None]:
+    """SIGTERM and SIGINT call ``stop`` (a follower ends after the page in flight) instead of
+    raising ``KeyboardInterrupt`` wherever the main thread happens to be (inside a callback
+    whose exceptions Python ignores, the interrupt would be lost)."""
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

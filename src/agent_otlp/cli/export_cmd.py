@@ -3,6 +3,7 @@ store (the default), JSON or JSONL files (``--from-file``) or any source plugin 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections.abc import Callable
@@ -33,6 +34,7 @@ from agent_otlp.cli._common import (
     delivery_exit_code,
     endpoint_arguments,
     err_console,
+    stop_on_signals,
 )
 from agent_otlp.cli.store_cmd import PathStoreOpt, _open
 from agent_otlp.core.config.errors import ConfigError
@@ -221,15 +223,15 @@ def _run_export(engine: HistoricalExport, run: Callable[[], ExportResult], *, fo
 
         engine.progress = advance
         started = time.monotonic()
-        try:
-            result = run()
-        except KeyboardInterrupt:
-            if not follow:
-                raise
+        stopped: list[bool] = []
+
+        def stop() -> None:
+            stopped.append(True)
             engine.stop()
-            progress.stop()
-            err_console.print("stopped following; run the same command again to go on from here")
-            return
+
+        try:
+            with stop_on_signals(stop) if follow else contextlib.nullcontext():
+                result = run()
         except ExportInterrupted as exc:
             progress.stop()
             err_console.print(printable(
@@ -239,6 +241,8 @@ def _run_export(engine: HistoricalExport, run: Callable[[], ExportResult], *, fo
             raise typer.Exit(ExitCode.UNDELIVERED) from None
         progress.update(task, total=max(result.total, result.sent), completed=result.sent + result.failed)
     _report(engine, result, time.monotonic() - started)
+    if stopped:
+        err_console.print("stopped following; run the same command again to go on from here")
 
 
 def _report(engine: HistoricalExport, result: ExportResult, elapsed: float) -> None:

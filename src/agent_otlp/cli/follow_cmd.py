@@ -3,17 +3,20 @@ application on Rails), until SIGTERM or Ctrl-C."""
 
 from __future__ import annotations
 
-import signal
-from collections.abc import Iterator
-from contextlib import contextmanager
-from types import FrameType
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
 from agent_otlp.adapters.console_tree import printable
 from agent_otlp.cli import EXIT_CODES_HELP, ExitCode, app
-from agent_otlp.cli._common import ConfigOpt, EndpointOpt, ProtocolOpt, console, err_console
+from agent_otlp.cli._common import (
+    ConfigOpt,
+    EndpointOpt,
+    ProtocolOpt,
+    console,
+    err_console,
+    stop_on_signals,
+)
 from agent_otlp.cli.export_cmd import (
     SourceOpt,
     SourceOptionOpt,
@@ -26,20 +29,6 @@ from agent_otlp.following import Follower, FollowStats
 from agent_otlp.historical import HistoricalExport
 
 __all__ = ["follow_command"]
-
-
-@contextmanager
-def _stop_on_signals(stop: Any) -> Iterator[None]:
-    """SIGTERM and SIGINT end the follower after the page in flight."""
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        stop()
-
-    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
 
 
 @app.command("follow", epilog=EXIT_CODES_HELP)
@@ -66,15 +55,14 @@ def follow_command(
     engine = HistoricalExport(target, span_store, batch_size=batch_size)
     try:
         with open_source(from_location, source, source_option) as opened:
-            if not opened.tails:
-                with _stop_on_signals(engine.stop):
-                    export_source(engine, opened, None, None, restart=False, dry_run=False, follow=poll)
+            if not opened.tails:  # export --follow's loop, which stops on the same signals
+                export_source(engine, opened, None, None, restart=False, dry_run=False, follow=poll)
                 return
             follower = Follower(engine, opened, poll=poll)
             err_console.print(printable(
                 f"following {opened.key} into {target.name} ({target.settings.endpoint}): new traces "
                 f"go out within about {poll:g}s of their end; SIGTERM or Ctrl-C stops"))
-            with _stop_on_signals(follower.stop):
+            with stop_on_signals(follower.stop):
                 stats = follower.run()
     finally:
         engine.close()
