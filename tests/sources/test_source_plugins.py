@@ -7,6 +7,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import json
+import logging
 import re
 import sys
 from collections.abc import Iterator
@@ -66,6 +67,18 @@ def test_a_broken_source_is_skipped_and_named(monkeypatch: pytest.MonkeyPatch) -
         manager.open("x.csv", source="broken")
     with pytest.raises(SourceLoadError):
         SourceManager(env={"AGENT_OTLP_STRICT_PLUGINS": "true"}, entry_point_list=[broken])
+
+
+def test_an_entry_point_reusing_a_loaded_name_or_module_is_ignored_with_a_warning(
+        caplog: pytest.LogCaptureFixture) -> None:
+    jsonl = EntryPoint("jsonl", "agent_otlp.sources.jsonl_plugin", "agent_otlp.sources")
+    alias = EntryPoint("lines", "agent_otlp.sources.jsonl_plugin", "agent_otlp.sources")
+    again = EntryPoint("jsonl", "agent_otlp.sources.jsonl_plugin", "agent_otlp.sources")
+    with caplog.at_level(logging.WARNING, logger="agent_otlp.sources"):
+        manager = SourceManager(env={}, entry_point_list=[jsonl, alias, again])
+    assert manager.available() == ["jsonl"] and "lines" not in manager.sources
+    warnings = " ".join(r.getMessage() for r in caplog.records)
+    assert "module of source 'jsonl'" in warnings and "taken by source 'jsonl'" in warnings
 
 
 def test_masked_location() -> None:

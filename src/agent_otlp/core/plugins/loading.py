@@ -11,7 +11,7 @@ recorded with its error and skipped (:func:`load_failed`), or raised under
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import EntryPoint
 
@@ -26,6 +26,7 @@ __all__ = [
     "entry_info",
     "hook_names",
     "is_builtin",
+    "load_entry_points",
     "load_failed",
     "strict_loading",
     "truthy",
@@ -101,3 +102,50 @@ def unusable(info: PluginInfo | None, *, kind: str, installed: list[str], group:
     why = f"it failed to load: {info.error}" if info and info.error else "it is not installed"
     return (f"{why}; installed {kind}s: {', '.join(installed) or 'none'}. {kind.capitalize()}s "
             f"are distributions registering the entry-point group {group!r}")
+
+
+def load_entry_points(
+    pm: pluggy.PluginManager,
+    found: list[EntryPoint],
+    *,
+    package: str,
+    kind: str,
+    loaded: dict[str, PluginInfo],
+    register: Callable[[str, object, PluginInfo], None],
+    env: Mapping[str, str],
+    error: type[AgentOTLPError],
+    log: logging.Logger,
+) -> set[str]:
+    """Load the entry points ``found`` into ``loaded`` (name -> info), the built-ins of
+    ``package`` first, each plugin handed to ``register`` (which registers it with ``pm`` and
+    may refuse it by raising). A third-party entry point cannot take a loaded name nor load a
+    module already registered under another name (logged, ignored); one that fails is
+    recorded with its error (:func:`load_failed`). Returns the names
+    ``AGENT_OTLP_DISABLE_PLUGINS`` blocks, which are not loaded."""
+    strict = strict_loading(env)
+    blocked = blocked_names(env)
+    for entry in sorted(found, key=lambda e: not is_builtin(e, package)):
+        if entry.name in blocked:
+            continue
+        if entry.name in loaded:
+            _ignore_duplicate(entry, kind, f"the name is taken by {kind} {entry.name!r}", log)
+            continue
+        info = entry_info(entry, package)
+        try:
+            plugin = entry.load()
+            taken = pm.get_name(plugin)
+            if taken is not None:  # the same module under another name: registered once
+                _ignore_duplicate(entry, kind, f"it names the module of {kind} {taken!r}", log)
+                continue
+            loaded[entry.name] = info
+            register(entry.name, plugin, info)
+        except Exception as exc:
+            loaded[entry.name] = info
+            load_failed(pm, info, exc, kind=kind, strict=strict, error=error, log=log)
+    return blocked
+
+
+def _ignore_duplicate(entry: EntryPoint, kind: str, why: str, log: logging.Logger) -> None:
+    dist = entry.dist.name if entry.dist else "?"
+    log.warning("agent-otlp: ignored %s entry point %r = %s of distribution %s: %s",
+                kind, entry.name, entry.value, dist, why)

@@ -85,52 +85,26 @@ class AdapterManager:
         self.pm.check_pending()
 
     def _load(self, found: list[EntryPoint]) -> None:
-        strict = loading.strict_loading(self.env)
-        self.blocked = loading.blocked_names(self.env)
+        self.blocked = loading.load_entry_points(
+            self.pm, found, package=_PACKAGE, kind="adapter", loaded=self.adapters,
+            register=self._register, env=self.env, error=PluginLoadError, log=logger)
         for name in self.blocked:
             self.pm.set_blocked(name)
-        # the built-ins first: a third-party entry point cannot take their names or modules
-        for entry in sorted(found, key=lambda e: not loading.is_builtin(e, _PACKAGE)):
-            if entry.name in self.blocked:
-                continue
-            if entry.name in self.adapters:
-                self._ignore_duplicate(entry, f"the name is taken by adapter {entry.name!r}")
-                continue
-            info = loading.entry_info(entry, _PACKAGE)
-            try:
-                plugin = entry.load()
-                taken = self.pm.get_name(plugin)
-                if taken is not None:  # the same module under another name: registered once
-                    self._ignore_duplicate(entry, f"it names the module of adapter {taken!r}")
-                    continue
-                self.adapters[entry.name] = info
-                self.pm.register(plugin, name=entry.name)
-                self.pm.check_pending()
-            except Exception as exc:
-                self.adapters[entry.name] = info
-                loading.load_failed(self.pm, info, exc, kind="adapter", strict=strict,
-                                    error=PluginLoadError, log=logger)
-                continue
-            self._adapter_plugins[entry.name] = plugin
-            info.hooks = self._hooks_of(plugin)
 
-    def _ignore_duplicate(self, entry: EntryPoint, why: str) -> None:
-        dist = entry.dist.name if entry.dist else "?"
-        logger.warning("agent-otlp: ignored adapter entry point %r = %s of distribution %s: %s",
-                       entry.name, entry.value, dist, why)
+    def _register(self, name: str, plugin: object, info: AdapterInfo) -> None:
+        self.pm.register(plugin, name=name)
+        self.pm.check_pending()
+        self._adapter_plugins[name] = plugin
+        info.hooks = self._hooks_of(plugin)
 
     def _hooks_of(self, plugin: object) -> list[str]:
         return loading.hook_names(self.pm, plugin, "agent_otlp_")
 
     def register_adapter(self, name: str, plugin: ModuleType | object, *, distribution: str = "") -> None:
         """Register an adapter object directly (tests, embedding applications)."""
-        self.pm.register(plugin, name=name)
-        self.pm.check_pending()
-        self._adapter_plugins[name] = plugin
-        self.adapters[name] = AdapterInfo(
-            name, getattr(plugin, "__name__", type(plugin).__name__), distribution, "",
-            self._hooks_of(plugin),
-        )
+        info = AdapterInfo(name, getattr(plugin, "__name__", type(plugin).__name__), distribution, "")
+        self._register(name, plugin, info)
+        self.adapters[name] = info
 
     def register_global(self, plugin: object, name: str | None = None) -> None:
         """Register a plugin whose hooks run for every destination (redaction, enrichment)."""

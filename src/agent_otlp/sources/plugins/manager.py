@@ -68,27 +68,18 @@ class SourceManager:
             self._load(found)
 
     def _load(self, found: list[EntryPoint]) -> None:
-        strict = loading.strict_loading(self.env)
-        blocked = loading.blocked_names(self.env)
-        for entry in sorted(found, key=lambda e: not loading.is_builtin(e, _PACKAGE)):
-            if entry.name in blocked or entry.name in self.sources:
-                continue
-            info = self.sources[entry.name] = loading.entry_info(entry, _PACKAGE)
-            try:
-                self._register(entry.name, entry.load(), info)
-            except Exception as exc:
-                self._plugins.pop(entry.name, None)
-                loading.load_failed(self.pm, info, exc, kind="source", strict=strict,
-                                    error=SourceLoadError, log=logger)
+        loading.load_entry_points(
+            self.pm, found, package=_PACKAGE, kind="source", loaded=self.sources,
+            register=self._register, env=self.env, error=SourceLoadError, log=logger)
 
     def _register(self, name: str, plugin: object, info: SourceInfo) -> None:
         self.pm.register(plugin, name=name)
         self.pm.check_pending()
-        self._plugins[name] = plugin
         info.hooks = loading.hook_names(self.pm, plugin, _PREFIX)
         if "agent_otlp_source_open" not in info.hooks or "agent_otlp_source_read" not in info.hooks:
             raise TypeError("a source implements at least agent_otlp_source_open and "
                             "agent_otlp_source_read")
+        self._plugins[name] = plugin
 
     def register_source(self, name: str, plugin: object, *, distribution: str = "") -> None:
         """Register a source object directly (tests, embedding applications)."""
