@@ -21,9 +21,9 @@ import json
 import math
 import re
 from collections.abc import Mapping
-from typing import Any, Final, TypeGuard
+from typing import Any, Final
 
-from agent_otlp.core.convert.records import Attributes, AttrValue
+from agent_otlp.core.convert.records import Attributes, AttrValue, is_mapping
 
 __all__ = ["MAX_DEPTH", "clean_str", "flatten_into", "is_mapping", "safe_json", "scalar"]
 
@@ -53,11 +53,6 @@ def _float(value: float) -> AttrValue:
     if math.isnan(value):
         return "NaN"
     return "Infinity" if value > 0 else "-Infinity"
-
-
-def is_mapping(value: Any) -> TypeGuard[Mapping[str, Any]]:
-    """``isinstance(value, Mapping)``, deciding plain dicts and ``None`` without the ABC."""
-    return type(value) is dict or (value is not None and isinstance(value, Mapping))
 
 
 def scalar(value: Any) -> AttrValue | None:

@@ -13,7 +13,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final, TypeAlias
+from typing import Any, Final, TypeAlias, TypeGuard
 
 from agent_otlp.core.config.errors import InputError
 from agent_otlp.core.convert.producer import Producer
@@ -29,6 +29,7 @@ __all__ = [
     "SpanKind",
     "SpanRecord",
     "StatusCode",
+    "is_mapping",
     "parse_item",
     "parse_timestamp",
     "span_error",
@@ -40,6 +41,11 @@ AttrValue: TypeAlias = (
     str | bool | int | float | list[str] | list[bool] | list[int] | list[float]
 )
 Attributes: TypeAlias = dict[str, AttrValue]
+
+
+def is_mapping(value: Any) -> TypeGuard[Mapping[str, Any]]:
+    """``isinstance(value, Mapping)``, deciding plain dicts and ``None`` without the ABC."""
+    return type(value) is dict or (value is not None and isinstance(value, Mapping))
 
 
 class SpanKind:
@@ -342,7 +348,7 @@ def parse_item(item: object) -> AgentTrace | AgentSpan:
     Raises :class:`InputError` naming the first bad field; the caller decides whether the
     rest of its batch goes on (it always does in agent-otlp).
     """
-    if type(item) is not dict and not isinstance(item, Mapping):  # a dict, usually: no ABC check
+    if not is_mapping(item):
         raise InputError("item", item, "expected a JSON object")
     raw_id = item.get("id")
     item_id = raw_id if isinstance(raw_id, str) else None
@@ -366,7 +372,7 @@ def parse_item(item: object) -> AgentTrace | AgentSpan:
         span_id = _require_str(item, "id", item_id)
         trace_id = _require_str(item, "trace_id", item_id)
         data = item.get("span_data")
-        if type(data) is not dict and not isinstance(data, Mapping):
+        if not is_mapping(data):
             raise InputError("span_data", data, "expected an object with a 'type'", item_id=item_id)
         if not isinstance(data.get("type"), str):
             raise InputError("span_data.type", data.get("type"), "expected a string", item_id=item_id)
