@@ -231,8 +231,7 @@ class _DataReader:
 
     def _next(self) -> str:
         """Skip whitespace; the next character ('' at the end)."""
-        match = _WS.match(self.text, self.pos)
-        self.pos = match.end() if match else self.pos
+        self.pos = _after_spaces(self.text, self.pos)
         return self.text[self.pos:self.pos + 1]
 
     def _value(self) -> Any:
