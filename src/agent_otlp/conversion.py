@@ -25,7 +25,6 @@ import contextlib
 import json
 import logging
 import marshal
-import os
 import pickle
 import subprocess
 import sys
@@ -35,7 +34,6 @@ from collections import deque
 from collections.abc import Iterator, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass
-from pathlib import Path
 from typing import IO, Any, Final, TypeVar
 
 from agent_otlp.conversion_child import CONVERTED, READY, ConversionSpec
@@ -44,6 +42,7 @@ from agent_otlp.core.config.settings import Settings
 from agent_otlp.core.convert.records import AttrValue
 from agent_otlp.core.convert.spans import ConvertOptions
 from agent_otlp.offload.frames import pack_frame, read_frame
+from agent_otlp.offload.process import child_env, widen_pipe
 
 __all__ = [
     "ConversionError", "ConversionFailed", "ConversionLost", "ConversionProcess", "Converted",
@@ -53,7 +52,6 @@ __all__ = [
 logger = logging.getLogger("agent_otlp.historical")
 
 _CHILD_CODE: Final = "from agent_otlp.conversion_child import main; main()"
-_F_SETPIPE_SZ: Final = 1031
 #: Seconds the process has to load the adapter and answer before the export goes without it.
 START_TIMEOUT: Final = 30.0
 #: Pages submitted ahead of the one being sent.
@@ -110,16 +108,13 @@ class ConversionProcess:
     def __init__(self, spec: ConversionSpec, timeout: float = START_TIMEOUT) -> None:
         self.popen = subprocess.Popen(
             [sys.executable, "-c", _CHILD_CODE], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            env=_child_env(), close_fds=True,
+            env=child_env(), close_fds=True,
         )
         assert self.popen.stdin is not None and self.popen.stdout is not None
         self._in: IO[bytes] = self.popen.stdin
         self._out: IO[bytes] = self.popen.stdout
-        for pipe in (self._in, self._out):  # a request is ~50 kB: room for several (Linux)
-            with contextlib.suppress(OSError, ImportError):
-                import fcntl
-
-                fcntl.fcntl(pipe.fileno(), _F_SETPIPE_SZ, 1 << 20)
+        for pipe in (self._in, self._out):  # a request is ~50 kB: room for several
+            widen_pipe(pipe.fileno())
         self._lock = threading.Lock()
         self._waiting: deque[Future[Converted]] = deque()
         self._ended: str | None = None
@@ -235,14 +230,6 @@ def _dumped(items: list[Any]) -> bytes:
         return pickle.dumps(items, protocol=pickle.HIGHEST_PROTOCOL)
     except (pickle.PicklingError, TypeError, AttributeError):
         return pickle.dumps(json.loads(json.dumps(items, default=str)), protocol=pickle.HIGHEST_PROTOCOL)
-
-
-def _child_env() -> dict[str, str]:
-    """This environment, with this package importable in the process."""
-    env = dict(os.environ)
-    package_root = str(Path(__file__).resolve().parents[1])
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
-    return env
 
 
 def start_conversion(settings: Settings, options: ConvertOptions, resource: Mapping[str, AttrValue],

@@ -23,7 +23,7 @@ from typing import Any
 from agent_otlp.core.config.errors import ConfigError
 from agent_otlp.offload.frames import OffloadConfig, pack_frame, read_frame
 
-__all__ = ["ChildProcess", "ChildUnavailable"]
+__all__ = ["ChildProcess", "ChildUnavailable", "child_env", "widen_pipe"]
 
 logger = logging.getLogger("agent_otlp.offload")
 
@@ -60,7 +60,7 @@ class ChildProcess:
         try:
             self.popen = subprocess.Popen(
                 [sys.executable, "-c", _CHILD_CODE, str(write_fd), build],
-                stdin=subprocess.PIPE, pass_fds=(write_fd,), env=_child_env(), close_fds=True,
+                stdin=subprocess.PIPE, pass_fds=(write_fd,), env=child_env(), close_fds=True,
             )
         except OSError as exc:
             os.close(read_fd)
@@ -72,10 +72,7 @@ class ChildProcess:
         self.pid: int = self.popen.pid
         assert self.popen.stdin is not None
         self._fd = self.popen.stdin.fileno()
-        with contextlib.suppress(OSError, ImportError):
-            import fcntl
-
-            fcntl.fcntl(self._fd, _F_SETPIPE_SZ, 1 << 20)  # a 1 MB pipe buffer (Linux)
+        widen_pipe(self._fd)
         self._replies_in = os.fdopen(read_fd, "rb")
         self._reader = threading.Thread(target=self._read_loop, name="agent-otlp-offload-reader",
                                         daemon=True)
@@ -150,8 +147,17 @@ class ChildProcess:
             self._reply_done.notify_all()
 
 
-def _child_env() -> dict[str, str]:
-    """The agent's environment, with this package importable in the child."""
+def widen_pipe(fd: int) -> None:
+    """A 1 MB buffer for the pipe ``fd`` (Linux; elsewhere the system's own): a frame of
+    tens of kB then rarely waits for the other side to read."""
+    with contextlib.suppress(OSError, ImportError):
+        import fcntl
+
+        fcntl.fcntl(fd, _F_SETPIPE_SZ, 1 << 20)
+
+
+def child_env() -> dict[str, str]:
+    """This process's environment, with this package importable in a child process."""
     env = dict(os.environ)
     package_root = str(Path(__file__).resolve().parents[2])
     env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
