@@ -173,19 +173,24 @@ def rails_cluster() -> Iterator[db.PostgresCluster]:
         cluster.stop()
 
 
+def timed_export(engine: HistoricalExport, export: Callable[[], int]) -> None:
+    """Time ``export`` (the spans it sent) with ``engine``'s progress sampled, then close it."""
+
+    def run(progress: Callable[[int, int], None]) -> int:
+        engine.progress = progress
+        return export()
+
+    timed(run)
+    engine.close()
+
+
 def bench_rails(args: argparse.Namespace, workdir: Path) -> None:
     with rails_cluster() as cluster, sink() as port:
         fill_rails(cluster, args.spans)
         url = cluster.url(db.READER, db.READER_PASSWORD, "app")
         with SourceManager().open(url, SourceContext(env={})) as source:
             engine = HistoricalExport(target_for(port), SpanStore(workdir / "jobs.db"), batch_size=args.batch_size)
-
-            def run(progress: Callable[[int, int], None]) -> int:
-                engine.progress = progress
-                return engine.from_source(source, restart=True).sent
-
-            timed(run)
-            engine.close()
+            timed_export(engine, lambda: engine.from_source(source, restart=True).sent)
         print(f"sink: {sink_stats(port)['unique']:,} unique spans")
 
 
@@ -194,13 +199,7 @@ def bench_store(args: argparse.Namespace, workdir: Path) -> None:
     fill_store(store, args.spans)
     with sink() as port:
         engine = HistoricalExport(target_for(port), store, batch_size=args.batch_size)
-
-        def run(progress: Callable[[int, int], None]) -> int:
-            engine.progress = progress
-            return engine.from_store(store, restart=True).sent
-
-        timed(run)
-        engine.close()
+        timed_export(engine, lambda: engine.from_store(store, restart=True).sent)
         print(f"sink: {sink_stats(port)['unique']:,} unique spans")
 
 
